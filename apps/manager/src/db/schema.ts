@@ -1,0 +1,107 @@
+// Kysely table types; one interface per table, mirroring migrations/.
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Id = ColumnType<string, never, never>;
+type Json = ColumnType<unknown, string, string>;
+
+export interface OuTable {
+  id: Generated<string> & Id;
+  parent_id: string | null;
+  name: string;
+  path: string;
+  description: Generated<string>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface UserTable {
+  id: Generated<string> & Id;
+  username: string;
+  email: string | null;
+  full_name: Generated<string>;
+  password_hash: string;
+  role: string;
+  ou_id: string | null;
+  disabled: Generated<boolean>;
+  token_version: Generated<number>;
+  totp_secret: string | null;
+  totp_enabled: Generated<boolean>;
+  totp_last_step: string | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface RecoveryCodeTable {
+  id: Generated<string> & Id;
+  user_id: string;
+  code_hash: string;
+  used_at: Timestamp | null;
+}
+
+export interface RefreshTokenTable {
+  id: Generated<string> & Id;
+  user_id: string;
+  family_id: string;
+  token_hash: string;
+  access_jti: string;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  created_at: Generated<Timestamp>;
+}
+
+export interface RevokedJtiTable {
+  jti: string;
+  expires_at: Timestamp;
+}
+
+export interface ApiKeyTable {
+  id: Generated<string> & Id;
+  user_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  created_at: Generated<Timestamp>;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface ThrottleTable {
+  key: string;
+  failures: number;
+  window_start: Timestamp;
+  locked_until: Timestamp | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<string> & Id;
+  at: Generated<Timestamp>;
+  actor_id: string | null;
+  actor_name: string;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  ou_path: string | null;
+  before: Json | null;
+  after: Json | null;
+  request_id: string | null;
+}
+
+export interface SettingTable {
+  key: string;
+  value: Json;
+}
+
+export interface Database {
+  ous: OuTable;
+  users: UserTable;
+  recovery_codes: RecoveryCodeTable;
+  refresh_tokens: RefreshTokenTable;
+  revoked_jtis: RevokedJtiTable;
+  api_keys: ApiKeyTable;
+  throttle: ThrottleTable;
+  audit_log: AuditLogTable;
+  settings: SettingTable;
+}

@@ -1,0 +1,29 @@
+// Named errors the HTTP layer turns into `{error, message, details}` responses.
+
+export class AppError extends Error {
+  constructor(
+    /** HTTP status */
+    readonly status: number,
+    /** stable machine-readable code */
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    /** extra response headers, e.g. Retry-After */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const badRequest = (message: string, details?: Record<string, unknown>) =>
+  new AppError(400, 'bad_request', message, details);
+export const unauthorized = (message = 'authentication required') => new AppError(401, 'unauthorized', message);
+export const forbidden = (message = 'not allowed') => new AppError(403, 'forbidden', message);
+export const notFound = (what: string) => new AppError(404, 'not_found', `${what} not found`);
+export const conflict = (message: string, details?: Record<string, unknown>) =>
+  new AppError(409, 'conflict', message, details);
+export const tooManyRequests = (retryAfterSeconds: number) =>
+  new AppError(429, 'too_many_requests', `too many attempts; retry in ${retryAfterSeconds} s`, {
+    retry_after_seconds: retryAfterSeconds,
+  }, { 'retry-after': String(retryAfterSeconds) });

@@ -1,0 +1,2 @@
+// The wire contract shared by manager, agent and web: error shape and common schemas.
+export * from './errors.js';
