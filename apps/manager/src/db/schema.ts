@@ -1,22 +1,25 @@
 // Kysely table types; one interface per table, mirroring migrations/.
 import type { ColumnType, Generated } from 'kysely';
 
-type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** timestamp with a database default: optional on insert */
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** identity column: never written */
 type Id = ColumnType<string, never, never>;
 type Json = ColumnType<unknown, string, string>;
 
 export interface OuTable {
-  id: Generated<string> & Id;
+  id: Id;
   parent_id: string | null;
   name: string;
   path: string;
   description: Generated<string>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
 }
 
 export interface UserTable {
-  id: Generated<string> & Id;
+  id: Id;
   username: string;
   email: string | null;
   full_name: Generated<string>;
@@ -28,19 +31,19 @@ export interface UserTable {
   totp_secret: string | null;
   totp_enabled: Generated<boolean>;
   totp_last_step: string | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
 }
 
 export interface RecoveryCodeTable {
-  id: Generated<string> & Id;
+  id: Id;
   user_id: string;
   code_hash: string;
   used_at: Timestamp | null;
 }
 
 export interface RefreshTokenTable {
-  id: Generated<string> & Id;
+  id: Id;
   user_id: string;
   family_id: string;
   token_hash: string;
@@ -48,7 +51,7 @@ export interface RefreshTokenTable {
   expires_at: Timestamp;
   used_at: Timestamp | null;
   revoked_at: Timestamp | null;
-  created_at: Generated<Timestamp>;
+  created_at: DefaultTimestamp;
 }
 
 export interface RevokedJtiTable {
@@ -57,12 +60,12 @@ export interface RevokedJtiTable {
 }
 
 export interface ApiKeyTable {
-  id: Generated<string> & Id;
+  id: Id;
   user_id: string;
   name: string;
   prefix: string;
   key_hash: string;
-  created_at: Generated<Timestamp>;
+  created_at: DefaultTimestamp;
   expires_at: Timestamp | null;
   last_used_at: Timestamp | null;
   revoked_at: Timestamp | null;
@@ -76,8 +79,8 @@ export interface ThrottleTable {
 }
 
 export interface AuditLogTable {
-  id: Generated<string> & Id;
-  at: Generated<Timestamp>;
+  id: Id;
+  at: DefaultTimestamp;
   actor_id: string | null;
   actor_name: string;
   action: string;

@@ -1,0 +1,129 @@
+// Builds the manager's Fastify app: validation, OpenAPI, error shape, 404/405, auth, routes.
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ErrorBody } from '@rookery/protocol';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyInstance } from 'fastify';
+import findMyWay from 'find-my-way';
+import { AppError } from '../domain/errors.js';
+import type { Principal } from '../domain/principal.js';
+import type { AuthService } from '../services/auth.js';
+import { errorHandler } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** set by the auth hook on every route not marked `config: { public: true }` */
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** route needs no user authentication */
+    public?: boolean;
+  }
+}
+
+export type App = FastifyInstance<
+  import('node:http').Server,
+  import('node:http').IncomingMessage,
+  import('node:http').ServerResponse,
+  import('fastify').FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface AppOptions {
+  /** pino logger; none when omitted */
+  logger?: import('fastify').FastifyBaseLogger;
+  /** largest accepted request body, bytes. @default 1048576 */
+  bodyLimit?: number;
+  /** trust X-Forwarded-For from these proxies (Fastify trustProxy). @default false */
+  trustProxy?: boolean | string | string[];
+  auth: AuthService;
+}
+
+function ajvFor(coerce: boolean) {
+  const ajv = new Ajv({
+    coerceTypes: coerce ? 'array' : false,
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+/** Creates the app with the cross-cutting behaviour; routes are added by the caller, then `ready()`. */
+export async function createApp(o: AppOptions): Promise<App> {
+  const app = Fastify({
+    ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
+    bodyLimit: o.bodyLimit ?? 1_048_576,
+    trustProxy: o.trustProxy ?? false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // body: exact types, unknown fields rejected; query/params: strings coerced to the declared types
+  const bodyAjv = ajvFor(false);
+  const paramAjv = ajvFor(true);
+  app.setValidatorCompiler(
+    ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema as object) as never,
+  );
+  app.setErrorHandler(errorHandler);
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  // 405 needs to know which methods a path has: mirror every route into a bare router
+  const methods = findMyWay();
+  app.addHook('onRoute', (route) => {
+    for (const m of [route.method].flat()) {
+      try {
+        methods.on(m as never, route.url, () => {});
+      } catch {
+        // duplicate registrations (HEAD for GET) are fine
+      }
+    }
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '/';
+    const allowed = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => methods.find(m as never, path));
+    if (allowed.length) {
+      void reply.header('allow', allowed.join(', '));
+      throw new AppError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}`, { allowed });
+    }
+    throw new AppError(404, 'not_found', `no route ${req.method} ${path}`);
+  });
+
+  app.addSchema(ErrorBody);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Rookery manager API', version: '1', description: 'Control plane for a fleet of network agents.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'JWT access token or API key' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+      security: [{ bearer: [] }, { apiKey: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  app.get('/api/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.config?.public || !req.routeOptions.url || req.url.startsWith('/api/docs')) return;
+    const auth = req.headers.authorization;
+    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+    const apiKey = req.headers['x-api-key'];
+    req.principal = await o.auth.authenticate(bearer, typeof apiKey === 'string' ? apiKey : undefined);
+  });
+  return app;
+}

@@ -1,0 +1,29 @@
+// The services routes use, assembled in main.ts (or a test).
+import type { FastifyRequest } from 'fastify';
+import type { ApiKeyService } from '../services/api-keys.js';
+import type { AuthService } from '../services/auth.js';
+import type { Actor, ServiceContext } from '../services/context.js';
+import type { OuService } from '../services/ous.js';
+import type { UserService } from '../services/users.js';
+
+export interface Health {
+  /** resolves to true when the database answers */
+  database(): Promise<boolean>;
+  /** background jobs and whether this replica leads them */
+  jobs(): Record<string, unknown>;
+}
+
+export interface Deps {
+  ctx: ServiceContext;
+  auth: AuthService;
+  users: UserService;
+  ous: OuService;
+  apiKeys: ApiKeyService;
+  health: Health;
+}
+
+export const actorOf = (req: FastifyRequest): Actor => ({
+  id: req.principal?.userId ?? null,
+  name: req.principal?.username ?? 'anonymous',
+  requestId: req.id,
+});

@@ -1,0 +1,25 @@
+// Assembles the manager's HTTP app from its services: every route module in one place.
+import type { App } from './app.js';
+import { createApp, type AppOptions } from './app.js';
+import type { Deps } from './deps.js';
+import { ApiKeyOut, apiKeyRoutes } from './routes/api-keys.js';
+import { AuditOut, auditRoutes } from './routes/audit.js';
+import { authRoutes } from './routes/auth.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { OuOut, ouRoutes } from './routes/ous.js';
+import { UserOut, userRoutes } from './routes/users.js';
+
+export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> = {}): Promise<App> {
+  const app = await createApp({ ...options, auth: deps.auth });
+  for (const schema of [UserOut, OuOut, ApiKeyOut, AuditOut]) app.addSchema(schema);
+  healthRoutes(app, deps);
+  metricsRoutes(app);
+  authRoutes(app, deps);
+  userRoutes(app, deps);
+  ouRoutes(app, deps);
+  apiKeyRoutes(app, deps);
+  auditRoutes(app, deps);
+  await app.ready();
+  return app;
+}

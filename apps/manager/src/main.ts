@@ -1,0 +1,51 @@
+// `./rookery manager`: CLI entry; graceful shutdown on SIGTERM/SIGINT.
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from './config.js';
+import { startManager } from './manager.js';
+
+const program = new Command('rookery manager')
+  .description('Run the Rookery manager: REST API, agent gateway, background jobs, web console.')
+  .option('--listen <host:port>', 'address to listen on (env ROOKERY_LISTEN)', undefined)
+  .option('--data <dir>', 'data dir for the embedded database and generated secrets (default ./data)')
+  .option('--database-url <url>', 'PostgreSQL server URL (env DATABASE_URL); without it the embedded engine runs')
+  .option('--dev', 'development mode: accept sample secrets')
+  .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', undefined)
+  .addHelpText(
+    'after',
+    '\nEnvironment: DATABASE_URL, SECRET_KEY (required with --database-url), ADMIN_USERNAME and ADMIN_PASSWORD\n' +
+      '(create the first global admin when no user exists), LOG_LEVEL.',
+  )
+  .action(async (flags) => {
+    try {
+      const m = await startManager(loadConfig(flags, process.env));
+      process.stderr.write(`rookery manager listening on ${m.url}\n`);
+      let signals = 0;
+      const shutdown = (sig: string) => {
+        if (++signals > 1) process.exit(130);
+        process.stderr.write(`rookery manager: ${sig}, shutting down…\n`);
+        const force = setTimeout(() => {
+          process.stderr.write('rookery manager: shutdown took over 10 s, exiting\n');
+          process.exit(1);
+        }, 10_000);
+        force.unref();
+        m.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`rookery manager: shutdown failed: ${String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+    } catch (err) {
+      const msg =
+        err instanceof ConfigError || (err as Error).name === 'DataDirLockedError'
+          ? (err as Error).message
+          : String((err as Error).stack ?? err);
+      process.stderr.write(`rookery manager: ${msg}\n`);
+      process.exit(2);
+    }
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,94 @@
+// Composition root: database (embedded or server), migrations, services, HTTP, jobs, shutdown.
+import pino from 'pino';
+import { assertSafeSecrets, type ManagerConfig, resolveSecretKey } from './config.js';
+import { openDatabase } from './db/database.js';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import { pruneExpiredTokens } from './db/queries/tokens.js';
+import type { App } from './http/app.js';
+import { buildServer } from './http/server.js';
+import { LeaderLoop } from './jobs/leader.js';
+import { DEFAULT_AUTH_SETTINGS, type AuthSettings } from './services/context.js';
+import { createServices } from './services/index.js';
+
+export interface RunningManager {
+  /** base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  app: App;
+  embedded: EmbeddedDatabase | undefined;
+  /** graceful: stop accepting, finish in-flight requests, stop jobs, close the database */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** overrides of the auth tunables (tests shorten lock times) */
+  auth?: Partial<AuthSettings>;
+  /** pino destination; default stdout */
+  logStream?: NodeJS.WritableStream;
+}
+
+export async function startManager(config: ManagerConfig, o: StartOptions = {}): Promise<RunningManager> {
+  assertSafeSecrets(config);
+  const log = pino({ level: config.logLevel }, o.logStream ?? process.stdout);
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await startEmbeddedPostgres(config.dataDir, (m) => log.debug({ component: 'embedded-postgres' }, m));
+    log.info(
+      { dataDir: config.dataDir, initMs: Math.round(embedded.initMs), startMs: Math.round(embedded.startMs) },
+      'embedded PostgreSQL started',
+    );
+    url = embedded.url;
+  }
+  const handle = openDatabase(url);
+  try {
+    const applied = await migrate(handle.pool);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    const secretKey = await resolveSecretKey(config);
+    const ctx = { db: handle.db, secretKey, auth: { ...DEFAULT_AUTH_SETTINGS, ...o.auth } };
+    const jobs = new LeaderLoop(
+      handle.pool,
+      [{ name: 'prune-tokens', everyMs: 3_600_000, run: () => pruneExpiredTokens(handle.db) }],
+      1000,
+      (job, err) => log.warn({ job, err }, 'background job failed'),
+    );
+    const deps = createServices(ctx, {
+      database: () =>
+        handle.pool.query('SELECT 1').then(
+          () => true,
+          () => false,
+        ),
+      jobs: () => jobs.status(),
+    });
+    if (config.adminUsername && config.adminPassword) {
+      if (await deps.users.bootstrapAdmin(config.adminUsername, config.adminPassword)) {
+        log.info({ username: config.adminUsername }, 'created the first global admin');
+      }
+    }
+    const app = await buildServer(deps, { logger: log });
+    await app.listen({ host: config.host, port: config.port });
+    jobs.start();
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${port}`,
+      app,
+      embedded,
+      stop() {
+        stopping ??= (async () => {
+          await app.close();
+          await jobs.stop();
+          await handle.close();
+          await embedded?.stop();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw err;
+  }
+}
