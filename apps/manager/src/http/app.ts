@@ -1,12 +1,13 @@
 // Builds the manager's Fastify app: validation, OpenAPI, error shape, 404/405, auth, routes.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody } from '@rookery/protocol';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import findMyWay from 'find-my-way';
 import { AppError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
@@ -24,17 +25,11 @@ declare module 'fastify' {
   }
 }
 
-export type App = FastifyInstance<
-  import('node:http').Server,
-  import('node:http').IncomingMessage,
-  import('node:http').ServerResponse,
-  import('fastify').FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
+export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 export interface AppOptions {
   /** pino logger; none when omitted */
-  logger?: import('fastify').FastifyBaseLogger;
+  logger?: FastifyBaseLogger;
   /** largest accepted request body, bytes. @default 1048576 */
   bodyLimit?: number;
   /** trust X-Forwarded-For from these proxies (Fastify trustProxy). @default false */
@@ -65,6 +60,8 @@ export async function createApp(o: AppOptions): Promise<App> {
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     routerOptions: { maxParamLength: 200 },
+    // router-level failures (over-long params, bad URL encoding) get the one error shape too
+    frameworkErrors: (err, req, reply) => errorHandler(err, req as never, reply as never),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // body: exact types, unknown fields rejected; query/params: strings coerced to the declared types

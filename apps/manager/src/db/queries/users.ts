@@ -42,13 +42,15 @@ export function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
 }
 
 /**
- * A user visible in scope: global users only to `all`; plain users (`own`) see just themselves,
- * which the caller passes as `selfId`.
+ * A user visible in scope: everyone sees themselves (`selfId`); global users only to `all`; OU roles
+ * see the users of their subtree; plain users see nobody else.
  */
 export function findUserScoped(db: Db, scope: Scope, id: string, selfId: string): Promise<UserRow | undefined> {
   return base(db)
     .where('users.id', '=', id)
-    .where((eb) => (scope.kind === 'own' ? eb('users.id', '=', selfId) : inScope(eb, scope, 'ous.path')))
+    .where((eb) =>
+      eb.or([eb('users.id', '=', selfId), scope.kind === 'own' ? eb.val(false) : inScope(eb, scope, 'ous.path')]),
+    )
     .executeTakeFirst() as Promise<UserRow | undefined>;
 }
 
@@ -62,7 +64,9 @@ export interface ListUsersOptions {
 
 export function listUsers(db: Db, scope: Scope, selfId: string, o: ListUsersOptions): Promise<UserRow[]> {
   let q = base(db)
-    .where((eb) => (scope.kind === 'own' ? eb('users.id', '=', selfId) : inScope(eb, scope, 'ous.path')))
+    .where((eb) =>
+      eb.or([eb('users.id', '=', selfId), scope.kind === 'own' ? eb.val(false) : inScope(eb, scope, 'ous.path')]),
+    )
     .orderBy('users.id')
     .limit(o.limit + 1);
   if (o.afterId) q = q.where('users.id', '>', o.afterId);

@@ -1,0 +1,34 @@
+// Configuration parsing and the refusal of sample secrets outside --dev.
+import { describe, expect, it } from 'vitest';
+import { assertSafeSecrets, ConfigError, loadConfig, parseListen } from './config.js';
+
+const base = (env: Record<string, string>, flags: Record<string, unknown> = {}) => loadConfig(flags, env);
+
+describe('config', () => {
+  it('parses HOST:PORT including IPv6', () => {
+    expect(parseListen('127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(parseListen('[::1]:9')).toEqual({ host: '::1', port: 9 });
+    expect(() => parseListen('8080')).toThrow(ConfigError);
+    expect(() => parseListen('h:99999')).toThrow(ConfigError);
+  });
+
+  it('prefers flags over environment', () => {
+    const c = base({ DATABASE_URL: 'postgres://env/db' }, { databaseUrl: 'postgres://flag/db', listen: '0.0.0.0:1' });
+    expect(c.databaseUrl).toBe('postgres://flag/db');
+    expect(c.port).toBe(1);
+  });
+
+  it('refuses the seed sample secret key and admin password outside --dev', () => {
+    expect(() => assertSafeSecrets(base({ SECRET_KEY: 'your-secret-key-here-change-in-production' }))).toThrow(
+      /SECRET_KEY/,
+    );
+    expect(() => assertSafeSecrets(base({ ADMIN_PASSWORD: 'admin123' }))).toThrow(/ADMIN_PASSWORD/);
+    expect(() => assertSafeSecrets(base({ SECRET_KEY: 'short' }))).toThrow(/SECRET_KEY/);
+    expect(() => assertSafeSecrets(base({ ADMIN_PASSWORD: 'admin123' }, { dev: true }))).not.toThrow();
+  });
+
+  it('needs SECRET_KEY with a PostgreSQL server, not with the embedded engine', () => {
+    expect(() => assertSafeSecrets(base({ DATABASE_URL: 'postgres://x/y' }))).toThrow(/SECRET_KEY is required/);
+    expect(() => assertSafeSecrets(base({}))).not.toThrow();
+  });
+});

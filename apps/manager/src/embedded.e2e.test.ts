@@ -1,0 +1,101 @@
+// The real `./rookery manager` process on its embedded PostgreSQL: start, data-dir lock, restart, SIGTERM.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+let dir: string;
+const procs: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'rk-embedded-e2e-'));
+});
+afterAll(async () => {
+  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+function startManager(
+  extraEnv: Record<string, string> = {},
+): Promise<{ proc: ChildProcess; url: string | null; stderr: () => string }> {
+  const proc = spawn(
+    path.join(ROOT, 'rookery'),
+    ['manager', '--data', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
+    {
+      env: { ...process.env, ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: 'embedded-admin-password', ...extraEnv },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  procs.push(proc);
+  let err = '';
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve({ proc, url: null, stderr: () => err }), 45_000);
+    proc.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1] ?? null, stderr: () => err });
+      }
+    });
+    proc.on('exit', () => {
+      clearTimeout(timer);
+      resolve({ proc, url: null, stderr: () => err });
+    });
+  });
+}
+
+const exited = (p: ChildProcess) =>
+  new Promise<number | null>((resolve) =>
+    p.exitCode !== null ? resolve(p.exitCode) : p.on('exit', (c) => resolve(c)),
+  );
+
+describe('manager on the embedded engine', () => {
+  it('starts with no set-up, refuses a second manager on the same data dir, stops on SIGTERM, keeps data', async () => {
+    const first = await startManager();
+    expect(first.url, first.stderr()).not.toBeNull();
+    const health = await fetch(`${first.url}/healthz`);
+    expect(health.status).toBe(200);
+    const login = await fetch(`${first.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'embedded-admin-password' }),
+    });
+    expect(login.status).toBe(200);
+    const token = ((await login.json()) as { access_token: string }).access_token;
+    const ou = await fetch(`${first.url}/api/v1/ous`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name: 'Persisted' }),
+    });
+    expect(ou.status).toBe(201);
+    expect((await stat(path.join(dir, 'secret-key'))).mode & 0o777).toBe(0o600);
+
+    const second = await startManager();
+    expect(second.url).toBeNull();
+    expect(await exited(second.proc)).toBe(2);
+    expect(second.stderr()).toMatch(/in use by another manager/);
+
+    first.proc.kill('SIGTERM');
+    expect(await exited(first.proc)).toBe(0);
+
+    // restart on the same dir: same secret key (old token still verifies), data kept
+    const third = await startManager();
+    expect(third.url, third.stderr()).not.toBeNull();
+    const list = await fetch(`${third.url}/api/v1/ous`, { headers: { authorization: `Bearer ${token}` } });
+    expect(list.status).toBe(200);
+    expect(((await list.json()) as { items: { name: string }[] }).items.map((o) => o.name)).toContain('Persisted');
+    third.proc.kill('SIGINT');
+    expect(await exited(third.proc)).toBe(0);
+  }, 120_000);
+
+  it('refuses the seed’s sample admin password without --dev', async () => {
+    const r = await startManager({ ADMIN_PASSWORD: 'admin123' });
+    expect(r.url).toBeNull();
+    expect(await exited(r.proc)).toBe(2);
+    expect(r.stderr()).toMatch(/ADMIN_PASSWORD is a sample value/);
+  });
+});

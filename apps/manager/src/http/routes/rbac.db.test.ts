@@ -1,0 +1,232 @@
+// Generated role × endpoint × OU matrix: every role of OU A against every endpoint with OU B's ids.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, expectErrorShape, type Harness } from '../../testing/harness.js';
+
+let h: Harness;
+const ids = { A: 0, A1: 0, B: 0, B1: 0, userB: 0, userA: 0 };
+const tokens: Record<string, string> = {};
+
+/** Routes that are not about OU-owned objects: the caller's own account. */
+const NOT_OU_SCOPED = new Set([
+  'POST /api/v1/auth/login',
+  'POST /api/v1/auth/refresh',
+  'POST /api/v1/auth/logout',
+  'GET /api/v1/auth/me',
+  'POST /api/v1/auth/password',
+  'POST /api/v1/auth/totp/setup',
+  'POST /api/v1/auth/totp/verify',
+  'POST /api/v1/auth/totp/disable',
+  'GET /api/v1/api-keys',
+  'POST /api/v1/api-keys',
+  'DELETE /api/v1/api-keys/{id}',
+  'GET /healthz',
+]);
+
+interface Case {
+  route: string;
+  kind: 'read' | 'write';
+  url: () => string;
+  body?: () => unknown;
+}
+
+const cases: Case[] = [
+  { route: 'GET /api/v1/ous/{id}', kind: 'read', url: () => `/api/v1/ous/${ids.B}` },
+  { route: 'GET /api/v1/ous/{id}', kind: 'read', url: () => `/api/v1/ous/${ids.B1}` },
+  { route: 'GET /api/v1/users/{id}', kind: 'read', url: () => `/api/v1/users/${ids.userB}` },
+  {
+    route: 'PATCH /api/v1/ous/{id}',
+    kind: 'write',
+    url: () => `/api/v1/ous/${ids.B}`,
+    body: () => ({ name: 'hijacked' }),
+  },
+  {
+    route: 'PATCH /api/v1/ous/{id}',
+    kind: 'write',
+    url: () => `/api/v1/ous/${ids.A1}`,
+    body: () => ({ parent_id: ids.B }),
+  },
+  { route: 'DELETE /api/v1/ous/{id}', kind: 'write', url: () => `/api/v1/ous/${ids.B1}` },
+  {
+    route: 'POST /api/v1/ous',
+    kind: 'write',
+    url: () => '/api/v1/ous',
+    body: () => ({ name: 'intruder', parent_id: ids.B }),
+  },
+  {
+    route: 'POST /api/v1/users',
+    kind: 'write',
+    url: () => '/api/v1/users',
+    body: () => ({
+      username: `intruder${Math.random().toString(36).slice(2, 8)}`,
+      password: 'intruder-password-1',
+      role: 'user',
+      ou_id: String(ids.B),
+    }),
+  },
+  {
+    route: 'PATCH /api/v1/users/{id}',
+    kind: 'write',
+    url: () => `/api/v1/users/${ids.userB}`,
+    body: () => ({ full_name: 'hijacked' }),
+  },
+  {
+    route: 'PATCH /api/v1/users/{id}',
+    kind: 'write',
+    url: () => `/api/v1/users/${ids.userA}`,
+    body: () => ({ ou_id: String(ids.B) }),
+  },
+  { route: 'DELETE /api/v1/users/{id}', kind: 'write', url: () => `/api/v1/users/${ids.userB}` },
+];
+
+/** list endpoints: must answer 200 (or 403 for plain users where documented) without any of B's rows */
+const lists: { route: string; url: () => string; leaks: (body: any) => boolean }[] = [
+  {
+    route: 'GET /api/v1/ous',
+    url: () => '/api/v1/ous?limit=500',
+    leaks: (b) => b.items.some((o: any) => [ids.B, ids.B1].includes(o.id)),
+  },
+  { route: 'GET /api/v1/ous', url: () => `/api/v1/ous?parent_id=${ids.B}`, leaks: (b) => b.items.length > 0 },
+  {
+    route: 'GET /api/v1/users',
+    url: () => '/api/v1/users?limit=500',
+    leaks: (b) => b.items.some((u: any) => u.id === ids.userB),
+  },
+  { route: 'GET /api/v1/users', url: () => `/api/v1/users?ou_id=${ids.B}`, leaks: (b) => b.items.length > 0 },
+  {
+    route: 'GET /api/v1/audit',
+    url: () => '/api/v1/audit?limit=500',
+    leaks: (b) =>
+      b.items.some(
+        (e: any) =>
+          (e.target_type === 'ou' && [String(ids.B), String(ids.B1)].includes(e.target_id)) ||
+          (e.target_type === 'user' && e.target_id === String(ids.userB)),
+      ),
+  },
+];
+
+const OU_ROLES = ['ou_admin', 'ou_reporter', 'user'] as const;
+
+beforeAll(async () => {
+  h = await createHarness();
+  ids.A = await h.createOu('A');
+  ids.A1 = await h.createOu('A1', ids.A);
+  ids.B = await h.createOu('B');
+  ids.B1 = await h.createOu('B1', ids.B);
+  ids.userB = await h.createUser('bob', 'user', ids.B);
+  ids.userA = await h.createUser('alice', 'user', ids.A1);
+  for (const role of OU_ROLES) {
+    await h.createUser(`a_${role}`, role, ids.A);
+    tokens[role] = await h.login(`a_${role}`, `a_${role}-password-123`);
+  }
+  await h.createUser('greporter', 'global_reporter', null);
+  tokens.global_reporter = await h.login('greporter', 'greporter-password-123');
+});
+afterAll(() => h.close());
+
+describe('the matrix covers every OU-scoped endpoint', () => {
+  it('each route of the OpenAPI document is in the matrix or declared not OU-scoped', () => {
+    const spec = h.app.swagger() as { paths: Record<string, Record<string, unknown>> };
+    const covered = new Set([...cases.map((c) => c.route), ...lists.map((l) => l.route)]);
+    const missing: string[] = [];
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      for (const method of Object.keys(ops)) {
+        const key = `${method.toUpperCase()} ${path}`;
+        if (!covered.has(key) && !NOT_OU_SCOPED.has(key)) missing.push(key);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
+
+describe.each(OU_ROLES)('%s of OU A', (role) => {
+  it.each(cases.map((c) => [`${c.kind} ${c.route} ${c.url.toString().slice(6, 60)}`, c] as const))(
+    '%s',
+    async (_n, c) => {
+      const r = await h.req(c.route.split(' ')[0] as string, c.url(), { token: tokens[role], body: c.body?.() });
+      expectErrorShape(r);
+      if (c.kind === 'read') expect(r.status).toBe(404);
+      else expect([403, 404]).toContain(r.status);
+    },
+  );
+
+  it.each(lists.map((l) => [l.url.toString().slice(6, 60), l] as const))(
+    'list %s leaks nothing of B',
+    async (_n, l) => {
+      const r = await h.req('GET', l.url(), { token: tokens[role] });
+      if (r.status === 403) {
+        expectErrorShape(r);
+        return;
+      }
+      expect(r.status).toBe(200);
+      expect(l.leaks(r.body)).toBe(false);
+    },
+  );
+});
+
+describe('global_reporter', () => {
+  it.each(cases.filter((c) => c.kind === 'write').map((c) => [c.route, c] as const))(
+    'never writes: %s',
+    async (_n, c) => {
+      const r = await h.req(c.route.split(' ')[0] as string, c.url(), {
+        token: tokens.global_reporter,
+        body: c.body?.(),
+      });
+      expect(r.status).toBe(403);
+    },
+  );
+
+  it('reads everything', async () => {
+    expect((await h.req('GET', `/api/v1/ous/${ids.B}`, { token: tokens.global_reporter })).status).toBe(200);
+    expect((await h.req('GET', `/api/v1/users/${ids.userB}`, { token: tokens.global_reporter })).status).toBe(200);
+  });
+});
+
+describe('nothing of B changed', () => {
+  it('B, B1 and bob are as they were', async () => {
+    const admin = await h.adminToken();
+    expect((await h.req('GET', `/api/v1/ous/${ids.B}`, { token: admin })).body.name).toBe('B');
+    expect((await h.req('GET', `/api/v1/ous/${ids.B1}`, { token: admin })).status).toBe(200);
+    const bob = await h.req('GET', `/api/v1/users/${ids.userB}`, { token: admin });
+    expect(bob.body.full_name).toBe('');
+    expect((await h.req('GET', `/api/v1/users/${ids.userA}`, { token: admin })).body.ou_id).toBe(ids.A1);
+    expect((await h.req('GET', `/api/v1/ous/${ids.A1}`, { token: admin })).body.parent_id).toBe(ids.A);
+  });
+});
+
+describe('ou_admin within its subtree', () => {
+  it('cannot grant a role above its own', async () => {
+    for (const role of ['global_admin', 'global_reporter']) {
+      const r = await h.req('POST', '/api/v1/users', {
+        token: tokens.ou_admin,
+        body: { username: `up_${role}`, password: 'escalate-password-1', role, ou_id: null },
+      });
+      expect(r.status).toBe(403);
+    }
+  });
+
+  it('can create users and OUs inside its subtree, and read them', async () => {
+    const ou = await h.req('POST', '/api/v1/ous', { token: tokens.ou_admin, body: { name: 'A2', parent_id: ids.A } });
+    expect(ou.status).toBe(201);
+    const u = await h.req('POST', '/api/v1/users', {
+      token: tokens.ou_admin,
+      body: { username: 'a2rep', password: 'a2rep-password-1', role: 'ou_reporter', ou_id: String(ou.body.id) },
+    });
+    expect(u.status).toBe(201);
+    expect((await h.req('GET', `/api/v1/users/${u.body.id}`, { token: tokens.ou_reporter })).status).toBe(200);
+  });
+
+  it('cannot move or delete its own OU, nor create a top-level OU', async () => {
+    expect(
+      (await h.req('PATCH', `/api/v1/ous/${ids.A}`, { token: tokens.ou_admin, body: { parent_id: ids.A1 } })).status,
+    ).toBe(403);
+    expect((await h.req('DELETE', `/api/v1/ous/${ids.A}`, { token: tokens.ou_admin })).status).toBe(403);
+    expect((await h.req('POST', '/api/v1/ous', { token: tokens.ou_admin, body: { name: 'root2' } })).status).toBe(403);
+  });
+
+  it('ou_reporter and user never write, even inside A', async () => {
+    for (const role of ['ou_reporter', 'user']) {
+      const r = await h.req('PATCH', `/api/v1/ous/${ids.A1}`, { token: tokens[role], body: { name: 'x' } });
+      expect(r.status).toBe(403);
+    }
+  });
+});

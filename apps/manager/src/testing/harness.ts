@@ -1,0 +1,113 @@
+// In-process manager for tests: a fresh database, the real services and routes, `inject` requests.
+import type { LightMyRequestResponse } from 'fastify';
+import type { App } from '../http/app.js';
+import type { Deps } from '../http/deps.js';
+import { buildServer } from '../http/server.js';
+import { type AuthSettings, DEFAULT_AUTH_SETTINGS } from '../services/context.js';
+import { createServices } from '../services/index.js';
+import { createTestDatabase, type TestDatabase } from './test-db.js';
+
+export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
+export const TEST_SECRET_KEY = 'test-secret-key-0123456789-abcdefghijklmnop';
+
+export interface Reply {
+  status: number;
+  body: any;
+  headers: LightMyRequestResponse['headers'];
+}
+
+export interface Harness {
+  app: App;
+  deps: Deps;
+  tdb: TestDatabase;
+  /** JSON request; `token` goes into `Authorization: Bearer` */
+  req(
+    method: string,
+    url: string,
+    o?: { token?: string; body?: unknown; headers?: Record<string, string>; rawBody?: string },
+  ): Promise<Reply>;
+  /** logs in and returns the access token; throws when login fails */
+  login(username: string, password: string, extra?: Record<string, string>): Promise<string>;
+  adminToken(): Promise<string>;
+  /** creates a user through the API as admin and returns its id */
+  createUser(username: string, role: string, ouId: number | null, password?: string): Promise<number>;
+  createOu(name: string, parentId?: number | null): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function createHarness(auth: Partial<AuthSettings> = {}): Promise<Harness> {
+  const tdb = await createTestDatabase();
+  const ctx = { db: tdb.db, secretKey: TEST_SECRET_KEY, auth: { ...DEFAULT_AUTH_SETTINGS, ...auth } };
+  const deps = createServices(ctx, { database: async () => true, jobs: () => ({ leader: false, jobs: {} }) });
+  await deps.users.bootstrapAdmin(ADMIN.username, ADMIN.password);
+  const app = await buildServer(deps);
+  let adminToken: string | undefined;
+
+  const h: Harness = {
+    app,
+    deps,
+    tdb,
+    async req(method, url, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      if (o.token) headers.authorization = `Bearer ${o.token}`;
+      let payload: string | undefined = o.rawBody;
+      if (o.body !== undefined) {
+        payload = JSON.stringify(o.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await app.inject({ method: method as never, url, headers, payload });
+      let body: unknown = res.body;
+      try {
+        body = res.body ? JSON.parse(res.body) : undefined;
+      } catch {
+        // not JSON (metrics, docs)
+      }
+      return { status: res.statusCode, body, headers: res.headers };
+    },
+    async login(username, password, extra = {}) {
+      const r = await h.req('POST', '/api/v1/auth/login', { body: { username, password, ...extra } });
+      if (r.status !== 200) throw new Error(`login ${username} failed: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.access_token as string;
+    },
+    async adminToken() {
+      adminToken ??= await h.login(ADMIN.username, ADMIN.password);
+      return adminToken;
+    },
+    async createUser(username, role, ouId, password = `${username}-password-123`) {
+      const r = await h.req('POST', '/api/v1/users', {
+        token: await h.adminToken(),
+        body: { username, password, role, ou_id: ouId === null ? null : String(ouId) },
+      });
+      if (r.status !== 201) throw new Error(`create user failed: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.id as number;
+    },
+    async createOu(name, parentId = null) {
+      const r = await h.req('POST', '/api/v1/ous', {
+        token: await h.adminToken(),
+        body: { name, parent_id: parentId },
+      });
+      if (r.status !== 201) throw new Error(`create OU failed: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.id as number;
+    },
+    async close() {
+      await app.close();
+      await tdb.drop();
+    },
+  };
+  return h;
+}
+
+/** Asserts the one error shape; returns the body for further checks. */
+export function expectErrorShape(r: Reply): { error: string; message: string; details: Record<string, unknown> } {
+  const b = r.body;
+  if (
+    !b ||
+    typeof b.error !== 'string' ||
+    typeof b.message !== 'string' ||
+    typeof b.details !== 'object' ||
+    b.details === null
+  ) {
+    throw new Error(`not the error shape (status ${r.status}): ${JSON.stringify(b)}`);
+  }
+  return b;
+}
