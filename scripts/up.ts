@@ -1,0 +1,96 @@
+// `./rookery up`: start the manager on its embedded database in ./data and print the URL and login.
+// Later components (test server, a local agent) join here as they land.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? (args[i + 1] as string) : fallback;
+};
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(`Usage: ./rookery up [--listen HOST:PORT] [--data DIR]
+
+Starts the Rookery manager on its embedded PostgreSQL (data in ./data by default) and prints the
+URL and the admin login. The first run creates the admin 'admin' with a random password kept in
+DATA/admin-password (0600); set ADMIN_USERNAME/ADMIN_PASSWORD to choose them. Ctrl-C stops everything.
+`);
+  process.exit(0);
+}
+const listen = flag('--listen', process.env.ROOKERY_LISTEN ?? '127.0.0.1:8080');
+const dataDir = path.resolve(flag('--data', path.join(ROOT, 'data')));
+
+await mkdir(dataDir, { recursive: true, mode: 0o700 });
+const pwFile = path.join(dataDir, 'admin-password');
+const username = process.env.ADMIN_USERNAME ?? 'admin';
+let password = process.env.ADMIN_PASSWORD ?? (await readFile(pwFile, 'utf8').catch(() => '')).trim();
+if (!password) {
+  password = randomBytes(12).toString('base64url');
+  await writeFile(pwFile, password, { mode: 0o600 });
+}
+
+const children: ChildProcess[] = [];
+function start(name: string, script: string, argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...argv], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      process.stderr.write(d);
+      err += d.toString();
+      const m = /listening on (\S+)/.exec(err);
+      if (m) resolve(m[1] as string);
+    });
+    child.on('exit', (code) => reject(new Error(`${name} exited with code ${code}`)));
+  });
+}
+
+let stopping = false;
+function stopAll(code: number) {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  const t = setTimeout(() => process.exit(code), 12_000);
+  t.unref();
+  void Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r))))).then(
+    () => process.exit(code),
+  );
+}
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+
+try {
+  process.stderr.write(`rookery up: starting the manager (embedded PostgreSQL in ${dataDir})…\n`);
+  const url = await start(
+    'manager',
+    'apps/manager/src/main.ts',
+    ['--data', dataDir, '--listen', listen, '--log-level', 'warn'],
+    {
+      ADMIN_USERNAME: username,
+      ADMIN_PASSWORD: password,
+    },
+  );
+  process.stdout.write(`
+  Rookery is running.
+
+    URL        ${url}
+    API docs   ${url}/api/docs
+    Login      ${username} / ${password}   (POST ${url}/api/v1/auth/login)
+    Data       ${dataDir}
+    Password   kept in ${pwFile} (only used if no admin exists yet)
+
+  Not in this build yet: the test server and a local agent (see README "Status").
+  Press Ctrl-C to stop.
+`);
+} catch (err) {
+  process.stderr.write(`rookery up: ${(err as Error).message}\n`);
+  stopAll(1);
+}
