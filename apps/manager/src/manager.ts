@@ -10,6 +10,9 @@ import { buildServer } from './http/server.js';
 import { LeaderLoop } from './jobs/leader.js';
 import { DEFAULT_AUTH_SETTINGS, type AuthSettings } from './services/context.js';
 import { createServices } from './services/index.js';
+import { Notifier } from './services/notifier.js';
+import { deviceStatusJob } from './jobs/device-status.js';
+import { CONFIG_CHANNEL, type ConfigChange } from './ws/agent-gateway.js';
 
 export interface RunningManager {
   /** base URL, e.g. http://127.0.0.1:8080 */
@@ -25,6 +28,8 @@ export interface StartOptions {
   auth?: Partial<AuthSettings>;
   /** pino destination; default stdout */
   logStream?: NodeJS.WritableStream;
+  /** how often the leader marks silent devices offline, ms. @default 5000 */
+  offlineCheckMs?: number;
 }
 
 export async function startManager(config: ManagerConfig, o: StartOptions = {}): Promise<RunningManager> {
@@ -41,25 +46,36 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
     url = embedded.url;
   }
   const handle = openDatabase(url);
+  let notifier: Notifier | undefined;
   try {
     const applied = await migrate(handle.pool);
     if (applied.length) log.info({ applied }, 'migrations applied');
     const secretKey = await resolveSecretKey(config);
     const ctx = { db: handle.db, secretKey, auth: { ...DEFAULT_AUTH_SETTINGS, ...o.auth } };
+    notifier = new Notifier(url, handle.pool, (err) => log.warn({ err }, 'LISTEN connection lost; reconnecting'));
+    await notifier.start();
     const jobs = new LeaderLoop(
       handle.pool,
-      [{ name: 'prune-tokens', everyMs: 3_600_000, run: () => pruneExpiredTokens(handle.db) }],
+      [
+        { name: 'prune-tokens', everyMs: 3_600_000, run: () => pruneExpiredTokens(handle.db) },
+        deviceStatusJob(handle.db, o.offlineCheckMs ?? 5000),
+      ],
       1000,
       (job, err) => log.warn({ job, err }, 'background job failed'),
     );
-    const deps = createServices(ctx, {
-      database: () =>
-        handle.pool.query('SELECT 1').then(
-          () => true,
-          () => false,
-        ),
-      jobs: () => jobs.status(),
-    });
+    const deps = createServices(
+      ctx,
+      {
+        database: () =>
+          handle.pool.query('SELECT 1').then(
+            () => true,
+            () => false,
+          ),
+        jobs: () => jobs.status(),
+      },
+      { broadcast: () => (change: ConfigChange) => (notifier as Notifier).notify(CONFIG_CHANNEL, change) },
+    );
+    await notifier.listen(CONFIG_CHANNEL, (change) => deps.gateway.handle(change as ConfigChange));
     if (config.adminUsername && config.adminPassword) {
       if (await deps.users.bootstrapAdmin(config.adminUsername, config.adminPassword)) {
         log.info({ username: config.adminUsername }, 'created the first global admin');
@@ -78,8 +94,10 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       embedded,
       stop() {
         stopping ??= (async () => {
+          deps.gateway.closeAll();
           await app.close();
           await jobs.stop();
+          await notifier?.stop();
           await handle.close();
           await embedded?.stop();
         })();
@@ -87,6 +105,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       },
     };
   } catch (err) {
+    await notifier?.stop();
     await handle.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw err;

@@ -14,6 +14,7 @@ export interface OuTable {
   name: string;
   path: string;
   description: Generated<string>;
+  device_cap: Generated<number | null>;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
 }
@@ -97,7 +98,72 @@ export interface SettingTable {
   value: Json;
 }
 
+export interface EnrollmentSecretTable {
+  id: Id;
+  ou_id: string;
+  name: string;
+  secret_hash: string;
+  prefix: string;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+  expires_at: Timestamp | null;
+  max_uses: number | null;
+  uses: Generated<number>;
+  revoked_at: Timestamp | null;
+}
+
+export interface DeviceTable {
+  id: Id;
+  ou_id: string;
+  serial: string;
+  hostname: string;
+  os: string;
+  os_version: string;
+  client_type: string;
+  client_version: string;
+  labels: Generated<string[]>;
+  credential_hash: string;
+  credential_issued_at: DefaultTimestamp;
+  enrolled_secret_id: string | null;
+  status: Generated<string>;
+  last_seen_at: DefaultTimestamp;
+  agent_state: string | null;
+  config_version: number | null;
+  spool_backlog: number | null;
+  config_epoch: Generated<string>;
+  enrolled_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface ConfigLayerTable {
+  id: Id;
+  scope_type: string;
+  scope_id: string | null;
+  name: string;
+  doc: Json;
+  locked: string[];
+  version: string;
+  updated_by: string | null;
+  updated_at: DefaultTimestamp;
+}
+
+export interface ConfigLayerHistoryTable {
+  id: Id;
+  scope_type: string;
+  scope_id: string | null;
+  version: string;
+  name: string;
+  doc: Json | null;
+  locked: string[];
+  changed_by: string | null;
+  changed_at: DefaultTimestamp;
+}
+
 export interface Database {
+  enrollment_secrets: EnrollmentSecretTable;
+  devices: DeviceTable;
+  config_layers: ConfigLayerTable;
+  config_layer_history: ConfigLayerHistoryTable;
   ous: OuTable;
   users: UserTable;
   recovery_codes: RecoveryCodeTable;

@@ -105,6 +105,11 @@ export async function createApp(o: AppOptions): Promise<App> {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'JWT access token or API key' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          deviceCredential: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'per-device credential rkd_… from enrollment',
+          },
         },
       },
       security: [{ bearer: [] }, { apiKey: [] }],

@@ -3,7 +3,11 @@ import type { FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../services/api-keys.js';
 import type { AuthService } from '../services/auth.js';
 import type { Actor, ServiceContext } from '../services/context.js';
+import type { ConfigService } from '../services/config.js';
+import type { DeviceService } from '../services/devices.js';
+import type { EnrollmentService } from '../services/enrollment.js';
 import type { OuService } from '../services/ous.js';
+import type { AgentGateway } from '../ws/agent-gateway.js';
 import type { UserService } from '../services/users.js';
 
 export interface Health {
@@ -19,6 +23,11 @@ export interface Deps {
   users: UserService;
   ous: OuService;
   apiKeys: ApiKeyService;
+  enrollment: EnrollmentService;
+  devices: DeviceService;
+  config: ConfigService;
+  /** agent sockets connected to this replica */
+  gateway: AgentGateway;
   health: Health;
 }
 

@@ -9,10 +9,15 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { OuOut, ouRoutes } from './routes/ous.js';
 import { UserOut, userRoutes } from './routes/users.js';
+import { agentStreamRoutes } from './routes/agent-stream.js';
+import { configRoutes, LayerOut } from './routes/config.js';
+import { DeviceOut, deviceRoutes } from './routes/devices.js';
+import { enrollmentRoutes, SecretOut } from './routes/enrollment.js';
+import { settingsRoutes } from './routes/settings.js';
 
 export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> = {}): Promise<App> {
   const app = await createApp({ ...options, auth: deps.auth });
-  for (const schema of [UserOut, OuOut, ApiKeyOut, AuditOut]) app.addSchema(schema);
+  for (const schema of [UserOut, OuOut, ApiKeyOut, AuditOut, DeviceOut, SecretOut, LayerOut]) app.addSchema(schema);
   healthRoutes(app, deps);
   metricsRoutes(app);
   authRoutes(app, deps);
@@ -20,6 +25,11 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   ouRoutes(app, deps);
   apiKeyRoutes(app, deps);
   auditRoutes(app, deps);
+  enrollmentRoutes(app, deps);
+  deviceRoutes(app, deps);
+  configRoutes(app, deps);
+  settingsRoutes(app, deps);
+  await agentStreamRoutes(app, deps);
   await app.ready();
   return app;
 }

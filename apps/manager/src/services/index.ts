@@ -1,18 +1,36 @@
 // Wires the services over one database context.
 import type { Deps, Health } from '../http/deps.js';
+import { AgentGateway, type ConfigChange } from '../ws/agent-gateway.js';
 import { ApiKeyService } from './api-keys.js';
 import { AuthService } from './auth.js';
+import { type Broadcast, ConfigService } from './config.js';
 import type { ServiceContext } from './context.js';
+import { DeviceService } from './devices.js';
+import { type EnrollmentLimits, EnrollmentService } from './enrollment.js';
 import { OuService } from './ous.js';
 import { UserService } from './users.js';
 
-export function createServices(ctx: ServiceContext, health: Health): Deps {
+export interface ServiceOptions {
+  /** sends config changes to every replica; default: straight to this replica's gateway */
+  broadcast?: (gateway: AgentGateway) => Broadcast;
+  enrollmentLimits?: EnrollmentLimits;
+}
+
+export function createServices(ctx: ServiceContext, health: Health, o: ServiceOptions = {}): Deps {
+  const gateway = new AgentGateway();
+  const broadcast: Broadcast = o.broadcast?.(gateway) ?? (async (c: ConfigChange) => gateway.handle(c));
+  const ous = new OuService(ctx);
+  const config = new ConfigService(ctx, broadcast);
   return {
     ctx,
     auth: new AuthService(ctx),
     users: new UserService(ctx),
-    ous: new OuService(ctx),
+    ous,
     apiKeys: new ApiKeyService(ctx),
+    config,
+    enrollment: new EnrollmentService(ctx, ous, config, o.enrollmentLimits),
+    devices: new DeviceService(ctx, broadcast),
+    gateway,
     health,
   };
 }

@@ -81,7 +81,7 @@ export class OuService {
   async update(
     p: Principal,
     id: string,
-    v: { name?: string; description?: string; parent_id?: string },
+    v: { name?: string; description?: string; parent_id?: string; device_cap?: number | null },
     actor: Actor,
   ): Promise<OuRow> {
     const scope = writeScope(p);
@@ -99,8 +99,8 @@ export class OuService {
         moved = (await findOuUnscoped(tx, id)) ?? ou;
       }
       const updated =
-        v.name !== undefined || v.description !== undefined
-          ? await updateOu(tx, id, { name: v.name?.trim(), description: v.description })
+        v.name !== undefined || v.description !== undefined || v.device_cap !== undefined
+          ? await updateOu(tx, id, { name: v.name?.trim(), description: v.description, device_cap: v.device_cap })
           : moved;
       await audit(tx, actor, {
         action: 'ou.update',

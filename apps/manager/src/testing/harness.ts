@@ -4,7 +4,7 @@ import type { App } from '../http/app.js';
 import type { Deps } from '../http/deps.js';
 import { buildServer } from '../http/server.js';
 import { type AuthSettings, DEFAULT_AUTH_SETTINGS } from '../services/context.js';
-import { createServices } from '../services/index.js';
+import { createServices, type ServiceOptions } from '../services/index.js';
 import { createTestDatabase, type TestDatabase } from './test-db.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
@@ -32,13 +32,17 @@ export interface Harness {
   /** creates a user through the API as admin and returns its id */
   createUser(username: string, role: string, ouId: number | null, password?: string): Promise<number>;
   createOu(name: string, parentId?: number | null): Promise<number>;
+  /** creates a secret for the OU (as admin) and returns it */
+  createSecret(ouId: number, o?: { max_uses?: number; expires_at?: string }): Promise<{ id: number; secret: string }>;
+  /** enrolls a device with the seed's body; returns the raw reply */
+  enroll(secret: string, serial: string, extra?: Record<string, unknown>): Promise<Reply>;
   close(): Promise<void>;
 }
 
-export async function createHarness(auth: Partial<AuthSettings> = {}): Promise<Harness> {
+export async function createHarness(auth: Partial<AuthSettings> = {}, services: ServiceOptions = {}): Promise<Harness> {
   const tdb = await createTestDatabase();
   const ctx = { db: tdb.db, secretKey: TEST_SECRET_KEY, auth: { ...DEFAULT_AUTH_SETTINGS, ...auth } };
-  const deps = createServices(ctx, { database: async () => true, jobs: () => ({ leader: false, jobs: {} }) });
+  const deps = createServices(ctx, { database: async () => true, jobs: () => ({ leader: false, jobs: {} }) }, services);
   await deps.users.bootstrapAdmin(ADMIN.username, ADMIN.password);
   const app = await buildServer(deps);
   let adminToken: string | undefined;
@@ -88,6 +92,28 @@ export async function createHarness(auth: Partial<AuthSettings> = {}): Promise<H
       });
       if (r.status !== 201) throw new Error(`create OU failed: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.id as number;
+    },
+    async createSecret(ouId, o = {}) {
+      const r = await h.req('POST', '/api/v1/enrollment/secrets', {
+        token: await h.adminToken(),
+        body: { ou_id: ouId, name: `secret-${ouId}`, ...o },
+      });
+      if (r.status !== 201) throw new Error(`create secret failed: ${r.status} ${JSON.stringify(r.body)}`);
+      return { id: r.body.id as number, secret: r.body.secret as string };
+    },
+    enroll(secret, serial, extra = {}) {
+      return h.req('POST', '/api/v1/enrollment/enroll', {
+        body: {
+          secret,
+          device_serial: serial,
+          device_hostname: `host-${serial}`,
+          device_os: 'Linux',
+          device_os_version: '6.1.0',
+          client_type: 'containerClient',
+          client_version: '4.0.0',
+          ...extra,
+        },
+      });
     },
     async close() {
       await app.close();

@@ -10,11 +10,13 @@ export interface OuRow {
   name: string;
   path: string;
   description: string;
+  /** most devices this OU may hold (its own, not descendants'); null = no cap */
+  device_cap: number | null;
   created_at: Date;
   updated_at: Date;
 }
 
-const COLUMNS = ['id', 'parent_id', 'name', 'path', 'description', 'created_at', 'updated_at'] as const;
+const COLUMNS = ['id', 'parent_id', 'name', 'path', 'description', 'device_cap', 'created_at', 'updated_at'] as const;
 
 /** The OU with this id if it lies in scope, else undefined. */
 export function findOu(db: Db, scope: Scope, id: string): Promise<OuRow | undefined> {
@@ -61,13 +63,17 @@ export async function insertOu(
     INSERT INTO ous (id, parent_id, name, description, path) OVERRIDING SYSTEM VALUE
     SELECT n.id, ${v.parent?.id ?? null}::bigint, ${v.name}, ${v.description}, ${v.parent?.path ?? '/'} || n.id || '/'
     FROM n
-    RETURNING id, parent_id, name, path, description, created_at, updated_at`.execute(db);
+    RETURNING id, parent_id, name, path, description, device_cap, created_at, updated_at`.execute(db);
   const row = r.rows[0];
   if (!row) throw new Error('insert returned no row');
   return row;
 }
 
-export function updateOu(db: Db, id: string, v: { name?: string; description?: string }): Promise<OuRow> {
+export function updateOu(
+  db: Db,
+  id: string,
+  v: { name?: string; description?: string; device_cap?: number | null },
+): Promise<OuRow> {
   return db
     .updateTable('ous')
     .set({ ...v, updated_at: sql`now()` as never })
@@ -86,15 +92,29 @@ export async function moveOu(db: Db, ou: OuRow, parent: OuRow): Promise<void> {
     WHERE path LIKE ${`${ou.path}%`}`.execute(db);
 }
 
-/** Counts what keeps an OU from being deleted: child OUs and users (later: devices, secrets). */
+/** Counts what keeps an OU from being deleted: child OUs, users, devices, unrevoked enrollment secrets. */
 export async function ouDependents(db: Db, id: string): Promise<Record<string, number>> {
-  const r = await sql<{ children: string; users: string }>`SELECT
+  const r = await sql<{ children: string; users: string; devices: string; secrets: string }>`SELECT
       (SELECT count(*) FROM ous WHERE parent_id = ${id}) AS children,
-      (SELECT count(*) FROM users WHERE ou_id = ${id}) AS users`.execute(db);
+      (SELECT count(*) FROM users WHERE ou_id = ${id}) AS users,
+      (SELECT count(*) FROM devices WHERE ou_id = ${id}) AS devices,
+      (SELECT count(*) FROM enrollment_secrets WHERE ou_id = ${id} AND revoked_at IS NULL) AS secrets`.execute(db);
   const row = r.rows[0];
-  return { child_ous: Number(row?.children ?? 0), users: Number(row?.users ?? 0) };
+  return {
+    child_ous: Number(row?.children ?? 0),
+    users: Number(row?.users ?? 0),
+    devices: Number(row?.devices ?? 0),
+    enrollment_secrets: Number(row?.secrets ?? 0),
+  };
+}
+
+/** Deletes what an empty OU still owns: revoked secrets and its config layer. */
+export async function deleteOuLeftovers(db: Db, id: string): Promise<void> {
+  await sql`WITH s AS (DELETE FROM enrollment_secrets WHERE ou_id = ${id})
+    DELETE FROM config_layers WHERE scope_type = 'ou' AND scope_id = ${id}`.execute(db);
 }
 
 export async function deleteOu(db: Db, id: string): Promise<void> {
+  await deleteOuLeftovers(db, id);
   await db.deleteFrom('ous').where('id', '=', id).execute();
 }

@@ -12,6 +12,9 @@ export const OuOut = Type.Object(
     name: Type.String(),
     description: Type.String(),
     path: Type.String({ description: 'ids from the root, "/1/4/9/"' }),
+    device_cap: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'most devices enrolled directly in this OU; null = no cap',
+    }),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -24,6 +27,7 @@ export const publicOu = (o: OuRow) => ({
   name: o.name,
   description: o.description,
   path: o.path,
+  device_cap: o.device_cap,
   created_at: o.created_at.toISOString(),
   updated_at: o.updated_at.toISOString(),
 });
@@ -104,6 +108,7 @@ export function ouRoutes(app: App, d: Deps): void {
             name: Type.Optional(Name),
             description: Type.Optional(Description),
             parent_id: Type.Optional(Type.Union([IdString, Type.Integer({ minimum: 1 })])),
+            device_cap: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 10_000_000 }), Type.Null()])),
           },
           { additionalProperties: false, minProperties: 1 },
         ),

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, expectErrorShape, type Harness } from '../../testing/harness.js';
 
 let h: Harness;
-const ids = { A: 0, A1: 0, B: 0, B1: 0, userB: 0, userA: 0 };
+const ids = { A: 0, A1: 0, B: 0, B1: 0, userB: 0, userA: 0, devA: 0, devB: 0, secretB: 0 };
 const tokens: Record<string, string> = {};
 
 /** Routes that are not about OU-owned objects: the caller's own account. */
@@ -20,6 +20,18 @@ const NOT_OU_SCOPED = new Set([
   'POST /api/v1/api-keys',
   'DELETE /api/v1/api-keys/{id}',
   'GET /healthz',
+  // device-credential routes: tested in enrollment.db.test.ts (another device's id → 404)
+  'POST /api/v1/enrollment/enroll',
+  'GET /api/v1/enrollment/config',
+  'POST /api/v1/enrollment/devices/{device_id}/heartbeat',
+  'GET /api/v1/agent/stream',
+  // fleet-wide, role-gated (global_admin writes): tested below in "fleet-wide routes"
+  'GET /api/v1/config/global',
+  'PUT /api/v1/config/global',
+  'GET /api/v1/config/global/history',
+  'POST /api/v1/config/validate',
+  'GET /api/v1/settings/fleet',
+  'PATCH /api/v1/settings/fleet',
 ]);
 
 interface Case {
@@ -76,6 +88,56 @@ const cases: Case[] = [
     body: () => ({ ou_id: String(ids.B) }),
   },
   { route: 'DELETE /api/v1/users/{id}', kind: 'write', url: () => `/api/v1/users/${ids.userB}` },
+  { route: 'GET /api/v1/devices/{id}', kind: 'read', url: () => `/api/v1/devices/${ids.devB}` },
+  { route: 'GET /api/v1/devices/{id}/config', kind: 'read', url: () => `/api/v1/devices/${ids.devB}/config` },
+  {
+    route: 'GET /api/v1/devices/{id}/config/history',
+    kind: 'read',
+    url: () => `/api/v1/devices/${ids.devB}/config/history`,
+  },
+  {
+    route: 'GET /api/v1/devices/{id}/effective-config',
+    kind: 'read',
+    url: () => `/api/v1/devices/${ids.devB}/effective-config`,
+  },
+  { route: 'GET /api/v1/ous/{id}/config', kind: 'read', url: () => `/api/v1/ous/${ids.B}/config` },
+  { route: 'GET /api/v1/ous/{id}/config/history', kind: 'read', url: () => `/api/v1/ous/${ids.B}/config/history` },
+  {
+    route: 'PUT /api/v1/ous/{id}/config',
+    kind: 'write',
+    url: () => `/api/v1/ous/${ids.B}/config`,
+    body: () => ({ doc: { schedule: { interval_seconds: 60 } } }),
+  },
+  {
+    route: 'PUT /api/v1/devices/{id}/config',
+    kind: 'write',
+    url: () => `/api/v1/devices/${ids.devB}/config`,
+    body: () => ({ doc: { schedule: { interval_seconds: 60 } } }),
+  },
+  {
+    route: 'PATCH /api/v1/devices/{id}',
+    kind: 'write',
+    url: () => `/api/v1/devices/${ids.devB}`,
+    body: () => ({ labels: ['hijacked'] }),
+  },
+  {
+    route: 'PATCH /api/v1/devices/{id}',
+    kind: 'write',
+    url: () => `/api/v1/devices/${ids.devA}`,
+    body: () => ({ ou_id: ids.B }),
+  },
+  { route: 'DELETE /api/v1/devices/{id}', kind: 'write', url: () => `/api/v1/devices/${ids.devB}` },
+  {
+    route: 'POST /api/v1/enrollment/secrets',
+    kind: 'write',
+    url: () => '/api/v1/enrollment/secrets',
+    body: () => ({ ou_id: ids.B, name: 'intruder' }),
+  },
+  {
+    route: 'DELETE /api/v1/enrollment/secrets/{id}',
+    kind: 'write',
+    url: () => `/api/v1/enrollment/secrets/${ids.secretB}`,
+  },
 ];
 
 /** list endpoints: must answer 200 (or 403 for plain users where documented) without any of B's rows */
@@ -92,6 +154,22 @@ const lists: { route: string; url: () => string; leaks: (body: any) => boolean }
     leaks: (b) => b.items.some((u: any) => u.id === ids.userB),
   },
   { route: 'GET /api/v1/users', url: () => `/api/v1/users?ou_id=${ids.B}`, leaks: (b) => b.items.length > 0 },
+  {
+    route: 'GET /api/v1/devices',
+    url: () => '/api/v1/devices?limit=500',
+    leaks: (b) => b.items.some((x: any) => x.id === ids.devB),
+  },
+  { route: 'GET /api/v1/devices', url: () => `/api/v1/devices?ou_id=${ids.B}`, leaks: (b) => b.items.length > 0 },
+  {
+    route: 'GET /api/v1/enrollment/secrets',
+    url: () => '/api/v1/enrollment/secrets?limit=500',
+    leaks: (b) => b.items.some((x: any) => x.id === ids.secretB),
+  },
+  {
+    route: 'GET /api/v1/enrollment/secrets',
+    url: () => `/api/v1/enrollment/secrets?ou_id=${ids.B}`,
+    leaks: (b) => b.items.length > 0,
+  },
   {
     route: 'GET /api/v1/audit',
     url: () => '/api/v1/audit?limit=500',
@@ -114,6 +192,29 @@ beforeAll(async () => {
   ids.B1 = await h.createOu('B1', ids.B);
   ids.userB = await h.createUser('bob', 'user', ids.B);
   ids.userA = await h.createUser('alice', 'user', ids.A1);
+  const admin = await h.adminToken();
+  for (const [ou, key] of [
+    [ids.A, 'devA'],
+    [ids.B, 'devB'],
+  ] as const) {
+    const sec = await h.req('POST', '/api/v1/enrollment/secrets', {
+      token: admin,
+      body: { ou_id: ou, name: `s${ou}` },
+    });
+    if (ou === ids.B) ids.secretB = sec.body.id;
+    const e = await h.req('POST', '/api/v1/enrollment/enroll', {
+      body: {
+        secret: sec.body.secret,
+        device_serial: `serial-${key}`,
+        device_hostname: key,
+        device_os: 'Linux',
+        device_os_version: '6.1',
+        client_type: 'test',
+        client_version: '1',
+      },
+    });
+    ids[key] = e.body.device_id;
+  }
   for (const role of OU_ROLES) {
     await h.createUser(`a_${role}`, role, ids.A);
     tokens[role] = await h.login(`a_${role}`, `a_${role}-password-123`);
@@ -186,6 +287,12 @@ describe('nothing of B changed', () => {
     const admin = await h.adminToken();
     expect((await h.req('GET', `/api/v1/ous/${ids.B}`, { token: admin })).body.name).toBe('B');
     expect((await h.req('GET', `/api/v1/ous/${ids.B1}`, { token: admin })).status).toBe(200);
+    const devB = await h.req('GET', `/api/v1/devices/${ids.devB}`, { token: admin });
+    expect(devB.body.labels).toEqual([]);
+    expect((await h.req('GET', `/api/v1/devices/${ids.devA}`, { token: admin })).body.ou_id).toBe(ids.A);
+    expect((await h.req('GET', `/api/v1/ous/${ids.B}/config`, { token: admin })).body.layer).toBeNull();
+    const secrets = await h.req('GET', `/api/v1/enrollment/secrets?ou_id=${ids.B}`, { token: admin });
+    expect(secrets.body.items.map((x: any) => [x.name, x.revoked_at])).toEqual([[`s${ids.B}`, null]]);
     const bob = await h.req('GET', `/api/v1/users/${ids.userB}`, { token: admin });
     expect(bob.body.full_name).toBe('');
     expect((await h.req('GET', `/api/v1/users/${ids.userA}`, { token: admin })).body.ou_id).toBe(ids.A1);
@@ -228,5 +335,19 @@ describe('ou_admin within its subtree', () => {
       const r = await h.req('PATCH', `/api/v1/ous/${ids.A1}`, { token: tokens[role], body: { name: 'x' } });
       expect(r.status).toBe(403);
     }
+  });
+});
+
+describe('fleet-wide routes', () => {
+  it('only a global_admin changes the global config and fleet settings', async () => {
+    for (const role of ['global_reporter', ...OU_ROLES]) {
+      const t = tokens[role];
+      expect((await h.req('PUT', '/api/v1/config/global', { token: t, body: { doc: {} } })).status).toBe(403);
+      expect(
+        (await h.req('PATCH', '/api/v1/settings/fleet', { token: t, body: { offline_after_seconds: 60 } })).status,
+      ).toBe(403);
+    }
+    expect((await h.req('GET', '/api/v1/config/global', { token: tokens.global_reporter })).status).toBe(200);
+    expect((await h.req('GET', '/api/v1/config/global', { token: tokens.user })).status).toBe(403);
   });
 });

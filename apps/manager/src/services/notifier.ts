@@ -1,0 +1,78 @@
+// Cross-replica messages over PostgreSQL LISTEN/NOTIFY, on one dedicated connection with reconnect.
+import pg from 'pg';
+
+export type Listener = (payload: unknown) => void;
+
+export class Notifier {
+  private client: pg.Client | undefined;
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  /**
+   * @param url connection URL (a dedicated session: LISTEN does not work through a pool)
+   * @param send pool used for NOTIFY
+   */
+  constructor(
+    private readonly url: string,
+    private readonly send: pg.Pool,
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {}
+
+  async start(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('notification', (msg) => {
+      let payload: unknown = null;
+      try {
+        payload = msg.payload ? JSON.parse(msg.payload) : null;
+      } catch {
+        return;
+      }
+      for (const l of this.listeners.get(msg.channel) ?? []) l(payload);
+    });
+    client.on('error', (err) => {
+      this.onError(err);
+      this.reconnect();
+    });
+    await client.connect();
+    for (const ch of this.listeners.keys()) await client.query(`LISTEN ${ch}`);
+    this.client = client;
+  }
+
+  private reconnect(): void {
+    if (this.stopped || this.retry) return;
+    const old = this.client;
+    this.client = undefined;
+    void old?.end().catch(() => undefined);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.start().catch((err: unknown) => {
+        this.onError(err);
+        this.reconnect();
+      });
+    }, 1000);
+    this.retry.unref();
+  }
+
+  /** Subscribes to a channel (lower-case identifier). */
+  async listen(channel: string, l: Listener): Promise<void> {
+    if (!/^[a-z_]+$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+    const set = this.listeners.get(channel) ?? new Set();
+    const fresh = set.size === 0;
+    set.add(l);
+    this.listeners.set(channel, set);
+    if (fresh && this.client) await this.client.query(`LISTEN ${channel}`);
+  }
+
+  /** Sends to every replica (this one included). Payload must stay under 8000 bytes. */
+  async notify(channel: string, payload: unknown): Promise<void> {
+    await this.send.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(payload)]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    await this.client?.end().catch(() => undefined);
+    this.client = undefined;
+  }
+}

@@ -1,0 +1,73 @@
+// Connected agents on this replica, and the config nudges that reach them from any replica.
+import type { ServerStreamMessage } from '@rookery/protocol';
+import type { WebSocket } from 'ws';
+
+/** What changed, as broadcast on the `rookery_config` channel. */
+export type ConfigChange =
+  | { scope: 'global'; version: number }
+  | { scope: 'ou'; ou_path: string; version: number }
+  | { scope: 'device'; device_id: string; version: number /** set when the device moved */; ou_path?: string }
+  | { scope: 'revoke'; device_id: string };
+
+interface Connection {
+  socket: WebSocket;
+  deviceId: string;
+  ouPath: string;
+}
+
+export const CONFIG_CHANNEL = 'rookery_config';
+
+export class AgentGateway {
+  private readonly byDevice = new Map<string, Set<Connection>>();
+
+  add(socket: WebSocket, deviceId: string, ouPath: string): () => void {
+    const c: Connection = { socket, deviceId, ouPath };
+    const set = this.byDevice.get(deviceId) ?? new Set();
+    set.add(c);
+    this.byDevice.set(deviceId, set);
+    this.send(c, { type: 'hello', device_id: Number(deviceId) });
+    return () => {
+      set.delete(c);
+      if (set.size === 0) this.byDevice.delete(deviceId);
+    };
+  }
+
+  /** Number of agent sockets on this replica. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.byDevice.values()) n += s.size;
+    return n;
+  }
+
+  /** Applies a change broadcast by any replica to the agents connected here. */
+  handle(change: ConfigChange): void {
+    if (change.scope === 'revoke') {
+      for (const c of this.byDevice.get(change.device_id) ?? []) c.socket.close(4401, 'credential revoked');
+      return;
+    }
+    if (change.scope === 'device' && change.ou_path) this.moved(change.device_id, change.ou_path);
+    const nudge: ServerStreamMessage = { type: 'nudge', reason: 'config_changed', config_version: change.version };
+    for (const set of this.byDevice.values()) {
+      for (const c of set) {
+        const hit =
+          change.scope === 'global' ||
+          (change.scope === 'ou' && c.ouPath.startsWith(change.ou_path)) ||
+          (change.scope === 'device' && c.deviceId === change.device_id);
+        if (hit) this.send(c, nudge);
+      }
+    }
+  }
+
+  /** Updates the OU path of a device's connections after a move. */
+  moved(deviceId: string, ouPath: string): void {
+    for (const c of this.byDevice.get(deviceId) ?? []) c.ouPath = ouPath;
+  }
+
+  private send(c: Connection, m: ServerStreamMessage): void {
+    if (c.socket.readyState === c.socket.OPEN) c.socket.send(JSON.stringify(m));
+  }
+
+  closeAll(): void {
+    for (const set of this.byDevice.values()) for (const c of set) c.socket.close(1001, 'manager shutting down');
+  }
+}
