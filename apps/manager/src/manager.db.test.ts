@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ManagerConfig } from './config.js';
 import { loadMigrations } from './db/migrate.js';
+import { WebSocket } from 'ws';
 import { startManager } from './manager.js';
 
 const adminUrl = inject('pgAdminUrl');
@@ -60,6 +61,99 @@ describe('concurrent start', () => {
         [a, b].map(async (m) => ((await (await fetch(`${m.url}/healthz`)).json()) as any).jobs.leader),
       );
       expect(leaders.filter(Boolean)).toHaveLength(1);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
+async function api(base: string, method: string, path: string, token?: string, body?: unknown) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, body: (await r.json().catch(() => null)) as any };
+}
+
+function nextMessage(ws: WebSocket, timeoutMs: number): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no message in time')), timeoutMs);
+    ws.once('message', (m) => {
+      clearTimeout(t);
+      resolve(JSON.parse(String(m)));
+    });
+  });
+}
+
+describe('two replicas', () => {
+  it('a config change on replica A nudges an agent connected to replica B within seconds; deletion on A closes its stream on B; silent devices go offline', async () => {
+    const [a, b] = await Promise.all([
+      startManager(config(), { offlineCheckMs: 200 }),
+      startManager(config(), { offlineCheckMs: 200 }),
+    ]);
+    try {
+      const token = (
+        await api(a.url, 'POST', '/api/v1/auth/login', undefined, {
+          username: 'admin',
+          password: 'first-admin-password',
+        })
+      ).body.access_token;
+      const ou = (await api(a.url, 'POST', '/api/v1/ous', token, { name: 'Replicated' })).body.id;
+      const secret = (await api(a.url, 'POST', '/api/v1/enrollment/secrets', token, { ou_id: ou, name: 's' })).body
+        .secret;
+      const enrolled = (
+        await api(b.url, 'POST', '/api/v1/enrollment/enroll', undefined, {
+          secret,
+          device_serial: 'replica-dev',
+          device_hostname: 'h',
+          device_os: 'Linux',
+          device_os_version: '6',
+          client_type: 't',
+          client_version: '1',
+        })
+      ).body;
+      const ws = new WebSocket(`${b.url.replace('http', 'ws')}/api/v1/agent/stream`, {
+        headers: { authorization: `Bearer ${enrolled.device_credential}` },
+      });
+      const hello = await nextMessage(ws, 5000);
+      expect(hello).toEqual({ type: 'hello', device_id: enrolled.device_id });
+      ws.send(JSON.stringify({ type: 'ping' }));
+      expect(await nextMessage(ws, 2000)).toEqual({ type: 'pong' });
+
+      const t0 = Date.now();
+      const put = await api(a.url, 'PUT', `/api/v1/ous/${ou}/config`, token, {
+        doc: { tests: { udp: { enabled: true } } },
+      });
+      expect(put.status).toBe(200);
+      const nudge = await nextMessage(ws, 5000);
+      expect(nudge).toMatchObject({ type: 'nudge', reason: 'config_changed', config_version: put.body.layer.version });
+      expect(Date.now() - t0).toBeLessThan(2000);
+
+      // an unauthenticated stream is refused before the upgrade
+      const bad = new WebSocket(`${b.url.replace('http', 'ws')}/api/v1/agent/stream`, {
+        headers: { authorization: 'Bearer rkd_nope' },
+      });
+      const refused = await new Promise<number>((resolve) =>
+        bad.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+      );
+      expect(refused).toBe(401);
+
+      // silent device → offline (the leader's job), whichever replica leads
+      const c = new pg.Client({ connectionString: dbUrl });
+      await c.connect();
+      await c.query("UPDATE devices SET last_seen_at = now() - interval '1 hour' WHERE serial = 'replica-dev'");
+      await new Promise((r) => setTimeout(r, 1500));
+      const status = (await c.query("SELECT status FROM devices WHERE serial = 'replica-dev'")).rows[0]?.status;
+      await c.end();
+      expect(status).toBe('offline');
+
+      const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+      expect((await api(a.url, 'DELETE', `/api/v1/devices/${enrolled.device_id}`, token)).status).toBe(204);
+      expect(await closed).toBe(4401);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
