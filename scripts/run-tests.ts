@@ -77,6 +77,16 @@ async function vitest(label: string, extraArgs: string[], env: NodeJS.ProcessEnv
 }
 
 const only = process.argv.slice(2);
+if (only.includes('--help') || only.includes('-h')) {
+  process.stdout.write(`Usage: ./rookery test [FILTER…]
+
+Without filters: typecheck, lint, format check, the vitest suite against the PostgreSQL server
+(ROOKERY_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres), then every *.db.test.ts
+again against an embedded PostgreSQL. With filters: only the vitest files matching them, on the server.
+Ends with one line "N passed, N failed, N skipped".
+`);
+  process.exit(0);
+}
 if (only.length === 0) {
   await check('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json']);
   await check('lint', 'npx', ['eslint', '.']);
