@@ -50,7 +50,7 @@ async function vitest(label: string, extraArgs: string[], env: NodeJS.ProcessEnv
   const out = path.join(dir, 'report.json');
   const code = await run(
     'npx',
-    ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...extraArgs],
+    ['vitest', 'run', '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...extraArgs],
     env,
   );
   const report = JSON.parse(await readFile(out, 'utf8').catch(() => 'null')) as VitestJson | null;
@@ -90,7 +90,7 @@ Ends with one line "N passed, N failed, N skipped".
 if (only.length === 0) {
   await check('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json']);
   await check('lint', 'npx', ['eslint', '.']);
-  await check('format', 'npx', ['biome', 'format', '.']);
+  await check('format', 'npx', ['prettier', '--check', '--log-level', 'warn', '.']);
 }
 await vitest('postgresql server', only, { ROOKERY_TEST_DB: 'server' });
 if (only.length === 0) {

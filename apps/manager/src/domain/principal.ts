@@ -21,10 +21,7 @@ export interface Principal {
  * `own` for plain users (their own OU only, not descendants), `none` for users without an OU.
  */
 export type Scope =
-  | { kind: 'all' }
-  | { kind: 'subtree'; path: string }
-  | { kind: 'own'; path: string }
-  | { kind: 'none' };
+  { kind: 'all' } | { kind: 'subtree'; path: string } | { kind: 'own'; path: string } | { kind: 'none' };
 
 export function scopeOf(p: Principal): Scope {
   if (p.role === 'global_admin' || p.role === 'global_reporter') return { kind: 'all' };

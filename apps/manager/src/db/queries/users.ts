@@ -31,9 +31,9 @@ function base(db: Db) {
 }
 
 export function findUserByUsername(db: Db, username: string): Promise<UserRow | undefined> {
-  return base(db).where(sql`lower(users.username)`, '=', username.toLowerCase()).executeTakeFirst() as Promise<
-    UserRow | undefined
-  >;
+  return base(db)
+    .where(sql`lower(users.username)`, '=', username.toLowerCase())
+    .executeTakeFirst() as Promise<UserRow | undefined>;
 }
 
 /** Unscoped lookup, for authentication. */
