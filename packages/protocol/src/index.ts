@@ -1,2 +1,6 @@
-// The wire contract shared by manager, agent and web: error shape and common schemas.
+// The wire contract shared by manager, agent and web: error shape, enrollment/agent API, config model.
 export * from './errors.js';
+export * from './config.js';
+export * from './config-targets.js';
+export * from './config-validate.js';
+export * from './enrollment.js';
