@@ -15,7 +15,7 @@ import { Backoff, type BackoffOptions } from './link/backoff.js';
 import { ApiVersionMismatchError, requestedDelayMs, UnauthorizedError } from './link/errors.js';
 import type { ManagerApi } from './link/manager-api.js';
 import type { AgentStream } from './link/stream.js';
-import type { AgentStatus, StateStore, StoredCredential } from './state-store.js';
+import type { AgentStatus, AgentStore, StoredCredential } from './state-store.js';
 import type { ProbeRunner } from './tasks/probe-runner.js';
 import type { ResultSink } from './tasks/result-sink.js';
 import { runTests } from './tasks/test-run.js';
@@ -50,7 +50,7 @@ export interface AgentDeps {
   device: DeviceFacts;
   api: ManagerApi;
   stream: AgentStream;
-  store: StateStore;
+  store: AgentStore;
   runner: ProbeRunner;
   sink: ResultSink;
   logger: Logger;

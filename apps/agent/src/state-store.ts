@@ -78,8 +78,21 @@ function isCredential(v: unknown): v is StoredCredential {
   );
 }
 
+/** Where the agent keeps its state (port; {@link StateStore} on disk, an in-memory fake in tests). */
+export interface AgentStore {
+  /** shown in messages */
+  readonly dir: string;
+  loadCredential(): Promise<StoredCredential | undefined>;
+  saveCredential(credential: StoredCredential): Promise<void>;
+  clearCredential(): Promise<void>;
+  saveConfig(config: CachedConfig): Promise<void>;
+  loadConfig(): Promise<CachedConfig | undefined>;
+  saveStatus(status: AgentStatus): Promise<void>;
+  loadStatus(): Promise<AgentStatus | undefined>;
+}
+
 /** Files in one state directory (created 0700 on first write). */
-export class StateStore {
+export class StateStore implements AgentStore {
   constructor(readonly dir: string) {}
 
   private async ensureDir(): Promise<void> {
