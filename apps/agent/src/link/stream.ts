@@ -35,7 +35,7 @@ export interface WsAgentStreamOptions {
 
 /** ws:// or wss:// URL of the stream for a manager base URL. */
 export function streamUrl(managerUrl: string): string {
-  const url = new URL(AGENT_PATHS.stream, `${managerUrl}/`);
+  const url = new URL(`${managerUrl.replace(/\/+$/, '')}${AGENT_PATHS.stream}`);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.toString();
 }
@@ -91,6 +91,7 @@ export class WsAgentStream implements AgentStream {
   private clearPing(): void {
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
   }
 
   private connect(credential: string, handlers: StreamHandlers, generation: number): void {
@@ -116,8 +117,8 @@ export class WsAgentStream implements AgentStream {
       log.info('agent stream connected');
       this.pingTimer = setInterval(() => {
         socket.send(JSON.stringify({ type: 'ping' }));
-        clearTimeout(this.pongTimer);
-        this.pongTimer = setTimeout(() => {
+        // why: arm once per silence; re-arming on every ping would never fire when pings outpace the timeout
+        this.pongTimer ??= setTimeout(() => {
           log.warn('agent stream: no pong, reconnecting');
           socket.terminate();
         }, this.options.pongTimeoutMs ?? 10_000);
@@ -125,6 +126,7 @@ export class WsAgentStream implements AgentStream {
     });
     socket.on('message', (data, isBinary) => {
       clearTimeout(this.pongTimer);
+      this.pongTimer = undefined;
       let message: unknown;
       try {
         message = isBinary ? undefined : JSON.parse(String(data));
