@@ -32,7 +32,13 @@ afterEach(async () => {
 function runAgent(env: Record<string, string>, args: string[] = []) {
   const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '--state-dir', stateDir, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: stateDir, MANAGER_URL: manager.url, DEVICE_SERIAL: 'e2e-serial', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: stateDir,
+      MANAGER_URL: manager.url,
+      DEVICE_SERIAL: 'e2e-serial',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child = proc;
@@ -74,9 +80,13 @@ describe('rookery agent (process)', () => {
     expect(manager.heartbeats.map((h) => h.body.agent_state)).toEqual(['enrolled', 'stopping']);
     expect((await stat(path.join(stateDir, 'credential.json'))).mode & 0o777).toBe(0o600);
 
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', MAIN, 'status', '--state-dir', stateDir], {
-      cwd: ROOT,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'status', '--state-dir', stateDir],
+      {
+        cwd: ROOT,
+      },
+    );
     expect(stdout).toContain('state:          stopped');
     expect(stdout).toContain('device id:      42');
     expect(stdout).toContain('OU:             3');
