@@ -1,4 +1,5 @@
 // Named errors of the agent's link to the manager.
+import type { Logger } from 'pino';
 
 /** The manager could not be reached (DNS, connect, reset, timeout). */
 export class ManagerUnreachableError extends Error {
@@ -57,4 +58,15 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
 /** The wait an error asks for, if any (Retry-After). */
 export function requestedDelayMs(err: unknown): number | undefined {
   return err instanceof ManagerHttpError ? err.retryAfterMs : undefined;
+}
+
+/** Logs a failed manager call: 426 and 401 at error level with the operator's next step, others at warn. */
+export function logLinkError(logger: Logger, err: unknown, what: string, retryInMs: number): void {
+  const e = err as Error & { status?: number; code?: string };
+  const fields = { err: e.message, status: e.status, code: e.code, retry_in_ms: retryInMs };
+  if (err instanceof ApiVersionMismatchError) {
+    logger.error(fields, `${what}: manager requires another API version (426); upgrade the agent`);
+  } else if (err instanceof UnauthorizedError) {
+    logger.error(fields, `${what}: refused (401)`);
+  } else logger.warn(fields, what);
 }
