@@ -11,9 +11,9 @@ export interface TestResult {
   started_at: string;
   duration_ms: number;
   ok: boolean;
-  /** the probe engine's measurement when ok */
+  /** the probe engine's result (metrics), also for failed probes when the engine produced one */
   measurement?: unknown;
-  /** why the probe could not run when not ok */
+  /** why the probe failed or could not run, when not ok */
   error?: string;
   /** config the run used: "manager" (with its version) or "local" (ENV/file fallback) */
   config_source: 'manager' | 'local';

@@ -35,8 +35,9 @@ describe('runTests', () => {
         peak = Math.max(peak, inFlight);
         await new Promise((r) => setTimeout(r, 5));
         inFlight--;
-        if (spec.target.endsWith(':2')) throw new Error('connection refused');
-        return { rtt_ms: 1.5 };
+        if (spec.target.endsWith(':2')) return { ok: false, error: 'refused: connection refused', data: { code: 1 } };
+        if (spec.kind === 'icmp') throw new Error('engine bug');
+        return { ok: true, data: { rtt_ms: 1.5 } };
       },
     };
     const sink = new MemorySink();
@@ -49,7 +50,9 @@ describe('runTests', () => {
     expect(sink.results).toEqual(results);
     expect(new Set(results.map((r) => r.result_id)).size).toBe(5);
     const failed = results.find((r) => r.target === '127.0.0.1:2');
-    expect(failed).toMatchObject({ ok: false, error: 'connection refused', config_version: 3, kind: 'tcp' });
+    expect(failed).toMatchObject({ ok: false, error: 'refused: connection refused', measurement: { code: 1 } });
+    expect(failed).toMatchObject({ config_source: 'manager', config_version: 3, kind: 'tcp' });
+    expect(results.find((r) => r.kind === 'icmp')).toMatchObject({ ok: false, error: 'engine bug' });
     expect(results.filter((r) => r.ok).every((r) => (r.measurement as { rtt_ms: number }).rtt_ms === 1.5)).toBe(true);
   });
 

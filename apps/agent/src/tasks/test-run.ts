@@ -37,8 +37,11 @@ export async function runTests(config: Pick<ConfigValues, 'tests'>, options: Tes
       };
       let result: TestResult;
       try {
-        const measurement = await options.runner.run(spec, { signal: options.signal });
-        result = { ...base, duration_ms: Date.now() - startedAt, ok: true, measurement };
+        const outcome = await options.runner.run(spec, { signal: options.signal });
+        const duration_ms = Date.now() - startedAt;
+        result = outcome.ok
+          ? { ...base, duration_ms, ok: true, measurement: outcome.data }
+          : { ...base, duration_ms, ok: false, measurement: outcome.data, error: outcome.error ?? 'probe failed' };
       } catch (err) {
         result = { ...base, duration_ms: Date.now() - startedAt, ok: false, error: (err as Error).message };
       }

@@ -21,7 +21,7 @@ function setup(runMs = 0) {
       starts.push(Date.now());
       await new Promise((r) => setTimeout(r, runMs));
       ends.push(Date.now());
-      return {};
+      return { ok: true, data: {} };
     },
   };
   const ac = new AbortController();

@@ -6,7 +6,7 @@ import { createLogger } from '../log.js';
 import type { CallOptions, ManagerApi } from '../link/manager-api.js';
 import type { AgentStream, StreamHandlers } from '../link/stream.js';
 import type { AgentStatus, AgentStore, CachedConfig, StoredCredential } from '../state-store.js';
-import type { ProbeRunner, ProbeSpec } from '../tasks/probe-runner.js';
+import type { ProbeOutcome, ProbeRunner, ProbeSpec } from '../tasks/probe-runner.js';
 import type { ResultSink, TestResult } from '../tasks/result-sink.js';
 
 type Call =
@@ -121,9 +121,9 @@ export class MemoryStore implements AgentStore {
 /** Records every probe it is asked to run (with the fake time) and resolves at once. */
 export class RecordingRunner implements ProbeRunner {
   readonly runs: (ProbeSpec & { at: number })[] = [];
-  run(spec: ProbeSpec): Promise<unknown> {
+  run(spec: ProbeSpec): Promise<ProbeOutcome> {
     this.runs.push({ ...spec, at: Date.now() });
-    return Promise.resolve({ rtt_ms: 1 });
+    return Promise.resolve({ ok: true, data: { rtt_ms: 1 } });
   }
 }
 
