@@ -50,7 +50,15 @@ async function vitest(label: string, extraArgs: string[], env: NodeJS.ProcessEnv
   const out = path.join(dir, 'report.json');
   const code = await run(
     'npx',
-    ['vitest', 'run', '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...extraArgs],
+    [
+      'vitest',
+      'run',
+      '--passWithNoTests',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${out}`,
+      ...extraArgs,
+    ],
     env,
   );
   const report = JSON.parse(await readFile(out, 'utf8').catch(() => 'null')) as VitestJson | null;

@@ -15,12 +15,12 @@ function isIPv6(s: string): boolean {
   }
 }
 
-/** True for a hostname, IPv4 literal, or IPv6 literal (bare, or bracketed when `bracketed`). */
+/** True for a hostname, IPv4 literal, or IPv6 literal (bare, or also in brackets when `bracketed`). */
 export function isHost(s: string, bracketed = false): boolean {
   if (bracketed && s.startsWith('[') && s.endsWith(']')) return isIPv6(s.slice(1, -1));
   if (IPV4.test(s)) return true;
   if (/^\d+(\.\d+)*$/.test(s)) return false; // numeric but not a valid IPv4 address
-  return HOSTNAME.test(s) || (!bracketed && isIPv6(s));
+  return HOSTNAME.test(s) || isIPv6(s);
 }
 
 function isPort(s: string): boolean {
@@ -41,12 +41,25 @@ export function splitHostPort(s: string): { host: string; port: number } | null 
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(port) };
 }
 
+/** True for an IPv4 literal, or an IPv6 literal (bare or in brackets). */
+function isIpLiteral(s: string): boolean {
+  return IPV4.test(s) || isIPv6(s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s);
+}
+
+/** A DNS resolver: IP literal with optional port (IPv6 with a port as `[addr]:port`); names are refused. */
+function checkResolver(s: string): boolean {
+  if (isIpLiteral(s)) return true;
+  const hp = splitHostPort(s);
+  return hp !== null && isIpLiteral(hp.host);
+}
+
 /**
- * Syntax accepted per kind (documented in docs/agent.md):
+ * Syntax accepted per kind (the probe engine's; documented in docs/agent.md):
  * - http: absolute `http://` or `https://` URL with a host
- * - tcp, udp: `host:port` (IPv6 as `[addr]:port`)
+ * - tcp: `host:port` (IPv6 as `[addr]:port`), `tcp://host:port`, `tls://host:port` or `ssh://host[:port]`
+ * - udp: `host:port`
  * - icmp, traceroute: `host` (name, IPv4, or IPv6)
- * - dns: `name` or `name@server` or `name@server:port` (query `name` at `server`, default the system resolver's)
+ * - dns: `name@resolver` or `name@resolver:port` — query `name` at an IP resolver (never the system one)
  * @returns null when valid, else a short reason
  */
 export function checkTarget(kind: TestKind, target: string): string | null {
@@ -64,19 +77,25 @@ export function checkTarget(kind: TestKind, target: string): string | null {
       if (!url.hostname) return 'URL has no host';
       return null;
     }
-    case 'tcp':
+    case 'tcp': {
+      const m = /^([a-z]+):\/\/(.*?)\/?$/i.exec(target);
+      if (!m) return splitHostPort(target) ? null : 'expected host:port with port 1-65535';
+      const scheme = (m[1] as string).toLowerCase();
+      const rest = m[2] as string;
+      if (scheme === 'ssh' && isHost(rest, true)) return null;
+      if (!['tcp', 'tls', 'ssh'].includes(scheme)) return `unsupported scheme ${scheme}:// (tcp, tls, ssh)`;
+      return splitHostPort(rest) ? null : 'expected host:port with port 1-65535';
+    }
     case 'udp':
       return splitHostPort(target) ? null : 'expected host:port with port 1-65535';
     case 'icmp':
     case 'traceroute':
-      return isHost(target) ? null : 'expected a hostname or IP address';
+      return isHost(target, true) ? null : 'expected a hostname or IP address';
     case 'dns': {
-      const at = target.indexOf('@');
-      const name = at < 0 ? target : target.slice(0, at);
-      if (!HOSTNAME.test(name)) return 'expected a DNS name';
-      if (at < 0) return null;
-      const server = target.slice(at + 1);
-      return isHost(server, true) || splitHostPort(server) ? null : 'expected name@server[:port]';
+      const at = target.lastIndexOf('@');
+      if (at < 0) return 'expected name@resolver (the resolver is an IP address)';
+      if (!HOSTNAME.test(target.slice(0, at))) return 'expected a DNS name before @';
+      return checkResolver(target.slice(at + 1)) ? null : 'the resolver must be an IP address, optionally with :port';
     }
   }
 }

@@ -17,7 +17,7 @@ describe('validateLayer', () => {
         tcp: { enabled: true, targets: ['127.0.0.1:22', '[::1]:443', 'dns.google:853'] },
         udp: { enabled: false, targets: ['localhost:5201'] },
         icmp: { enabled: true, targets: ['127.0.0.1', '::1', 'host-1.lan'] },
-        dns: { enabled: true, targets: ['example.test', 'example.test@127.0.0.1:5353', 'a.test@[::1]'] },
+        dns: { enabled: true, targets: ['example.test@127.0.0.1', 'example.test@127.0.0.1:5353', 'a.test@[::1]:53'] },
         traceroute: { enabled: false, targets: [] },
       },
       schedule: { interval_seconds: 10, offset_percent: 50 },
@@ -117,6 +117,12 @@ describe('checkTarget', () => {
     ['icmp', 'fe80::1'],
     ['traceroute', 'router.lan'],
     ['dns', 'example.test@127.0.0.53'],
+    ['dns', 'example.test@::1'],
+    ['tcp', 'tcp://127.0.0.1:22'],
+    ['tcp', 'tls://localhost:443'],
+    ['tcp', 'ssh://server'],
+    ['tcp', 'ssh://server:2222'],
+    ['icmp', '[::1]'],
   ];
   const invalid: [Parameters<typeof checkTarget>[0], string][] = [
     ['http', 'ftp://host/'],
@@ -131,6 +137,10 @@ describe('checkTarget', () => {
     ['traceroute', 'host:80'],
     ['dns', 'name@'],
     ['dns', '@127.0.0.1'],
+    ['dns', 'example.test'],
+    ['dns', 'example.test@resolver.lan'],
+    ['tcp', 'http://host:80'],
+    ['tcp', 'tls://host'],
   ];
   it.each(valid)('accepts %s %s', (kind, t) => expect(checkTarget(kind, t)).toBeNull());
   it.each(invalid)('rejects %s %j', (kind, t) => expect(checkTarget(kind, t)).toEqual(expect.any(String)));

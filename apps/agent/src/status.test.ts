@@ -1,0 +1,61 @@
+// Tests of `rookery agent status` rendering.
+import { describe, expect, it } from 'vitest';
+import type { AgentStatus } from './state-store.js';
+import { isProcessAlive, renderStatus } from './status.js';
+
+const now = Date.parse('2026-01-01T12:00:00Z');
+const status: AgentStatus = {
+  state: 'enrolled',
+  pid: 1234,
+  manager_url: 'http://127.0.0.1:8080',
+  device_serial: 'serial-1',
+  device_id: 42,
+  ou_id: 3,
+  config_source: 'manager',
+  config_name: 'Engineering Config',
+  config_version: 7,
+  last_checkin_at: '2026-01-01T11:50:00.000Z',
+  next_checkin_at: '2026-01-01T12:40:00.000Z',
+  last_test_run_at: '2026-01-01T11:59:30.000Z',
+  next_test_run_at: '2026-01-01T12:04:17.000Z',
+  last_heartbeat_at: null,
+  stream_connected: true,
+  updated_at: '2026-01-01T11:59:59.000Z',
+};
+
+describe('renderStatus', () => {
+  it('shows enrollment, OU, device id, config version, last check-in and next runs', () => {
+    const text = renderStatus(status, '/s', true, now);
+    expect(text).toContain('agent:          running (pid 1234)');
+    expect(text).toContain('enrollment:     enrolled');
+    expect(text).toContain('device id:      42');
+    expect(text).toContain('OU:             3');
+    expect(text).toContain('config:         manager "Engineering Config" version 7');
+    expect(text).toContain('last check-in:  2026-01-01T11:50:00.000Z (10 min ago)');
+    expect(text).toContain('next check-in:  2026-01-01T12:40:00.000Z (in 40 min)');
+    expect(text).toContain('next test run:  2026-01-01T12:04:17.000Z (in 4 min)');
+    expect(text).toContain('last test run:  2026-01-01T11:59:30.000Z (30 s ago)');
+    expect(text).toContain('last heartbeat: —');
+    expect(text).toContain('(stream connected)');
+  });
+
+  it('marks stale next times when the agent is not running, and the unenrolled fallback', () => {
+    const text = renderStatus(
+      { ...status, state: 'unenrolled_fallback', device_id: null, ou_id: null, config_source: 'local' },
+      '/s',
+      false,
+      now,
+    );
+    expect(text).toContain('not running (last pid 1234)');
+    expect(text).toContain('enrollment:     not enrolled');
+    expect(text).toContain('config:         local (ENV/file fallback)');
+    expect(text).toContain('next test run:  — (not running)');
+    expect(text).not.toContain('stream connected');
+    expect(renderStatus(undefined, '/nowhere', false, now)).toContain('no status in /nowhere');
+  });
+
+  it('probes process liveness', () => {
+    expect(isProcessAlive(process.pid)).toBe(true);
+    expect(isProcessAlive(2 ** 22 + 1)).toBe(false);
+  });
+});
