@@ -8,6 +8,8 @@ import { run } from './run.js';
 export const LAB_PACKAGES: Record<string, string> = {
   ip: 'iproute2',
   tc: 'iproute2',
+  bridge: 'iproute2',
+  ss: 'iproute2',
   nft: 'nftables',
   wg: 'wireguard-tools',
   'wireguard-go': 'wireguard-go',

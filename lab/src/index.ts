@@ -1,5 +1,5 @@
 // Public API of @rookery/lab: multi-host network labs in Linux network namespaces (see docs/lab.md).
-export { createLab, Lab } from './lab.js';
+export { createLab, Lab, LAB_TOOLS } from './lab.js';
 export type { DelayRelay, DelayRelayOptions, ExecOptions } from './lab.js';
 export { TopologyError } from './topology.js';
 export type { LinkSpec, Topology } from './topology.js';

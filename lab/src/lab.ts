@@ -8,6 +8,7 @@ import type { LossSpec, NftState } from './impairments.js';
 import { newLabId, wireguardInterfaceName } from './names.js';
 import { ProcessHandle, WaitTimeoutError } from './process.js';
 import type { SpawnOptions } from './process.js';
+import { waitForLinks } from './readiness.js';
 import { ipBatch, run, runChecked } from './run.js';
 import type { RunOptions, RunResult } from './run.js';
 import { processStartTime, removeRecord, writeRecord } from './state.js';
@@ -49,7 +50,13 @@ export interface DelayRelay {
 }
 
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const RELAY_MAIN = fileURLToPath(new URL('./delay-relay-main.ts', import.meta.url));
+const RELAY_MAIN = fileURLToPath(new URL('./tools/delay-relay-main.ts', import.meta.url));
+
+/** Scripts to run in a host with `lab.spawnNode` / `lab.execNode`. */
+export const LAB_TOOLS = {
+  /** `server tcp|udp PORT` (prints "listening PORT") or `rtt tcp|udp ADDRESS PORT [COUNT]` (prints `{"rtts":[ms…]}`) */
+  echo: fileURLToPath(new URL('./tools/echo-main.ts', import.meta.url)),
+};
 
 /** A lab built by `createLab`. Every method that takes a host name throws on an unknown one. */
 export class Lab {
@@ -128,7 +135,7 @@ export class Lab {
   }
 
   /** Runs a program inside a host and waits for it; a non-zero exit is returned, not thrown (unless `check`). */
-  exec(host: string, cmd: string, args: string[] = [], options: ExecOptions = {}): Promise<RunResult> {
+  async exec(host: string, cmd: string, args: string[] = [], options: ExecOptions = {}): Promise<RunResult> {
     const argv = ['netns', 'exec', this.namespace(host), cmd, ...args];
     return options.check ? runChecked('ip', argv, options) : run('ip', argv, options);
   }
@@ -160,6 +167,11 @@ export class Lab {
       if (Date.now() > deadline) throw new WaitTimeoutError(`nothing listens on ${host} port ${port}`);
       await sleep(20);
     }
+  }
+
+  /** Runs a TypeScript (or JavaScript) file with this Node.js and tsx inside a host and waits for it. */
+  async execNode(host: string, script: string, args: string[] = [], options: ExecOptions = {}): Promise<RunResult> {
+    return this.exec(host, process.execPath, ['--import', TSX_LOADER, script, ...args], options);
   }
 
   /** Rate-limits egress of `host` on `link` (link name or neighbour) with tc tbf; use a router, not the sender. */
@@ -221,7 +233,7 @@ export class Lab {
   }
 
   /** Starts a WireGuard full mesh between hosts (wireguard-go per host, distinct interface names). */
-  wireguard(options: WireguardOptions): Promise<WireguardNetwork> {
+  async wireguard(options: WireguardOptions): Promise<WireguardNetwork> {
     return startWireguard(
       {
         namespace: (h) => this.namespace(h),
@@ -253,10 +265,14 @@ export class Lab {
       }),
     );
     await ipBatch(linkCommands(this.plan));
-    await Promise.all([
-      ...this.plan.hosts.map((h) => ipBatch(hostCommands(h), h.namespace)),
-      ...(this.plan.switchNamespace ? [ipBatch(switchCommands(this.plan), this.plan.switchNamespace)] : []),
-    ]);
+    // bridge ports enslaved and up before the hosts' ends come up start forwarding at once;
+    // the other order waits up to a second for the kernel's deferred carrier events
+    if (this.plan.switchNamespace) await ipBatch(switchCommands(this.plan), this.plan.switchNamespace);
+    await Promise.all(this.plan.hosts.map((h) => ipBatch(hostCommands(h), h.namespace)));
+    await waitForLinks(
+      this.plan.hosts.map((h) => h.namespace),
+      this.plan.switchNamespace,
+    );
   }
 
   /**

@@ -206,22 +206,28 @@ export function planNamespaces(plan: LabPlan): string[] {
   return names;
 }
 
-/** `ip -batch` lines, run in the root namespace, that create the veth pairs and switch ports. */
+/**
+ * `ip -batch` lines, run in the root namespace, that create the veth pairs and switch ports.
+ * Every end gets its own interface index: when both ends of a veth share one (each namespace
+ * counts from 1), the kernel treats their carrier change as non-urgent and reports it up to a
+ * second late, and a lab would start with links that look down.
+ */
 export function linkCommands(plan: LabPlan): string[] {
   const nsOf = (h: string) => plan.hosts.find((x) => x.name === h)?.namespace ?? '';
   const lines: string[] = [];
+  let index = 10;
+  const end = (name: string, namespace: string | undefined, mtu: number) =>
+    `${name} index ${index++} netns ${namespace} mtu ${mtu}`;
   for (const link of plan.links) {
     const ifname = hostInterfaceName(link.name);
     if (link.kind === 'veth') {
       const [a = '', b = ''] = link.hosts;
-      lines.push(
-        `link add ${ifname} netns ${nsOf(a)} mtu ${link.mtu} type veth peer name ${ifname} netns ${nsOf(b)} mtu ${link.mtu}`,
-      );
+      lines.push(`link add ${end(ifname, nsOf(a), link.mtu)} type veth peer name ${end(ifname, nsOf(b), link.mtu)}`);
     } else {
       link.hosts.forEach((h, i) => {
         const port = switchPortName(link.name, i);
         lines.push(
-          `link add ${ifname} netns ${nsOf(h)} mtu ${link.mtu} type veth peer name ${port} netns ${plan.switchNamespace} mtu ${link.mtu}`,
+          `link add ${end(ifname, nsOf(h), link.mtu)} type veth peer name ${end(port, plan.switchNamespace, link.mtu)}`,
         );
       });
     }
@@ -245,7 +251,7 @@ export function switchCommands(plan: LabPlan): string[] {
   for (const link of plan.links) {
     if (link.kind !== 'bridge') continue;
     const bridge = hostInterfaceName(link.name);
-    lines.push(`link add ${bridge} mtu ${link.mtu} type bridge`, `link set ${bridge} up`);
+    lines.push(`link add ${bridge} mtu ${link.mtu} type bridge forward_delay 0`, `link set ${bridge} up`);
     link.hosts.forEach((_h, i) => {
       const port = switchPortName(link.name, i);
       lines.push(`link set ${port} master ${bridge}`, `link set ${port} up`);

@@ -1,6 +1,6 @@
 // Entry of the delay relay process that Lab.startDelayRelay runs inside a host's namespace.
 import { parseArgs } from 'node:util';
-import { startTcpRelay, startUdpRelay } from './delay-relay.js';
+import { startTcpRelay, startUdpRelay } from '../delay-relay.js';
 
 const { values } = parseArgs({
   options: {
