@@ -1,4 +1,5 @@
 // Process-level clean-up: live labs are torn down on exit, uncaught errors and SIGINT/SIGTERM/SIGHUP.
+// Signals: when the program has no handler of its own, labs go and the process dies of the signal.
 
 /** Something that can be removed synchronously from an exit handler. */
 export interface Disposable {
@@ -21,12 +22,13 @@ function destroyAll(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // a program with its own handler decides how to stop (e.g. an async destroy); the exit hook
+  // still removes whatever is left when it exits
+  if (process.listenerCount(signal) > 1) return;
   destroyAll();
-  // with no other listener, restore the default action so the process still dies of the signal
-  if (process.listenerCount(signal) === 1) {
-    for (const s of SIGNALS) process.removeListener(s, onSignal);
-    process.kill(process.pid, signal);
-  }
+  // restore the default action so the process still dies of the signal
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
+  process.kill(process.pid, signal);
 }
 
 function install(): void {

@@ -1,6 +1,6 @@
 // Synchronous removal of a lab's processes, namespaces and WireGuard sockets; safe in exit handlers.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /** Directory of wireguard-go control sockets (shared by all namespaces). */
@@ -30,25 +30,36 @@ function execSyncQuiet(cmd: string, args: string[], input?: string): string {
   }
 }
 
-/** Names from `ip netns list` output ("NAME (id: N)" lines). Pure. */
-export function parseNetnsList(output: string): string[] {
-  return output
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/)[0] ?? '')
-    .filter((name) => name !== '');
-}
+/** Where `ip netns add` mounts named namespaces. */
+export const NETNS_DIR = '/run/netns';
 
-/** Namespaces that exist now. */
+/** Namespaces that exist now (read from /run/netns: no subprocess, so a stray signal cannot cut it short). */
 export function listNamespaces(): string[] {
-  return parseNetnsList(execSyncQuiet('ip', ['netns', 'list']));
+  try {
+    return readdirSync(NETNS_DIR);
+  } catch {
+    return [];
+  }
 }
 
-/** PIDs of processes inside a namespace. */
+function inodeOf(file: string): string | undefined {
+  try {
+    const st = statSync(file);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** PIDs of processes inside a namespace (as `ip netns pids` finds them: same /proc/PID/ns/net inode). */
 export function namespacePids(namespace: string): number[] {
-  return execSyncQuiet('ip', ['netns', 'pids', namespace])
-    .split('\n')
-    .map(Number)
-    .filter((pid) => Number.isInteger(pid) && pid > 0);
+  const target = inodeOf(path.join(NETNS_DIR, namespace));
+  if (!target) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry) && inodeOf(`/proc/${entry}/ns/net`) === target) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 /** A running wireguard-go process and the interface it serves. */
@@ -99,8 +110,11 @@ export function teardownSync(target: TeardownTarget): TeardownReport {
   const wantedNs = new Set(target.namespaces);
   const existing = listNamespaces().filter((n) => wantedNs.has(n));
   for (const ns of existing) for (const pid of namespacePids(ns)) kill(pid, killed);
-  if (existing.length > 0) {
-    execSyncQuiet('ip', ['-force', '-batch', '-'], `${existing.map((n) => `netns del ${n}`).join('\n')}\n`);
+  // retried: a signal sent to our whole process group (Ctrl-C, timeout) can kill an `ip` child mid-way
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const left = listNamespaces().filter((n) => wantedNs.has(n));
+    if (left.length === 0) break;
+    execSyncQuiet('ip', ['-force', '-batch', '-'], `${left.map((n) => `netns del ${n}`).join('\n')}\n`);
   }
   const sockets: string[] = [];
   for (const iface of target.wireguard) {

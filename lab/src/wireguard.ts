@@ -1,5 +1,7 @@
-// Real WireGuard tunnels between lab hosts: one wireguard-go per host, keys set through stdin.
+// Real WireGuard tunnels between lab hosts: one wireguard-go per host, private keys set from 0600 files.
 import { existsSync, rmSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatAddress, nthHost, parseSubnet } from './ipv4.js';
@@ -73,6 +75,14 @@ export class WireguardNetwork {
   }
 }
 
+/** Writes a secret to a 0600 file inside a fresh 0700 directory; `remove()` deletes both. */
+async function writeSecret(name: string, content: string): Promise<{ path: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'rk-secret-'));
+  const file = path.join(dir, name);
+  await writeFile(file, content, { mode: 0o600 });
+  return { path: file, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
 async function waitForSocket(member: Omit<WireguardMember, 'publicKey'>, timeoutMs: number): Promise<void> {
   const socket = path.join(WIREGUARD_SOCKET_DIR, `${member.ifname}.sock`);
   const deadline = Date.now() + timeoutMs;
@@ -110,15 +120,21 @@ export async function startWireguard(lab: WireguardLabContext, options: Wireguar
     await Promise.all(members.map((m) => waitForSocket(m, 5000)));
     await Promise.all(
       members.map(async (m, i) => {
-        const args = ['set', m.ifname, 'listen-port', String(listenPort), 'private-key', '/dev/stdin'];
+        const keyFile = await writeSecret(`${m.ifname}.key`, `${keys[i]?.privateKey ?? ''}\n`);
+        const args = ['set', m.ifname, 'listen-port', String(listenPort), 'private-key', keyFile.path];
         for (const peer of members) {
           if (peer === m) continue;
           args.push('peer', peer.publicKey, 'endpoint', `${lab.underlayAddress(m.host, peer.host)}:${peer.listenPort}`);
           args.push('allowed-ips', `${peer.address}/32`);
           if (options.persistentKeepalive) args.push('persistent-keepalive', String(options.persistentKeepalive));
         }
-        // the private key goes through stdin, never argv
-        await runChecked('wg', args, { input: `${keys[i]?.privateKey ?? ''}\n`, timeoutMs: 10_000 });
+        // the private key goes through a 0600 file in a 0700 directory, never argv
+        // (wg cannot open /dev/stdin when stdin is the socket pair Node gives a child)
+        try {
+          await runChecked('wg', args, { timeoutMs: 10_000 });
+        } finally {
+          await keyFile.remove();
+        }
         await ipBatch(
           [
             `addr add ${m.address}/${subnet.prefixLen} dev ${m.ifname}`,
