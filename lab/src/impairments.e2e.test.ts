@@ -118,7 +118,8 @@ describeLab('loss, partition and delay between two hosts', () => {
     expect(direct).toBeLessThan(20);
     for (const rtt of [viaTcp, viaUdp]) {
       expect(rtt).toBeGreaterThanOrEqual(50);
-      expect(rtt).toBeLessThan(50 + 40);
+      // generous: Node timers on a loaded 2-core machine can fire late
+      expect(rtt).toBeLessThan(50 + 100);
     }
     await Promise.all([tcpRelay.stop(), udpRelay.stop(), tcpEcho.stop(), udpEcho.stop()]);
     expect(tcpRelay.process.running).toBe(false);

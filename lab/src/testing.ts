@@ -5,18 +5,13 @@ import { createLab } from './lab.js';
 import type { Lab } from './lab.js';
 import type { Topology } from './topology.js';
 
-let warned = false;
-
 /**
  * `describe` that runs only where labs can (root + network namespaces); elsewhere the block is
- * skipped, its title says why, and one line "lab tests skipped: …" goes to stderr once per process.
+ * skipped and its title says why. The lab's vitest global setup prints the one
+ * "lab tests skipped: …" line for the whole run.
  */
 export function describeLab(name: string, fn: () => void): void {
   const { available, reason } = labAvailability();
-  if (!available && !warned) {
-    warned = true;
-    process.stderr.write(`lab tests skipped: ${reason}\n`);
-  }
   if (available) describe(name, fn);
   else describe.skip(`${name} (skipped: ${reason})`, fn);
 }

@@ -3,6 +3,7 @@ import { createLab } from './lab.js';
 import type { Lab } from './lab.js';
 import { parsePingSummary } from './parse/ping.js';
 import { describeLab, useLab } from './testing.js';
+import { run } from './run.js';
 import { listNamespaces } from './teardown.js';
 
 const timings: string[] = [];
@@ -24,6 +25,16 @@ describeLab('two hosts on a veth pair', () => {
     expect((await ping(lab(), 'a', lab().addr('b'))).received).toBe(3);
     expect((await ping(lab(), 'b', '127.0.0.1', 1)).received).toBe(1);
     timings.push(`two-host setup ${lab().setupMs.toFixed(0)} ms`);
+  });
+
+  it('keeps hosts sealed: no default route out, nothing added to the root namespace', async () => {
+    // a route lookup only; no packet is sent
+    const out = await lab().exec('a', 'ip', ['route', 'get', '192.0.2.1']);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain('unreachable');
+    const root = await run('ip', ['-o', 'link', 'show'], { timeoutMs: 5000 });
+    expect(root.stdout).not.toContain(lab().id);
+    expect(root.stdout).not.toMatch(/\brk-l0\b/);
   });
 
   it('runs commands inside the host, not in the root namespace', async () => {

@@ -1,5 +1,5 @@
 // Vitest global setup for lab tests: install missing tools when root, sweep labs of dead owners before and after.
-import { ensureLabTools, labAvailable, missingPrograms } from './availability.js';
+import { ensureLabTools, labAvailability, labAvailable, missingPrograms } from './availability.js';
 import { sweep } from './sweep.js';
 
 export default async function setup(): Promise<() => void> {
@@ -8,7 +8,9 @@ export default async function setup(): Promise<() => void> {
       process.stderr.write(`lab: could not install tools: ${(err as Error).message}\n`);
     });
   }
-  if (labAvailable()) sweep();
+  const { available, reason } = labAvailability();
+  if (available) sweep();
+  else process.stderr.write(`lab tests skipped: ${reason}\n`);
   return () => {
     if (!labAvailable()) return;
     // test workers are gone by now: whatever they left has a dead owner
