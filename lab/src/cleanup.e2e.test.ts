@@ -1,15 +1,15 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { labIdOf } from './names.js';
+import { labIdOf, namespaceName, newLabId, wireguardInterfaceName } from './names.js';
 import { readRecords } from './state.js';
 import { sweep } from './sweep.js';
 import { listNamespaces, listWireguardProcesses } from './teardown.js';
 import { describeLab } from './testing.js';
+import { TSX_LOADER as TSX } from './tools.js';
 
 interface ChildLab {
   id: string;
@@ -17,7 +17,6 @@ interface ChildLab {
   pids: number[];
 }
 
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const CRASH_CHILD = fileURLToPath(new URL('./tools/crash-child.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -125,6 +124,32 @@ describeLab('clean-up guarantees', () => {
     const report = withPrivateState(() => sweep());
     expect(report.labs).toContain(info.id);
     await expect.poll(() => withPrivateState(() => leftovers(info)), { timeout: 3000 }).toEqual(NOTHING);
+  });
+
+  it('sweep with orphans removes lab-named leftovers that have no record, and only then', () => {
+    const id = newLabId();
+    const ns = namespaceName(id, 'x');
+    const link = wireguardInterfaceName(id, 0);
+    const socket = `/var/run/wireguard/${wireguardInterfaceName(id, 1)}.sock`;
+    // leftovers of a lab whose record is gone: a namespace, a link in the root namespace (down, no
+    // address: it carries nothing; its peer sits in the namespace), a control socket nobody serves
+    execFileSync('ip', ['netns', 'add', ns]);
+    execFileSync('ip', ['link', 'add', link, 'type', 'veth', 'peer', 'name', 'rk-peer', 'netns', ns]);
+    mkdirSync('/var/run/wireguard', { recursive: true });
+    writeFileSync(socket, '');
+    try {
+      expect(sweep({ only: [id] })).toMatchObject({ labs: [], namespaces: [], links: [] });
+      expect(listNamespaces()).toContain(ns);
+      const report = sweep({ only: [id], orphans: true });
+      expect(report).toMatchObject({ namespaces: [ns], links: [link], sockets: [socket] });
+      expect(listNamespaces()).not.toContain(ns);
+      expect(existsSync(`/sys/class/net/${link}`)).toBe(false);
+      expect(existsSync(socket)).toBe(false);
+    } finally {
+      // normally gone already; ip exits non-zero for what is missing
+      spawnSync('ip', ['-force', '-batch', '-'], { input: `link del ${link}\nnetns del ${ns}\n`, stdio: 'pipe' });
+      rmSync(socket, { force: true });
+    }
   });
 
   it('a vitest test that fails on purpose still removes its lab (afterAll)', async () => {

@@ -102,6 +102,7 @@ program
       `${verb}: ${report.labs.length} lab(s) ${report.labs.join(' ')}\n` +
         `  namespaces: ${report.namespaces.join(' ') || '-'}\n` +
         `  sockets: ${report.sockets.join(' ') || '-'}\n` +
+        (options.orphans ? `  root-namespace links: ${report.links.join(' ') || '-'}\n` : '') +
         (options.dryRun ? '' : `  processes killed: ${report.killed.length}\n`),
     );
   });

@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
 import { theoreticalGoodput } from './goodput.js';
-import { LAB_TOOLS } from './lab.js';
+import { LAB_TOOLS } from './tools.js';
 import type { Lab } from './lab.js';
 import { parseIperf3 } from './parse/iperf3.js';
 import { parsePingSummary } from './parse/ping.js';
@@ -25,6 +25,14 @@ describeLab('rate limit with tc tbf on a router', () => {
       { name: 'left', hosts: ['client', 'router'] },
       { name: 'right', hosts: ['router', 'server'] },
     ],
+  });
+
+  it('refuses to shape a host that is not a router unless asked to', async () => {
+    await expect(lab().setRate('client', 'router', 100)).rejects.toThrow('not a router');
+    await lab().setRate('client', 'router', 100, { onSender: true });
+    const qdisc = await lab().exec('client', 'tc', ['qdisc', 'show', 'dev', lab().ifname('client')], { check: true });
+    expect(qdisc.stdout).toContain('tbf');
+    await lab().clearRate('client', 'router');
   });
 
   it('caps iperf3 at 0.95–1.0 of the theoretical TCP goodput of 100 Mbit/s', async () => {

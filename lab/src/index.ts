@@ -1,6 +1,8 @@
 // Public API of @rookery/lab: multi-host network labs in Linux network namespaces (see docs/lab.md).
-export { createLab, Lab, LAB_TOOLS } from './lab.js';
-export type { DelayRelay, DelayRelayOptions, ExecOptions } from './lab.js';
+export { createLab, Lab } from './lab.js';
+export type { ExecOptions } from './lab.js';
+export type { DelayRelay, DelayRelayOptions } from './lab-relay.js';
+export { LAB_TOOLS } from './tools.js';
 export { TopologyError } from './topology.js';
 export type { LinkSpec, Topology } from './topology.js';
 export { ImpairmentError } from './impairments.js';

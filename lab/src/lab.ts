@@ -1,9 +1,10 @@
 // A running lab: hosts in network namespaces, commands and processes inside them, impairments, clean-up.
-import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { forget, track } from './cleanup.js';
-import { nftScript, parseDroppedPackets, NFT_TABLE, tbfArgs, tbfClearArgs } from './impairments.js';
+import { startDelayRelay } from './lab-relay.js';
+import type { DelayRelay, DelayRelayOptions } from './lab-relay.js';
+import { TSX_LOADER } from './tools.js';
+import { ImpairmentError, nftScript, parseDroppedPackets, NFT_TABLE, tbfArgs, tbfClearArgs } from './impairments.js';
 import type { LossSpec, NftState } from './impairments.js';
 import { newLabId, wireguardInterfaceName } from './names.js';
 import { ProcessHandle, WaitTimeoutError } from './process.js';
@@ -24,39 +25,6 @@ export interface ExecOptions extends RunOptions {
   /** Reject with `CommandError` on a non-zero exit instead of returning the result. @default false */
   check?: boolean;
 }
-
-/** Options of `Lab.startDelayRelay`. */
-export interface DelayRelayOptions {
-  /** Host whose namespace runs the relay. */
-  host: string;
-  /** @default 'tcp' */
-  protocol?: 'tcp' | 'udp';
-  /** Port to listen on in that host. */
-  listenPort: number;
-  /** @default '0.0.0.0' */
-  listenAddress?: string;
-  /** Where to forward: a lab host (its address as seen from `host`) or an address, and a port. */
-  target: { host?: string; address?: string; port: number };
-  /** Added delay in milliseconds in each direction (a round trip gains twice this). */
-  delayMs: number;
-}
-
-/** A running delay relay; `stop()` ends it (the lab's destroy does too). */
-export interface DelayRelay {
-  host: string;
-  port: number;
-  process: ProcessHandle;
-  stop(): Promise<void>;
-}
-
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const RELAY_MAIN = fileURLToPath(new URL('./tools/delay-relay-main.ts', import.meta.url));
-
-/** Scripts to run in a host with `lab.spawnNode` / `lab.execNode`. */
-export const LAB_TOOLS = {
-  /** `server tcp|udp PORT` (prints "listening PORT") or `rtt tcp|udp ADDRESS PORT [COUNT]` (prints `{"rtts":[ms…]}`) */
-  echo: fileURLToPath(new URL('./tools/echo-main.ts', import.meta.url)),
-};
 
 /** A lab built by `createLab`. Every method that takes a host name throws on an unknown one. */
 export class Lab {
@@ -174,8 +142,17 @@ export class Lab {
     return this.exec(host, process.execPath, ['--import', TSX_LOADER, script, ...args], options);
   }
 
-  /** Rate-limits egress of `host` on `link` (link name or neighbour) with tc tbf; use a router, not the sender. */
-  async setRate(host: string, link: string, mbit: number): Promise<void> {
+  /**
+   * Rate-limits egress of `host` on `link` (link name or neighbour) to `mbit` Mbit/s with tc tbf.
+   * `host` must be a router unless `onSender` is set. Rejects with `ImpairmentError` or `CommandError`.
+   */
+  async setRate(host: string, link: string, mbit: number, options: { onSender?: boolean } = {}): Promise<void> {
+    if (!this.host(host).router && !options.onSender) {
+      // a shaper on the sender's own interface back-pressures its socket and hides UDP loss
+      throw new ImpairmentError(
+        `setRate on ${host}, which is not a router: shape a router between sender and receiver (or pass {onSender: true})`,
+      );
+    }
     await runChecked('tc', ['-n', this.namespace(host), ...tbfArgs(this.ifname(host, link), mbit)]);
   }
 
@@ -211,25 +188,9 @@ export class Lab {
     await this.applyNft(host, { partitioned: on });
   }
 
-  /** Starts a userspace TCP/UDP relay in a host that forwards to a target with added delay. */
-  async startDelayRelay(options: DelayRelayOptions): Promise<DelayRelay> {
-    const target =
-      options.target.address ?? (options.target.host && this.underlayAddress(options.host, options.target.host));
-    if (!target) throw new Error('startDelayRelay: target needs a host or an address');
-    const handle = this.spawnNode(options.host, RELAY_MAIN, [
-      `--protocol=${options.protocol ?? 'tcp'}`,
-      `--listen-address=${options.listenAddress ?? '0.0.0.0'}`,
-      `--listen-port=${options.listenPort}`,
-      `--target-address=${target}`,
-      `--target-port=${options.target.port}`,
-      `--delay-ms=${options.delayMs}`,
-    ]);
-    await handle.waitForOutput(/listening \d+/, 15_000).catch(async (err: unknown) => {
-      await handle.stop('SIGKILL');
-      throw err;
-    });
-    const port = Number(/listening (\d+)/.exec(handle.stdout)?.[1]);
-    return { host: options.host, port, process: handle, stop: async () => void (await handle.stop()) };
+  /** Starts a userspace TCP/UDP relay in a host that forwards to a target with added delay (see docs/lab.md). */
+  startDelayRelay(options: DelayRelayOptions): Promise<DelayRelay> {
+    return startDelayRelay(this, options);
   }
 
   /** Starts a WireGuard full mesh between hosts (wireguard-go per host, distinct interface names). */
