@@ -79,14 +79,26 @@ async function api(base: string, method: string, path: string, token?: string, b
   return { status: r.status, body: (await r.json().catch(() => null)) as any };
 }
 
-function nextMessage(ws: WebSocket, timeoutMs: number): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no message in time')), timeoutMs);
-    ws.once('message', (m) => {
-      clearTimeout(t);
-      resolve(JSON.parse(String(m)));
-    });
+/** Collects every message from the start, so none is missed while the test awaits something else. */
+function inbox(ws: WebSocket) {
+  const queue: any[] = [];
+  const waiters: ((m: any) => void)[] = [];
+  ws.on('message', (m) => {
+    const msg = JSON.parse(String(m));
+    const w = waiters.shift();
+    if (w) w(msg);
+    else queue.push(msg);
   });
+  return (timeoutMs: number): Promise<any> =>
+    queue.length
+      ? Promise.resolve(queue.shift())
+      : new Promise((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error('no message in time')), timeoutMs);
+          waiters.push((m) => {
+            clearTimeout(t);
+            resolve(m);
+          });
+        });
 }
 
 describe('two replicas', () => {
@@ -119,17 +131,18 @@ describe('two replicas', () => {
       const ws = new WebSocket(`${b.url.replace('http', 'ws')}/api/v1/agent/stream`, {
         headers: { authorization: `Bearer ${enrolled.device_credential}` },
       });
-      const hello = await nextMessage(ws, 5000);
+      const nextMessage = inbox(ws);
+      const hello = await nextMessage(5000);
       expect(hello).toEqual({ type: 'hello', device_id: enrolled.device_id });
       ws.send(JSON.stringify({ type: 'ping' }));
-      expect(await nextMessage(ws, 2000)).toEqual({ type: 'pong' });
+      expect(await nextMessage(2000)).toEqual({ type: 'pong' });
 
       const t0 = Date.now();
       const put = await api(a.url, 'PUT', `/api/v1/ous/${ou}/config`, token, {
         doc: { tests: { udp: { enabled: true } } },
       });
       expect(put.status).toBe(200);
-      const nudge = await nextMessage(ws, 5000);
+      const nudge = await nextMessage(5000);
       expect(nudge).toMatchObject({ type: 'nudge', reason: 'config_changed', config_version: put.body.layer.version });
       expect(Date.now() - t0).toBeLessThan(2000);
 
