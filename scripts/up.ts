@@ -1,5 +1,5 @@
 // `./rookery up`: start the manager on its embedded database in ./data and print the URL and login.
-// Later components (test server, a local agent) join here as they land.
+// A local agent is enrolled into the OU "Local"; the test server joins when it lands.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -15,8 +15,8 @@ const flag = (name: string, fallback: string) => {
 if (args.includes('--help') || args.includes('-h')) {
   process.stdout.write(`Usage: ./rookery up [--listen HOST:PORT] [--data DIR]
 
-Starts the Rookery manager on its embedded PostgreSQL (data in ./data by default) and prints the
-URL and the admin login. The first run creates the admin 'admin' with a random password kept in
+Starts the Rookery manager on its embedded PostgreSQL (data in ./data by default) and one local
+agent enrolled into the OU "Local", and prints the URL and the admin login. The first run creates the admin 'admin' with a random password kept in
 DATA/admin-password (0600); set ADMIN_USERNAME/ADMIN_PASSWORD to choose them. Ctrl-C stops everything.
 `);
   process.exit(0);
@@ -67,6 +67,61 @@ function stopAll(code: number) {
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
+async function api(url: string, method: string, path: string, token?: string, body?: unknown): Promise<any> {
+  const r = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/**
+ * Enrolls one agent on this host into the OU "Local" (created on first run) with a single-use
+ * secret, unless its state dir already holds a credential; then starts it.
+ */
+async function startLocalAgent(url: string): Promise<string> {
+  const stateDir = path.join(dataDir, 'agent');
+  const enrolled = await readFile(path.join(stateDir, 'credential.json'), 'utf8').then(
+    () => true,
+    () => false,
+  );
+  const env: NodeJS.ProcessEnv = { MANAGER_URL: url, DEVICE_SERIAL: 'rookery-up-local-agent', LOG_LEVEL: 'warn' };
+  if (!enrolled) {
+    const { access_token: token } = await api(url, 'POST', '/api/v1/auth/login', undefined, { username, password });
+    const ous = await api(url, 'GET', '/api/v1/ous?q=Local&limit=500', token);
+    const local = ous.items.find(
+      (o: { name: string; parent_id: number | null }) => o.name === 'Local' && o.parent_id === null,
+    );
+    const ouId =
+      local?.id ??
+      (await api(url, 'POST', '/api/v1/ous', token, { name: 'Local', description: 'agents started by ./rookery up' }))
+        .id;
+    const secret = await api(url, 'POST', '/api/v1/enrollment/secrets', token, {
+      ou_id: ouId,
+      name: 'rookery up',
+      max_uses: 1,
+    });
+    env.ENROLLMENT_SECRET = secret.secret;
+  }
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'apps/agent/src/main.ts'), '--state-dir', stateDir],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  children.push(child);
+  return `one local agent (OU "Local", state in ${stateDir}); see it in GET ${url}/api/v1/devices`;
+}
+
 try {
   process.stderr.write(`rookery up: starting the manager (embedded PostgreSQL in ${dataDir})…\n`);
   const url = await start(
@@ -78,6 +133,7 @@ try {
       ADMIN_PASSWORD: password,
     },
   );
+  const agentNote = await startLocalAgent(url);
   process.stdout.write(`
   Rookery is running.
 
@@ -87,7 +143,9 @@ try {
     Data       ${dataDir}
     Password   kept in ${pwFile} (only used if no admin exists yet)
 
-  Not in this build yet: the test server and a local agent (see README "Status").
+  Agent      ${agentNote}
+
+  Not in this build yet: the test server (see README "Status").
   Press Ctrl-C to stop.
 `);
 } catch (err) {
