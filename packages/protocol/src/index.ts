@@ -4,3 +4,4 @@ export * from './config.js';
 export * from './config-targets.js';
 export * from './config-validate.js';
 export * from './enrollment.js';
+export * from './results.js';
