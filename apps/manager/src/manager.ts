@@ -12,6 +12,7 @@ import { DEFAULT_AUTH_SETTINGS, type AuthSettings } from './services/context.js'
 import { createServices } from './services/index.js';
 import { Notifier } from './services/notifier.js';
 import { deviceStatusJob } from './jobs/device-status.js';
+import { resultPartitionsJob, resultRetentionJob } from './jobs/results-maintenance.js';
 import { CONFIG_CHANNEL, type ConfigChange } from './ws/agent-gateway.js';
 
 export interface RunningManager {
@@ -59,6 +60,8 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       [
         { name: 'prune-tokens', everyMs: 3_600_000, run: () => pruneExpiredTokens(handle.db) },
         deviceStatusJob(handle.db, o.offlineCheckMs ?? 5000),
+        resultPartitionsJob(handle.db),
+        resultRetentionJob(handle.db),
       ],
       1000,
       (job, err) => log.warn({ job, err }, 'background job failed'),

@@ -159,7 +159,43 @@ export interface ConfigLayerHistoryTable {
   changed_at: DefaultTimestamp;
 }
 
+export interface ResultRollupTable {
+  granularity: string;
+  bucket: Timestamp;
+  device_id: string;
+  kind: string;
+  target: string;
+  ou_id: string;
+  count: number;
+  ok_count: number;
+  lat_count: number;
+  lat_sum: number;
+  lat_min: number | null;
+  lat_max: number | null;
+  jitter_sum: number;
+  jitter_count: number;
+  loss_sum: number;
+  loss_count: number;
+  hist: number[];
+}
+
+export interface ResultLatestTable {
+  device_id: string;
+  kind: string;
+  target: string;
+  ou_id: string;
+  result_id: string;
+  started_at: Timestamp;
+  ok: boolean;
+  error_code: string | null;
+  latency_ms: number | null;
+  jitter_ms: number | null;
+  loss_pct: number | null;
+}
+
 export interface Database {
+  result_rollups: ResultRollupTable;
+  result_latest: ResultLatestTable;
   enrollment_secrets: EnrollmentSecretTable;
   devices: DeviceTable;
   config_layers: ConfigLayerTable;

@@ -7,6 +7,7 @@ import type { ConfigService } from '../services/config.js';
 import type { DeviceService } from '../services/devices.js';
 import type { EnrollmentService } from '../services/enrollment.js';
 import type { OuService } from '../services/ous.js';
+import type { ResultService } from '../services/results.js';
 import type { AgentGateway } from '../ws/agent-gateway.js';
 import type { UserService } from '../services/users.js';
 
@@ -26,6 +27,7 @@ export interface Deps {
   enrollment: EnrollmentService;
   devices: DeviceService;
   config: ConfigService;
+  results: ResultService;
   /** agent sockets connected to this replica */
   gateway: AgentGateway;
   health: Health;

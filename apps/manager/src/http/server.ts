@@ -14,6 +14,7 @@ import { configRoutes, LayerOut } from './routes/config.js';
 import { DeviceOut, deviceRoutes } from './routes/devices.js';
 import { enrollmentRoutes, SecretOut } from './routes/enrollment.js';
 import { settingsRoutes } from './routes/settings.js';
+import { resultRoutes } from './routes/results.js';
 
 export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> = {}): Promise<App> {
   const app = await createApp({ ...options, auth: deps.auth });
@@ -29,6 +30,7 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   deviceRoutes(app, deps);
   configRoutes(app, deps);
   settingsRoutes(app, deps);
+  resultRoutes(app, deps);
   await agentStreamRoutes(app, deps);
   await app.ready();
   return app;

@@ -8,12 +8,14 @@ import type { ServiceContext } from './context.js';
 import { DeviceService } from './devices.js';
 import { type EnrollmentLimits, EnrollmentService } from './enrollment.js';
 import { OuService } from './ous.js';
+import { type IngestLimits, ResultService } from './results.js';
 import { UserService } from './users.js';
 
 export interface ServiceOptions {
   /** sends config changes to every replica; default: straight to this replica's gateway */
   broadcast?: (gateway: AgentGateway) => Broadcast;
   enrollmentLimits?: EnrollmentLimits;
+  ingestLimits?: IngestLimits;
 }
 
 export function createServices(ctx: ServiceContext, health: Health, o: ServiceOptions = {}): Deps {
@@ -28,6 +30,7 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
     ous,
     apiKeys: new ApiKeyService(ctx),
     config,
+    results: new ResultService(ctx, o.ingestLimits),
     enrollment: new EnrollmentService(ctx, ous, config, o.enrollmentLimits),
     devices: new DeviceService(ctx, broadcast),
     gateway,

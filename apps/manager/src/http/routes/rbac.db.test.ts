@@ -25,6 +25,7 @@ const NOT_OU_SCOPED = new Set([
   'GET /api/v1/enrollment/config',
   'POST /api/v1/enrollment/devices/{device_id}/heartbeat',
   'GET /api/v1/agent/stream',
+  'POST /api/v1/results/upload',
   // fleet-wide, role-gated (global_admin writes): tested below in "fleet-wide routes"
   'GET /api/v1/config/global',
   'PUT /api/v1/config/global',
@@ -127,6 +128,13 @@ const cases: Case[] = [
     body: () => ({ ou_id: ids.B }),
   },
   { route: 'DELETE /api/v1/devices/{id}', kind: 'write', url: () => `/api/v1/devices/${ids.devB}` },
+  {
+    route: 'GET /api/v1/results/series',
+    kind: 'read',
+    url: () => `/api/v1/results/series?device_id=${ids.devB}&kind=icmp&target=127.0.0.1`,
+  },
+  { route: 'GET /api/v1/results/latest', kind: 'read', url: () => `/api/v1/results/latest?device_id=${ids.devB}` },
+  { route: 'GET /api/v1/results/latest', kind: 'read', url: () => `/api/v1/results/latest?ou_id=${ids.B}` },
   {
     route: 'POST /api/v1/enrollment/secrets',
     kind: 'write',
