@@ -38,6 +38,7 @@ const config = (): ManagerConfig => ({
   adminUsername: 'admin',
   adminPassword: 'first-admin-password',
   logLevel: 'silent',
+  outboundAllow: [],
 });
 
 describe('concurrent start', () => {

@@ -60,6 +60,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       [
         { name: 'prune-tokens', everyMs: 3_600_000, run: () => pruneExpiredTokens(handle.db) },
         deviceStatusJob(handle.db, o.offlineCheckMs ?? 5000),
+        { name: 'webhook-deliveries', everyMs: 1000, run: async () => void (await deps.webhooks.sendDue()) },
         resultPartitionsJob(handle.db),
         resultRetentionJob(handle.db),
       ],
@@ -78,7 +79,10 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       },
       { broadcast: () => (change: ConfigChange) => (notifier as Notifier).notify(CONFIG_CHANNEL, change) },
     );
-    await notifier.listen(CONFIG_CHANNEL, (change) => deps.gateway.handle(change as ConfigChange));
+    await notifier.listen(CONFIG_CHANNEL, (change) => {
+      deps.alerts.invalidate();
+      deps.gateway.handle(change as ConfigChange);
+    });
     if (config.adminUsername && config.adminPassword) {
       if (await deps.users.bootstrapAdmin(config.adminUsername, config.adminPassword)) {
         log.info({ username: config.adminUsername }, 'created the first global admin');

@@ -193,7 +193,60 @@ export interface ResultLatestTable {
   loss_pct: number | null;
 }
 
+export interface AlertStateTable {
+  device_id: string;
+  kind: string;
+  target: string;
+  metric: string;
+  state: string;
+  pending: string;
+  pending_count: number;
+  since: Timestamp;
+  last_value: number | null;
+  last_at: Timestamp;
+}
+
+export interface AlertEventTable {
+  id: Id;
+  device_id: string;
+  ou_id: string;
+  kind: string;
+  target: string;
+  metric: string;
+  from_state: string;
+  to_state: string;
+  value: number | null;
+  threshold: number | null;
+  at: Timestamp;
+}
+
+export interface WebhookTable {
+  id: Id;
+  ou_id: string | null;
+  name: string;
+  url: string;
+  format: string;
+  secret: string;
+  enabled: Generated<boolean>;
+  created_at: DefaultTimestamp;
+}
+
+export interface WebhookDeliveryTable {
+  id: Id;
+  webhook_id: string;
+  event_id: string;
+  status: Generated<string>;
+  attempts: Generated<number>;
+  next_at: DefaultTimestamp;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
+}
+
 export interface Database {
+  alert_states: AlertStateTable;
+  alert_events: AlertEventTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
   result_rollups: ResultRollupTable;
   result_latest: ResultLatestTable;
   enrollment_secrets: EnrollmentSecretTable;

@@ -8,6 +8,8 @@ import type { DeviceService } from '../services/devices.js';
 import type { EnrollmentService } from '../services/enrollment.js';
 import type { OuService } from '../services/ous.js';
 import type { ResultService } from '../services/results.js';
+import type { AlertService } from '../services/alerts.js';
+import type { WebhookService } from '../services/webhooks.js';
 import type { AgentGateway } from '../ws/agent-gateway.js';
 import type { UserService } from '../services/users.js';
 
@@ -28,6 +30,8 @@ export interface Deps {
   devices: DeviceService;
   config: ConfigService;
   results: ResultService;
+  alerts: AlertService;
+  webhooks: WebhookService;
   /** agent sockets connected to this replica */
   gateway: AgentGateway;
   health: Health;

@@ -15,6 +15,7 @@ import { DeviceOut, deviceRoutes } from './routes/devices.js';
 import { enrollmentRoutes, SecretOut } from './routes/enrollment.js';
 import { settingsRoutes } from './routes/settings.js';
 import { resultRoutes } from './routes/results.js';
+import { alertRoutes } from './routes/alerts.js';
 
 export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> = {}): Promise<App> {
   const app = await createApp({ ...options, auth: deps.auth });
@@ -31,6 +32,7 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   configRoutes(app, deps);
   settingsRoutes(app, deps);
   resultRoutes(app, deps);
+  alertRoutes(app, deps);
   await agentStreamRoutes(app, deps);
   await app.ready();
   return app;

@@ -9,6 +9,8 @@ import { DeviceService } from './devices.js';
 import { type EnrollmentLimits, EnrollmentService } from './enrollment.js';
 import { OuService } from './ous.js';
 import { type IngestLimits, ResultService } from './results.js';
+import { AlertService } from './alerts.js';
+import { WebhookService } from './webhooks.js';
 import { UserService } from './users.js';
 
 export interface ServiceOptions {
@@ -16,13 +18,24 @@ export interface ServiceOptions {
   broadcast?: (gateway: AgentGateway) => Broadcast;
   enrollmentLimits?: EnrollmentLimits;
   ingestLimits?: IngestLimits;
+  /** hosts/addresses outbound calls (webhooks) may reach despite the guard */
+  outboundAllow?: string[];
+  /** alert changes were stored (wake the webhook sender) */
+  onAlerts?: () => void;
 }
 
 export function createServices(ctx: ServiceContext, health: Health, o: ServiceOptions = {}): Deps {
   const gateway = new AgentGateway();
-  const broadcast: Broadcast = o.broadcast?.(gateway) ?? (async (c: ConfigChange) => gateway.handle(c));
+  let alerts: AlertService | undefined;
+  const broadcast: Broadcast =
+    o.broadcast?.(gateway) ??
+    (async (c: ConfigChange) => {
+      alerts?.invalidate();
+      gateway.handle(c);
+    });
   const ous = new OuService(ctx);
   const config = new ConfigService(ctx, broadcast);
+  alerts = new AlertService(config);
   return {
     ctx,
     auth: new AuthService(ctx),
@@ -30,7 +43,9 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
     ous,
     apiKeys: new ApiKeyService(ctx),
     config,
-    results: new ResultService(ctx, o.ingestLimits),
+    results: new ResultService(ctx, o.ingestLimits, alerts, o.onAlerts),
+    alerts,
+    webhooks: new WebhookService(ctx, { allow: o.outboundAllow ?? [] }),
     enrollment: new EnrollmentService(ctx, ous, config, o.enrollmentLimits),
     devices: new DeviceService(ctx, broadcast),
     gateway,

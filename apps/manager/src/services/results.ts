@@ -13,6 +13,7 @@ import { AppError, badRequest, notFound, tooManyRequests } from '../domain/error
 import type { Page } from '../domain/pagination.js';
 import { type Principal, scopeOf } from '../domain/principal.js';
 import { headline, histPercentile } from '../domain/result-headline.js';
+import type { AlertEvent, AlertService } from './alerts.js';
 import type { ServiceContext } from './context.js';
 
 export const RESULT_KINDS = ['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'] as const;
@@ -63,6 +64,9 @@ export class ResultService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly limits: IngestLimits = DEFAULT_INGEST_LIMITS,
+    private readonly alerts?: AlertService,
+    /** called after commit-time evaluation with the alert changes (e.g. to wake the webhook sender) */
+    private readonly onAlerts: (events: AlertEvent[]) => void = () => {},
   ) {}
 
   /**
@@ -100,8 +104,21 @@ export class ResultService {
           });
         }
       }
-      const stored = rows.length ? await ingestResults(this.ctx.db, device.id, device.ou_id, rows) : [];
-      return { accepted: rows.map((r) => r.id), rejected, stored: stored.length };
+      let events: AlertEvent[] = [];
+      const stored = rows.length
+        ? await this.ctx.db.transaction().execute(async (tx) => {
+            const ids = new Set(await ingestResults(tx, device.id, device.ou_id, rows));
+            events =
+              (await this.alerts?.evaluate(
+                device,
+                rows.filter((r) => ids.has(r.id)),
+                tx,
+              )) ?? [];
+            return ids;
+          })
+        : new Set<string>();
+      if (events.length) this.onAlerts(events);
+      return { accepted: rows.map((r) => r.id), rejected, stored: stored.size };
     } finally {
       this.inFlight--;
     }
