@@ -26,16 +26,18 @@ export interface ServiceOptions {
 
 export function createServices(ctx: ServiceContext, health: Health, o: ServiceOptions = {}): Deps {
   const gateway = new AgentGateway();
-  let alerts: AlertService | undefined;
+  // the broadcast needs the alert service, which needs the config service it is given to
+  const late: { alerts?: AlertService } = {};
   const broadcast: Broadcast =
     o.broadcast?.(gateway) ??
     (async (c: ConfigChange) => {
-      alerts?.invalidate();
+      late.alerts?.invalidate();
       gateway.handle(c);
     });
   const ous = new OuService(ctx);
   const config = new ConfigService(ctx, broadcast);
-  alerts = new AlertService(config);
+  const alerts = new AlertService(config);
+  late.alerts = alerts;
   return {
     ctx,
     auth: new AuthService(ctx),
