@@ -21,7 +21,7 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   const app = await createApp({ ...options, auth: deps.auth });
   for (const schema of [UserOut, OuOut, ApiKeyOut, AuditOut, DeviceOut, SecretOut, LayerOut]) app.addSchema(schema);
   healthRoutes(app, deps);
-  metricsRoutes(app);
+  metricsRoutes(app, deps);
   authRoutes(app, deps);
   userRoutes(app, deps);
   ouRoutes(app, deps);

@@ -131,3 +131,15 @@ describe('alerts', () => {
     expect(after).toBe(before);
   });
 });
+
+describe('metrics', () => {
+  it('exposes fleet gauges and ingest counters', async () => {
+    const r = await h.req('GET', '/metrics');
+    expect(r.status).toBe(200);
+    const text = String(r.body);
+    expect(text).toMatch(/rookery_devices\{status="online"\} 1/);
+    expect(text).toMatch(/rookery_alerts_open\{level="critical"\} 1/);
+    expect(text).toMatch(/rookery_results_uploaded_total \d+/);
+    expect(Number(/rookery_results_stored_total (\d+)/.exec(text)?.[1])).toBeGreaterThan(10);
+  });
+});

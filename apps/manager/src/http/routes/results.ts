@@ -35,7 +35,10 @@ export function resultRoutes(app: App, d: Deps): void {
           details: { request_id: req.id },
         });
       }
-      return d.results.upload(device, req.body.results);
+      const r = await d.results.upload(device, req.body.results);
+      // read by the metrics hook
+      (reply as unknown as { rkStored?: number }).rkStored = r.stored;
+      return r;
     },
   );
 
