@@ -88,6 +88,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
         log.info({ username: config.adminUsername }, 'created the first global admin');
       }
     }
+    deps.enrollment.heartbeats.start();
     const app = await buildServer(deps, { logger: log });
     await app.listen({ host: config.host, port: config.port });
     jobs.start();
@@ -103,6 +104,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
         stopping ??= (async () => {
           deps.gateway.closeAll();
           await app.close();
+          await deps.enrollment.heartbeats.stop();
           await jobs.stop();
           await notifier?.stop();
           await handle.close();
