@@ -14,6 +14,7 @@ import { Notifier } from './services/notifier.js';
 import { deviceStatusJob } from './jobs/device-status.js';
 import { resultPartitionsJob, resultRetentionJob } from './jobs/results-maintenance.js';
 import { CONFIG_CHANNEL, type ConfigChange } from './ws/agent-gateway.js';
+import { LIVE_CHANNEL, type LiveMessage } from './ws/live-feed.js';
 
 export interface RunningManager {
   /** base URL, e.g. http://127.0.0.1:8080 */
@@ -77,8 +78,13 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
           ),
         jobs: () => jobs.status(),
       },
-      { broadcast: () => (change: ConfigChange) => (notifier as Notifier).notify(CONFIG_CHANNEL, change) },
+      {
+        broadcast: () => (change: ConfigChange) => (notifier as Notifier).notify(CONFIG_CHANNEL, change),
+        publishLive: () => (m: LiveMessage) => (notifier as Notifier).notify(LIVE_CHANNEL, m),
+        outboundAllow: config.outboundAllow,
+      },
     );
+    await notifier.listen(LIVE_CHANNEL, (m) => deps.live.deliver(m as LiveMessage));
     await notifier.listen(CONFIG_CHANNEL, (change) => {
       deps.alerts.invalidate();
       deps.gateway.handle(change as ConfigChange);
@@ -103,6 +109,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       stop() {
         stopping ??= (async () => {
           deps.gateway.closeAll();
+          deps.live.closeAll();
           await app.close();
           await deps.enrollment.heartbeats.stop();
           await jobs.stop();

@@ -11,6 +11,7 @@ import type { ResultService } from '../services/results.js';
 import type { AlertService } from '../services/alerts.js';
 import type { WebhookService } from '../services/webhooks.js';
 import type { AgentGateway } from '../ws/agent-gateway.js';
+import type { LiveFeed } from '../ws/live-feed.js';
 import type { UserService } from '../services/users.js';
 
 export interface Health {
@@ -34,6 +35,8 @@ export interface Deps {
   webhooks: WebhookService;
   /** agent sockets connected to this replica */
   gateway: AgentGateway;
+  /** console viewers connected to this replica */
+  live: LiveFeed;
   health: Health;
 }
 

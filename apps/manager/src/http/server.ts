@@ -16,6 +16,7 @@ import { enrollmentRoutes, SecretOut } from './routes/enrollment.js';
 import { settingsRoutes } from './routes/settings.js';
 import { resultRoutes } from './routes/results.js';
 import { alertRoutes } from './routes/alerts.js';
+import { liveRoutes } from './routes/live.js';
 
 export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> = {}): Promise<App> {
   const app = await createApp({ ...options, auth: deps.auth });
@@ -34,6 +35,7 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   resultRoutes(app, deps);
   alertRoutes(app, deps);
   await agentStreamRoutes(app, deps);
+  liveRoutes(app, deps);
   await app.ready();
   return app;
 }

@@ -1,6 +1,8 @@
 // Wires the services over one database context.
 import type { Deps, Health } from '../http/deps.js';
 import { AgentGateway, type ConfigChange } from '../ws/agent-gateway.js';
+import { LiveFeed, type LiveMessage } from '../ws/live-feed.js';
+import { liveMessagesOf } from './live.js';
 import { ApiKeyService } from './api-keys.js';
 import { AuthService } from './auth.js';
 import { type Broadcast, ConfigService } from './config.js';
@@ -20,8 +22,8 @@ export interface ServiceOptions {
   ingestLimits?: IngestLimits;
   /** hosts/addresses outbound calls (webhooks) may reach despite the guard */
   outboundAllow?: string[];
-  /** alert changes were stored (wake the webhook sender) */
-  onAlerts?: () => void;
+  /** sends a live message to every replica's viewers; default: this replica's only */
+  publishLive?: (live: LiveFeed) => (m: LiveMessage) => Promise<void>;
 }
 
 export function createServices(ctx: ServiceContext, health: Health, o: ServiceOptions = {}): Deps {
@@ -37,6 +39,8 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
   const ous = new OuService(ctx);
   const config = new ConfigService(ctx, broadcast);
   const alerts = new AlertService(config);
+  const live = new LiveFeed();
+  const publish = o.publishLive?.(live) ?? (async (m: LiveMessage) => live.deliver(m));
   late.alerts = alerts;
   return {
     ctx,
@@ -45,7 +49,10 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
     ous,
     apiKeys: new ApiKeyService(ctx),
     config,
-    results: new ResultService(ctx, o.ingestLimits, alerts, o.onAlerts),
+    results: new ResultService(ctx, o.ingestLimits, alerts, (device, stored, events) => {
+      for (const m of liveMessagesOf(device, stored, events)) void publish(m).catch(() => undefined);
+    }),
+    live,
     alerts,
     webhooks: new WebhookService(ctx, { allow: o.outboundAllow ?? [] }),
     enrollment: new EnrollmentService(ctx, ous, config, o.enrollmentLimits),

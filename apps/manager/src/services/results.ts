@@ -65,8 +65,8 @@ export class ResultService {
     private readonly ctx: ServiceContext,
     private readonly limits: IngestLimits = DEFAULT_INGEST_LIMITS,
     private readonly alerts?: AlertService,
-    /** called after commit-time evaluation with the alert changes (e.g. to wake the webhook sender) */
-    private readonly onAlerts: (events: AlertEvent[]) => void = () => {},
+    /** called after commit with what this upload stored and the alert changes it caused (live feed) */
+    private readonly onStored: (device: DeviceRow, stored: ResultRowIn[], events: AlertEvent[]) => void = () => {},
   ) {}
 
   /**
@@ -105,20 +105,16 @@ export class ResultService {
         }
       }
       let events: AlertEvent[] = [];
-      const stored = rows.length
-        ? await this.ctx.db.transaction().execute(async (tx) => {
-            const ids = new Set(await ingestResults(tx, device.id, device.ou_id, rows));
-            events =
-              (await this.alerts?.evaluate(
-                device,
-                rows.filter((r) => ids.has(r.id)),
-                tx,
-              )) ?? [];
-            return ids;
-          })
-        : new Set<string>();
-      if (events.length) this.onAlerts(events);
-      return { accepted: rows.map((r) => r.id), rejected, stored: stored.size };
+      let fresh: ResultRowIn[] = [];
+      if (rows.length) {
+        await this.ctx.db.transaction().execute(async (tx) => {
+          const ids = new Set(await ingestResults(tx, device.id, device.ou_id, rows));
+          fresh = rows.filter((r) => ids.has(r.id));
+          events = (await this.alerts?.evaluate(device, fresh, tx)) ?? [];
+        });
+      }
+      if (fresh.length) this.onStored(device, fresh, events);
+      return { accepted: rows.map((r) => r.id), rejected, stored: fresh.length };
     } finally {
       this.inFlight--;
     }

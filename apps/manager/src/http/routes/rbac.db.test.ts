@@ -26,6 +26,8 @@ const NOT_OU_SCOPED = new Set([
   'POST /api/v1/enrollment/devices/{device_id}/heartbeat',
   'GET /api/v1/agent/stream',
   'POST /api/v1/results/upload',
+  // the live feed filters by the viewer's scope: tested in manager.db.test.ts
+  'GET /api/v1/stream',
   // fleet-wide, role-gated (global_admin writes): tested below in "fleet-wide routes"
   'GET /api/v1/config/global',
   'PUT /api/v1/config/global',
