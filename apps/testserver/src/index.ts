@@ -76,10 +76,35 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let udp: UdpReflector | undefined;
   let closing: Promise<void> | undefined;
 
+  // HTTP/1.1 keep-alive would hold close() until the grace cut: track requests per socket and
+  // end each h1 socket once it has nothing in flight (h2 sessions close gracefully by themselves)
+  const inflight = new Map<Socket, Set<Res>>();
+  const h2Sockets = new WeakSet<Socket>();
+  let stopping = false;
+  const endIfIdle = (socket: Socket) => {
+    if (!h2Sockets.has(socket) && !(inflight.get(socket)?.size ?? 0)) socket.end();
+  };
+  const track = (req: Req, res: Res) => {
+    const socket = (req as unknown as { socket: Socket }).socket;
+    if (req.httpVersion.startsWith('2')) return;
+    const set = inflight.get(socket) ?? new Set<Res>();
+    inflight.set(socket, set);
+    set.add(res);
+    if (stopping) res.setHeader('connection', 'close');
+    res.on('close', () => {
+      set.delete(res);
+      if (set.size === 0) inflight.delete(socket);
+      if (stopping) endIfIdle(socket);
+    });
+  };
+
   const close = () =>
     (closing ??= (async () => {
+      stopping = true;
       const serverClosed = server ? new Promise<void>((resolve) => server?.close(() => resolve())) : Promise.resolve();
-      if (server instanceof http.Server) server.closeIdleConnections();
+      for (const set of inflight.values())
+        for (const res of set) if (!res.headersSent) res.setHeader('connection', 'close');
+      for (const s of sockets) endIfIdle(s);
       for (const s of sessions) s.close();
       const cut = setTimeout(() => {
         shutdown.abort();
@@ -94,7 +119,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   try {
     if (httpAt) {
-      const onRequest = handler as unknown as (req: Req, res: Res) => void;
+      const onRequest = (req: Req, res: Res) => {
+        track(req, res);
+        handler(req, res);
+      };
       if (options.tls) {
         const pair = options.tls === 'self-signed' ? await selfSignedCertificate() : options.tls;
         running.certificatePem = pair.cert;
@@ -102,6 +130,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         s.on('request', onRequest);
         s.on('session', (session) => {
           sessions.add(session);
+          h2Sockets.add(session.socket as Socket);
           session.on('close', () => sessions.delete(session));
         });
         server = s;

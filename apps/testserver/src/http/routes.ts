@@ -113,8 +113,9 @@ export const delayed: Route = (req, res, url, ctx) => {
 
 /** Answers with the status code in the path (/status/503) or ?code=. */
 export const status: Route = (_req, res, url) => {
-  const fromPath = /^\/status\/(\d{3})$/.exec(url.pathname)?.[1];
-  const code = fromPath ? Number(fromPath) : (intParam(url, 'code', 200, 599) ?? 200);
+  const inPath = url.pathname.startsWith('/status/') ? url.pathname.slice('/status/'.length) : undefined;
+  if (inPath !== undefined && !/^\d{3}$/.test(inPath)) throw new RangeError('status code must be 3 digits');
+  const code = inPath !== undefined ? Number(inPath) : (intParam(url, 'code', 200, 599) ?? 200);
   if (code < 200 || code > 599) throw new RangeError('code must be within 200..599');
   if (code === 204 || code === 304) {
     res.statusCode = code;
