@@ -22,6 +22,10 @@ export interface ExchangeProgress {
   status?: number;
   httpVersion?: '1.1' | '2';
   headers?: Record<string, string>;
+  /** hrtime (ns) when the request was handed to the socket */
+  requestNs?: bigint;
+  /** hrtime (ns) when the first response byte arrived (HTTP/1.1; h2 uses headersNs) */
+  firstByteNs?: bigint;
   /** hrtime (ns) when the response headers arrived */
   headersNs?: bigint;
   /** hrtime (ns) when the last body byte arrived */
@@ -53,7 +57,21 @@ function onBody(progress: ExchangeProgress, chunk: Buffer): void {
   }
 }
 
+/** Stamps the first write of the request and the first byte of the response on the socket itself. */
+function stampSocket(socket: Socket, progress: ExchangeProgress): void {
+  const write = socket.write;
+  socket.write = function (this: Socket, ...args: unknown[]) {
+    progress.requestNs ??= nowNs();
+    socket.write = write;
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof socket.write;
+  socket.once('data', () => {
+    if (progress.requestNs !== undefined) progress.firstByteNs = nowNs();
+  });
+}
+
 function exchangeHttp1(socket: Socket, req: ExchangeRequest, progress: ExchangeProgress, signal: AbortSignal) {
+  stampSocket(socket, progress);
   return new Promise<void>((resolve, reject) => {
     const headers: Record<string, string> = {
       host: req.url.host,
@@ -118,9 +136,11 @@ function exchangeHttp2(socket: Socket, req: ExchangeRequest, progress: ExchangeP
       accept: '*/*',
     };
     for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
+    progress.requestNs = nowNs();
     const stream = session.request(headers, { endStream: req.body === undefined });
     stream.on('response', (h) => {
       progress.headersNs = nowNs();
+      progress.firstByteNs = progress.headersNs;
       progress.status = Number(h[':status']);
       progress.httpVersion = '2';
       progress.headers = flattenHeaders(h);

@@ -89,9 +89,10 @@ async function run(spec: HttpProbeSpec, m: HttpMetrics, ctx: ProbeContext): Prom
       m.httpVersion = progress.httpVersion;
       m.headers = progress.headers;
       m.bytes = progress.bytes;
-      if (progress.headersNs !== undefined) m.ttfbMs = roundMs(msSince(conn.readyNs, progress.headersNs));
-      if (progress.headersNs !== undefined && progress.endNs !== undefined) {
-        const transferMs = msSince(progress.headersNs, progress.endNs);
+      const firstByteNs = progress.firstByteNs ?? progress.headersNs;
+      if (firstByteNs !== undefined) m.ttfbMs = roundMs(msSince(progress.requestNs ?? conn.readyNs, firstByteNs));
+      if (firstByteNs !== undefined && progress.endNs !== undefined) {
+        const transferMs = msSince(firstByteNs, progress.endNs);
         m.transferMs = roundMs(transferMs);
         if (transferMs > 0 && progress.bytes > 0)
           m.bitsPerSecond = Math.round((progress.bytes * 8) / (transferMs / 1000));
