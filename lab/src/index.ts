@@ -1,0 +1,24 @@
+// Public API of @rookery/lab: multi-host network labs in Linux network namespaces (see docs/lab.md).
+export { createLab, Lab, LAB_TOOLS } from './lab.js';
+export type { DelayRelay, DelayRelayOptions, ExecOptions } from './lab.js';
+export { TopologyError } from './topology.js';
+export type { LinkSpec, Topology } from './topology.js';
+export { ImpairmentError } from './impairments.js';
+export type { LossSpec } from './impairments.js';
+export { ProcessHandle, WaitTimeoutError } from './process.js';
+export type { ExitInfo, SpawnOptions } from './process.js';
+export { CommandError } from './run.js';
+export type { RunResult } from './run.js';
+export { WireguardNetwork } from './wireguard.js';
+export type { WireguardMember, WireguardOptions } from './wireguard.js';
+export { generateKeyPair, publicKeyOf } from './wireguard-keys.js';
+export type { WireguardKeyPair } from './wireguard-keys.js';
+export { ensureLabTools, labAvailability, labAvailable } from './availability.js';
+export type { LabAvailability } from './availability.js';
+export { sweep } from './sweep.js';
+export type { SweepOptions, SweepReport } from './sweep.js';
+export { theoreticalGoodput } from './goodput.js';
+export { parsePingSummary } from './parse/ping.js';
+export type { PingSummary } from './parse/ping.js';
+export { parseIperf3 } from './parse/iperf3.js';
+export type { Iperf3Result } from './parse/iperf3.js';
