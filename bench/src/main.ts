@@ -1,8 +1,10 @@
 // `./rookery bench [NAME]`: runs benchmarks and writes their sections into bench/RESULTS.md.
 import { b5 } from './b5-probe-accuracy.js';
+import { b8 } from './b8-footprint.js';
 
 const BENCHES: Record<string, (command: string) => Promise<void>> = {
   b5: (command) => b5(command),
+  b8: (command) => b8(command),
 };
 
 const name = (process.argv[2] ?? '').toLowerCase();

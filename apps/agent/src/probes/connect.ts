@@ -4,7 +4,7 @@
 import { lookup } from 'node:dns/promises';
 import type { EventEmitter } from 'node:events';
 import net, { isIP } from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { TlsInfo } from '@rookery/protocol';
 import { msSince, nowNs, roundMs } from './clock.js';
 import { abortReason, ProbeFailure, throwIfAborted } from './errors.js';
@@ -146,6 +146,8 @@ export async function openConnection(opts: ConnectOptions, timings: ConnectTimin
     timings.remotePort = raw.remotePort;
     if (opts.tls) {
       const t = opts.tls;
+      // loaded on first TLS use only (saves ~4 MB RSS in agents without TLS targets)
+      const { default: tls } = await import('node:tls');
       const tlsNs = nowNs();
       const servername = t.servername ?? (isIP(opts.host) ? undefined : opts.host);
       const secure = tls.connect({

@@ -1,7 +1,7 @@
 // One HTTP request/response over an already open connection, HTTP/1.1 (node:http) or h2
 // (node:http2), timestamped at the response and end events; fills `progress` as it goes.
 import http from 'node:http';
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { nowNs } from './clock.js';
 import { abortReason, ProbeFailure } from './errors.js';
@@ -115,7 +115,9 @@ function exchangeHttp1(socket: Socket, req: ExchangeRequest, progress: ExchangeP
   });
 }
 
-function exchangeHttp2(socket: Socket, req: ExchangeRequest, progress: ExchangeProgress, signal: AbortSignal) {
+async function exchangeHttp2(socket: Socket, req: ExchangeRequest, progress: ExchangeProgress, signal: AbortSignal) {
+  // loaded when a server first negotiates h2 (saves ~5 MB RSS otherwise)
+  const { default: http2 } = await import('node:http2');
   return new Promise<void>((resolve, reject) => {
     const session = http2.connect(req.url.origin, { createConnection: () => socket });
     const onAbort = () => session.destroy(abortReason(signal));

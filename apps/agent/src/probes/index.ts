@@ -1,16 +1,11 @@
 // Probe engine entry point: `runProbe(spec, {signal})` and a runner with bounded concurrency.
 import { ProbeSpec, type ProbeResult } from '@rookery/protocol';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { msSince, nowNs, roundMs } from './clock.js';
-import { dnsProbe } from './dns.js';
 import { ProbeFailure, toProbeError } from './errors.js';
 import { execTool, type ExecTool } from './exec.js';
-import { httpProbe } from './http.js';
-import { icmpProbe } from './icmp.js';
 import type { ProbeContext, ProbeImpl } from './kind.js';
-import { tcpProbe } from './tcp.js';
-import { tracerouteProbe } from './traceroute.js';
-import { udpProbe } from './udp.js';
 
 export { ProbeFailure, toProbeError } from './errors.js';
 export type { ExecTool, ExecResult } from './exec.js';
@@ -27,21 +22,36 @@ export interface ProbeRunnerOptions {
   exec?: ExecTool;
 }
 
-function implFor(spec: ProbeSpec): ProbeImpl<ProbeSpec, Record<string, unknown>> {
-  const impls = {
-    http: httpProbe,
-    tcp: tcpProbe,
-    udp: udpProbe,
-    dns: dnsProbe,
-    icmp: icmpProbe,
-    traceroute: tracerouteProbe,
-  } as const;
-  return impls[spec.kind] as unknown as ProbeImpl<ProbeSpec, Record<string, unknown>>;
+type AnyImpl = ProbeImpl<ProbeSpec, Record<string, unknown>>;
+
+// each kind is loaded on first use, so an agent that never runs https or dns never loads tls,
+// http2 or dns-packet (B8: every builtin module costs 2–5 MB of RSS)
+const LOADERS: Record<ProbeSpec['kind'], () => Promise<unknown>> = {
+  http: async () => (await import('./http.js')).httpProbe,
+  tcp: async () => (await import('./tcp.js')).tcpProbe,
+  udp: async () => (await import('./udp.js')).udpProbe,
+  dns: async () => (await import('./dns.js')).dnsProbe,
+  icmp: async () => (await import('./icmp.js')).icmpProbe,
+  traceroute: async () => (await import('./traceroute.js')).tracerouteProbe,
+};
+const loaded = new Map<string, AnyImpl>();
+
+async function implFor(spec: ProbeSpec): Promise<AnyImpl> {
+  let impl = loaded.get(spec.kind);
+  if (!impl) {
+    impl = (await LOADERS[spec.kind]()) as AnyImpl;
+    loaded.set(spec.kind, impl);
+  }
+  return impl;
 }
+
+// compiled once on first use: Value.Check interprets the union on every call (~10× slower)
+let compiledSpec: ReturnType<typeof TypeCompiler.Compile<typeof ProbeSpec>> | undefined;
 
 /** Checks a spec against its schema; returns the first problem as text, or undefined. */
 export function specProblem(spec: unknown): string | undefined {
-  if (Value.Check(ProbeSpec, spec)) return undefined;
+  compiledSpec ??= TypeCompiler.Compile(ProbeSpec);
+  if (compiledSpec.Check(spec)) return undefined;
   const first = Value.Errors(ProbeSpec, spec).First();
   const kind = (spec as { kind?: unknown } | null)?.kind;
   const known = ['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'].includes(String(kind));
@@ -69,7 +79,7 @@ async function execute(spec: ProbeSpec, exec: ExecTool, outer?: AbortSignal): Pr
       metrics: {},
     } as unknown as ProbeResult;
   }
-  const impl = implFor(spec);
+  const impl = await implFor(spec);
   const metrics = impl.initialMetrics(spec);
   const controller = new AbortController();
   const timeoutMs = spec.timeoutMs ?? impl.defaultTimeoutMs(spec);

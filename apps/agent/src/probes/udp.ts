@@ -1,7 +1,6 @@
 // UDP probe against a Rookery reflector: N sequenced, timestamped datagrams; loss, duplicates,
 // reordering, RTT statistics and RFC 3550 jitter (round trip, and each direction from the
 // reflector's timestamps, whose clock offset cancels out).
-import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -74,7 +73,8 @@ async function run(spec: UdpProbeSpec, m: UdpMetrics, ctx: ProbeContext): Promis
     }
   }
   const socket = dgram.createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
-  const sessionId = randomInt(0, 2 ** 32 - 1);
+  // filters stray datagrams only; not a secret, so Math.random (node:crypto would cost ~2 MB RSS)
+  const sessionId = Math.floor(Math.random() * 2 ** 32);
   const sendNs: (bigint | undefined)[] = [];
   const arrivals: Arrival[] = [];
   let refused = 0;
