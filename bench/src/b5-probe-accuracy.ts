@@ -202,6 +202,22 @@ export function b5Markdown(rows: B5Row[], command: string): string {
       `| ${r.condition} | ${r.measure} | ${r.reference} | ${r.agent.n}/${r.ref.n} | ${ms(r.agent.p50)} | ${ms(r.ref.p50)} | ${us(r.biasP50)} | ${us(r.biasMean)} | ${ms(r.agent.p99)} | ${ms(r.ref.p99)} | ${r.p99Ratio.toFixed(2)} | ${verdict(r)} |`,
     );
   }
+  lines.push(
+    '',
+    'Reading the table:',
+    "- tcp_connect starts at the socket's `connectionAttempt` (connect(2) issued) and ends at the `connect`",
+    "  event; http_ttfb runs from the request's first socket write to the first response byte. What remains",
+    '  is the time for Node to wake up and run the callback.',
+    "- udp_rtt cannot meet 0.1 ms against ping: ping's RTT uses kernel timestamps, while a UDP echo through",
+    '  user space needs two process wake-ups (probe and reflector, both Node). The udp_rtt_node row shows',
+    '  the same path with a bare `node:dgram` loop: the probe engine adds only tens of µs to that floor.',
+    '  Use ICMP for sub-millisecond RTT and jitter; the UDP probe is for loss, reordering and duplicates',
+    '  (exact, see the lab tests) and for RTT as an application sees it.',
+    '- icmp_rtt (the agent runs `ping`) reads kernel timestamps like fping; the small negative bias is',
+    "  ping's send stamp being taken closer to sendmsg than fping's.",
+    '- "idle" shares this 2-core machine with other work (load average 4–6 during these runs), so p99',
+    '  values and the loaded rows move between runs; the p50 biases are stable within ~20 µs.',
+  );
   return lines.join('\n');
 }
 

@@ -30,6 +30,12 @@ function gatedExec() {
 
 const icmp = (target = '127.0.0.1'): ProbeSpec => ({ kind: 'icmp', target, count: 1 });
 
+/** Kinds load on first use (real I/O): load icmp before time is faked. */
+async function loadIcmp(): Promise<void> {
+  const r = await runProbe({ kind: 'icmp', target: '-bad' });
+  expect(r.error?.code).toBe('invalid_target');
+}
+
 afterEach(() => {
   vi.useRealTimers();
 });
@@ -72,6 +78,7 @@ describe('ProbeRunner', () => {
   });
 
   it('ends a probe at its deadline with code timeout (fake time)', async () => {
+    await loadIcmp();
     vi.useFakeTimers();
     const g = gatedExec();
     const runner = new ProbeRunner({ exec: g.exec });
@@ -85,6 +92,7 @@ describe('ProbeRunner', () => {
   });
 
   it('uses the per-kind default deadline (fake time)', async () => {
+    await loadIcmp();
     vi.useFakeTimers();
     const g = gatedExec();
     const pending = new ProbeRunner({ exec: g.exec }).run({
