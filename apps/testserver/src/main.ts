@@ -29,10 +29,12 @@ const program = new Command('rookery testserver')
       process.exit(2);
     }
     const server = await startTestServer(options);
+    const hostPort = (a: { address: string; port: number }) =>
+      a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
     const ready = {
       url: server.url,
-      tcpEcho: server.tcpEcho ? `${server.tcpEcho.address}:${server.tcpEcho.port}` : null,
-      udpReflector: server.udpReflector ? `${server.udpReflector.address}:${server.udpReflector.port}` : null,
+      tcpEcho: server.tcpEcho ? hostPort(server.tcpEcho) : null,
+      udpReflector: server.udpReflector ? hostPort(server.udpReflector) : null,
       tls: Boolean(server.certificatePem),
       auth: Boolean(options.auth),
     };

@@ -92,6 +92,23 @@ describe('udp probe', () => {
     expect(r.metrics).toMatchObject({ sent: 3, received: 0, lost: 3, lossPct: 100 });
   });
 
+  it('works over IPv6 against a reflector on ::1', async () => {
+    const v6 = await startTestServerChild(['--listen', '[::1]:0']);
+    try {
+      expect(v6.udpReflector).toMatch(/^\[::1\]:\d+$/);
+      const r = await udp({ target: v6.udpReflector, count: 5, intervalMs: 2 });
+      expect(r.error).toBeUndefined();
+      expect(r.metrics).toMatchObject({ received: 5, remoteAddress: '::1' });
+      const h = await runProbe({ kind: 'http', target: `${v6.url}/echo` });
+      expect(h.ok).toBe(true);
+      expect(h.metrics).toMatchObject({ remoteAddress: '::1', status: 200 });
+      const t = await runProbe({ kind: 'tcp', target: v6.tcpEcho, send: 'x', expect: 'x' });
+      expect(t.ok).toBe(true);
+    } finally {
+      await v6.stop();
+    }
+  });
+
   it('times out with partial results', async () => {
     const r = await udp({ target: ts.udpReflector, count: 100, intervalMs: 20, timeoutMs: 300 });
     expect(r.error?.code).toBe('timeout');
