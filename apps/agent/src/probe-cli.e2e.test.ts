@@ -1,3 +1,4 @@
+// Tests: the probe CLI as a process: JSON/text output and exit codes against a test server child.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProbeResult } from '@rookery/protocol';

@@ -1,3 +1,4 @@
+// Tests: server key / device credential authentication.
 import { describe, expect, it } from 'vitest';
 import { authenticate, hashSecret, validateAuthConfig } from './auth.js';
 

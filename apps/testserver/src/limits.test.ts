@@ -1,3 +1,4 @@
+// Tests: rate limiter and concurrency gate.
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyGate, RateLimiter } from './limits.js';
 

@@ -1,3 +1,4 @@
+// Tests: TLS (h2 + HTTP/1.1), TCP echo, UDP reflector and graceful shutdown.
 import dgram from 'node:dgram';
 import http2 from 'node:http2';
 import https from 'node:https';

@@ -1,3 +1,4 @@
+// Tests: the testserver command as a process: ready line, SIGTERM, bad flags.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// Tests: curl -w reference: argv and parser.
 import { describe, expect, it } from 'vitest';
 import { curlArgs, curlConnectMs, curlTtfbMs, parseCurlTimings } from './curl.js';
 

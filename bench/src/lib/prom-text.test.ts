@@ -1,3 +1,4 @@
+// Tests: Prometheus text and /proc/PID/stat parsers.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseProcStat } from './proc-cpu.js';

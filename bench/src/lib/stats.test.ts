@@ -1,3 +1,4 @@
+// Tests: benchmark statistics and RESULTS.md sections.
 import { describe, expect, it } from 'vitest';
 import { quantile, summarize, us } from './stats.js';
 import { replaceSection } from './results.js';

@@ -1,3 +1,4 @@
+// Tests: UDP echo wire format.
 import { describe, expect, it } from 'vitest';
 import { decodeUdpEcho, encodeUdpEchoRequest, toUdpEchoReply, UDP_ECHO_HEADER_BYTES } from './udp-echo.js';
 

@@ -1,3 +1,4 @@
+// Tests: CLI flags → ProbeSpec mapping and its usage errors.
 import { describe, expect, it } from 'vitest';
 import { specFromFlags, unescape } from './cli-spec.js';
 import { specProblem } from './index.js';

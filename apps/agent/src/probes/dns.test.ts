@@ -1,3 +1,4 @@
+// Tests: dns probe against a scripted responder on 127.0.0.1 (never a public resolver).
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import type { DnsProbeResult, DnsProbeSpec } from '@rookery/protocol';

@@ -1,3 +1,4 @@
+// Tests: mapping of Node's errors to probe error codes.
 import { describe, expect, it } from 'vitest';
 import { ProbeFailure, toProbeError } from './errors.js';
 

@@ -1,3 +1,4 @@
+// Tests: fping -C parser on captured output.
 import { describe, expect, it } from 'vitest';
 import { fixture } from './fixtures.js';
 import { parseFpingCount } from './fping-parse.js';

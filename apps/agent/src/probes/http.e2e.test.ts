@@ -1,3 +1,4 @@
+// Tests: http probe against the test server as a separate process (HTTP/1.1, h2, TLS, failures).
 import net from 'node:net';
 import type { HttpProbeResult, HttpProbeSpec } from '@rookery/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

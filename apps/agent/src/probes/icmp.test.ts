@@ -1,3 +1,4 @@
+// Tests: icmp/traceroute probes: argv, captured outputs through a fake exec, and the real tools on loopback.
 import type { IcmpProbeResult, IcmpProbeSpec, TracerouteProbeResult } from '@rookery/protocol';
 import { describe, expect, it } from 'vitest';
 import { ProbeFailure } from './errors.js';

@@ -1,3 +1,4 @@
+// Tests: runner contract: concurrency bound, abort, deadlines (fake time), spec validation.
 import type { ProbeSpec } from '@rookery/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { abortReason } from './errors.js';

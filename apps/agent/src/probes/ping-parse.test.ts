@@ -1,3 +1,4 @@
+// Tests: iputils ping parser on captured output.
 import { describe, expect, it } from 'vitest';
 import { fixture } from './fixtures.js';
 import { parsePing } from './ping-parse.js';

@@ -1,3 +1,4 @@
+// Tests: RTT statistics, percentiles and RFC 3550 jitter.
 import { describe, expect, it } from 'vitest';
 import { lossPct, percentile, rfc3550Jitter, rttStats } from './stats.js';
 

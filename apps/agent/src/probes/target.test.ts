@@ -1,3 +1,4 @@
+// Tests: target validation per probe kind.
 import { describe, expect, it } from 'vitest';
 import { ProbeFailure } from './errors.js';
 import { isHostName, parseHost, parseHostPort, parseHttpTarget, parseResolver, parseTcpTarget } from './target.js';

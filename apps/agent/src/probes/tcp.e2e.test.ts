@@ -1,3 +1,4 @@
+// Tests: tcp probe against the test server and scripted servers (echo, banner, TLS, failures).
 import net from 'node:net';
 import type { TcpProbeResult, TcpProbeSpec } from '@rookery/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

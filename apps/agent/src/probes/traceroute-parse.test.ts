@@ -1,3 +1,4 @@
+// Tests: traceroute parser on captured output.
 import { describe, expect, it } from 'vitest';
 import { fixture } from './fixtures.js';
 import { parseTraceroute } from './traceroute-parse.js';

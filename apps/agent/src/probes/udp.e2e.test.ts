@@ -1,3 +1,4 @@
+// Tests: udp probe against the reflector and scripted reflectors (loss, duplicates, reordering).
 import dgram from 'node:dgram';
 import { toUdpEchoReply, type UdpProbeResult, type UdpProbeSpec } from '@rookery/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

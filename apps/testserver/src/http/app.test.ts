@@ -1,3 +1,4 @@
+// Tests: HTTP routes, speed test, CORS, limits and authentication in process.
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashSecret } from '../auth.js';
 import { type RunningTestServer, startTestServer, type TestServerOptions } from '../index.js';

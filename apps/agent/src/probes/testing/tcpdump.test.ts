@@ -1,3 +1,4 @@
+// Tests: tcpdump ground-truth parser and pairing on a captured capture.
 import { describe, expect, it } from 'vitest';
 import { fixture } from '../fixtures.js';
 import { parseTcpdump, tcpWireTtfbs, udpWireRtts } from './tcpdump.js';
