@@ -47,9 +47,7 @@ export async function migrate(pool: pg.Pool, migrations?: Migration[]): Promise<
     const newest = Math.max(0, ...done);
     const known = Math.max(0, ...all.map((m) => m.id));
     if (newest > known) {
-      throw new Error(
-        `database is at migration ${newest}, newer than this manager knows (${known}); upgrade the manager`,
-      );
+      throw new Error(`database is at migration ${newest}, newer than this manager knows (${known}); upgrade the manager`);
     }
     for (const m of all) {
       if (done.has(m.id)) continue;

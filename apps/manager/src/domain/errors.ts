@@ -24,12 +24,6 @@ export const notFound = (what: string) => new AppError(404, 'not_found', `${what
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new AppError(409, 'conflict', message, details);
 export const tooManyRequests = (retryAfterSeconds: number) =>
-  new AppError(
-    429,
-    'too_many_requests',
-    `too many attempts; retry in ${retryAfterSeconds} s`,
-    {
-      retry_after_seconds: retryAfterSeconds,
-    },
-    { 'retry-after': String(retryAfterSeconds) },
-  );
+  new AppError(429, 'too_many_requests', `too many attempts; retry in ${retryAfterSeconds} s`, {
+    retry_after_seconds: retryAfterSeconds,
+  }, { 'retry-after': String(retryAfterSeconds) });

@@ -20,11 +20,7 @@ export interface Principal {
  * The OU subtree a principal sees: `all` for global roles, a path prefix for OU roles,
  * `own` for plain users (their own OU only, not descendants), `none` for users without an OU.
  */
-export type Scope =
-  | { kind: 'all' }
-  | { kind: 'subtree'; path: string }
-  | { kind: 'own'; path: string }
-  | { kind: 'none' };
+export type Scope = { kind: 'all' } | { kind: 'subtree'; path: string } | { kind: 'own'; path: string } | { kind: 'none' };
 
 export function scopeOf(p: Principal): Scope {
   if (p.role === 'global_admin' || p.role === 'global_reporter') return { kind: 'all' };
