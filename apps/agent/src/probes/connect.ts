@@ -15,6 +15,8 @@ export interface ConnectTimings {
   tlsMs?: number;
   remoteAddress?: string;
   remotePort?: number;
+  localAddress?: string;
+  localPort?: number;
   tls?: TlsInfo;
   alpn?: string;
 }
@@ -144,6 +146,8 @@ export async function openConnection(opts: ConnectOptions, timings: ConnectTimin
     timings.connectMs = roundMs(msSince(connectNs));
     timings.remoteAddress = raw.remoteAddress;
     timings.remotePort = raw.remotePort;
+    timings.localAddress = raw.localAddress;
+    timings.localPort = raw.localPort;
     if (opts.tls) {
       const t = opts.tls;
       // loaded on first TLS use only (saves ~4 MB RSS in agents without TLS targets)

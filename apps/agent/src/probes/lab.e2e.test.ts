@@ -141,25 +141,33 @@ describeLab('probes through a router with impairments', () => {
         20,
       );
     });
-    const ttfbs = (url: string) =>
-      results
-        .filter((r) => r.target === url)
-        .map((r) => r.metrics.ttfbMs)
-        .filter((x): x is number => x !== undefined);
-    const direct = ttfbs(directUrl);
-    const delayed = ttfbs(delayedUrl);
-    await relay.stop();
     const wireDirect = tcpWireTtfbs(packets, `${server}.8088`);
     const wireDelayed = tcpWireTtfbs(packets, `${relayHost}.${relay.port}`);
-    // the warm-up run of each batch is captured too: drop it from the wire list
-    wireDirect.shift();
-    wireDelayed.shift();
-    expect([direct.length, delayed.length, wireDirect.length, wireDelayed.length]).toEqual([20, 20, 20, 20]);
+    // pair each probe with its own connection in the capture (by client port)
+    const paired = (url: string, wire: Map<string, number>) => {
+      const out: { probe: number; wire: number }[] = [];
+      for (const r of results) {
+        const w = wire.get(`${r.metrics.localAddress}.${r.metrics.localPort}`);
+        if (r.target === url && r.metrics.ttfbMs !== undefined && w !== undefined)
+          out.push({ probe: r.metrics.ttfbMs, wire: w });
+      }
+      return out;
+    };
+    const pd = paired(directUrl, wireDirect);
+    const pl = paired(delayedUrl, wireDelayed);
+    expect({ direct: pd.length, delayed: pl.length, failed: results.filter((r) => !r.ok).length }).toEqual({
+      direct: 20,
+      delayed: 20,
+      failed: 0,
+    });
+    const direct = pd.map((x) => x.probe);
+    const delayed = pl.map((x) => x.probe);
     const added = median(delayed) - median(direct);
-    const truth = median(wireDelayed) - median(wireDirect);
-    const error = pairedError(delayed, wireDelayed) - pairedError(direct, wireDirect);
+    const truth = median(pl.map((x) => x.wire)) - median(pd.map((x) => x.wire));
+    const perConnection = (xs: { probe: number; wire: number }[]) => median(xs.map((x) => x.probe - x.wire));
+    const error = perConnection(pl) - perConnection(pd);
     console.log(
-      `[probe lab] http ttfb added delay: probe ${added.toFixed(3)} ms, kernel ${truth.toFixed(3)} ms, paired error ${error.toFixed(3)} ms (probe − kernel per connection p50 ${pairedError(delayed, wireDelayed).toFixed(3)} ms), relay configured 20 ms`,
+      `[probe lab] http ttfb added delay: probe ${added.toFixed(3)} ms, kernel ${truth.toFixed(3)} ms, paired error ${error.toFixed(3)} ms (probe − kernel per connection p50 ${perConnection(pl).toFixed(3)} ms), relay configured 20 ms`,
     );
     expect(Math.abs(error)).toBeLessThanOrEqual(1);
     expect(truth).toBeGreaterThanOrEqual(20);

@@ -27,6 +27,6 @@ describe('tcpdump ground truth', () => {
   });
 
   it('finds the wire TTFB of each TCP connection', () => {
-    expect(tcpWireTtfbs(packets, '127.0.0.1.18700')).toEqual([expect.closeTo(2.615752, 6)]);
+    expect([...tcpWireTtfbs(packets, '127.0.0.1.18700')]).toEqual([['127.0.0.1.40290', expect.closeTo(2.615752, 6)]]);
   });
 });

@@ -64,20 +64,17 @@ export function udpWireRtts(packets: readonly CapturedPacket[], server: string):
 
 /**
  * Wire TTFB (ms) per TCP connection to `server`: first client segment with payload → first server
- * segment with payload, in connection order.
+ * segment with payload, keyed by the client endpoint ("address.port"), in connection order.
  */
-export function tcpWireTtfbs(packets: readonly CapturedPacket[], server: string): number[] {
+export function tcpWireTtfbs(packets: readonly CapturedPacket[], server: string): Map<string, number> {
   const requests = new Map<string, bigint>();
-  const done = new Set<string>();
-  const out: number[] = [];
+  const out = new Map<string, number>();
   for (const p of packets) {
     if (p.proto !== 'tcp' || p.length === 0) continue;
     if (p.dst === server && !requests.has(p.src)) requests.set(p.src, p.timeNs);
-    else if (p.src === server && !done.has(p.dst)) {
+    else if (p.src === server && !out.has(p.dst)) {
       const sent = requests.get(p.dst);
-      if (sent === undefined) continue;
-      done.add(p.dst);
-      out.push(Number(p.timeNs - sent) / 1e6);
+      if (sent !== undefined) out.set(p.dst, Number(p.timeNs - sent) / 1e6);
     }
   }
   return out;
