@@ -10,7 +10,9 @@ import { WsAgentStream } from './link/stream.js';
 import { createLogger } from './log.js';
 import { StateStore } from './state-store.js';
 import { isProcessAlive, renderStatus } from './status.js';
-import { unavailableProbeRunner } from './tasks/probe-runner.js';
+import { probeRunnerFrom } from './tasks/probe-runner.js';
+import { runProbe } from './probes/index.js';
+import type { ProbeSpec } from '@rookery/protocol';
 import { LogResultSink } from './tasks/result-sink.js';
 
 function fail(message: string, code = 2): never {
@@ -53,9 +55,7 @@ async function run(flags: AgentFlags): Promise<void> {
     api: new HttpManagerApi(settings.managerUrl),
     stream: new WsAgentStream(settings.managerUrl, { logger }),
     store: new StateStore(settings.stateDir),
-    // TODO(merge): wire the probe engine — `probeRunnerFrom(runProbe)` with `runProbe` from './probes/index.js'
-    // (apps/agent/src/probes, owned by the probes branch); absent on this branch, so probes report "not available".
-    runner: unavailableProbeRunner,
+    runner: probeRunnerFrom((spec, options) => runProbe(spec as ProbeSpec, options)),
     sink: new LogResultSink(logger),
     logger,
   });
