@@ -153,6 +153,16 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
     expect(status.stdout).toContain(`OU:             ${ouId}`);
     expect(status.stdout).toContain(`config:         manager "Engineering Config" version ${v1}`);
     expect(status.stdout).toContain('(stream connected)');
+
+    // a restart keeps the credential: the spent single-use secret is not needed again, the ENV still ignored
+    expect(await a1.process.stop('SIGTERM', 10_000)).toEqual({ code: 0, signal: null });
+    a1 = new LabAgent(lab(), 'a1', a1.options);
+    await a1.waitForLog('test run finished', { timeoutMs: 30_000 });
+    expect(a1.logs('using stored device credential')[0]).toMatchObject({ device_id: device.id, ou_id: ouId });
+    expect(a1.logs(/^enrolled$|^enrollment failed/)).toEqual([]);
+    expect(targets(a1.results())).toEqual([`icmp ${mgr}`, `tcp ${mgr}:${PORT_A}`].sort());
+    expect(a1.results().every((r) => r.config_source === 'manager' && r.config_version === v1)).toBe(true);
+    await a1.waitForStatus('checked in after restart', (s) => s.last_checkin_at !== null && s.stream_connected);
   }, 90_000);
 
   it('3. invalid secret: runs the local ENV config and retries; once the secret exists it enrolls and the manager config takes over', async () => {
