@@ -37,7 +37,8 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
   let mgr: string;
   let ouId: number;
   let v1: number;
-  let v3: number;
+  let latest: number; // the OU config version in force
+  let latestDoc: Record<string, any>;
   let a1: LabAgent;
   let a2: LabAgent;
 
@@ -254,8 +255,9 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
     // back to 10 s, changed on replica B: a run with the new targets follows within one interval
     marks = agents.map((a) => a.mark());
     const t1 = Date.now();
-    v3 = (await apiB.expect(200, 'PUT', ouConfig(), { doc: { ...doc2, schedule: { interval_seconds: 10 } } })).layer
-      .version;
+    latestDoc = { ...doc2, schedule: { interval_seconds: 10 } };
+    const v3 = (await apiB.expect(200, 'PUT', ouConfig(), { doc: latestDoc })).layer.version;
+    latest = v3;
     const applied3 = await Promise.all(
       agents.map((a, i) => a.waitForLog(APPLIED, { from: marks[i], where: (l) => l.config_version === v3 })),
     );
@@ -278,6 +280,30 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
         10_000,
       );
     }
+  }, 60_000);
+
+  it('a change made while the agent’s replica restarts applies as soon as the agent reconnects', async () => {
+    const marks = [a1.mark(), a2.mark()];
+    expect(await managers[1]?.stop('SIGTERM', 10_000)).toEqual({ code: 0, signal: null });
+    await a2.waitForLog('agent stream closed', { from: marks[1] });
+    const doc = {
+      ...latestDoc,
+      tests: { ...latestDoc.tests, icmp: { enabled: true, targets: [mgr, lab().addr('a1')] } },
+    };
+    const v4 = (await api.expect(200, 'PUT', ouConfig(), { doc })).layer.version;
+    latest = v4;
+    // a1 (on A) is nudged at once; a2 missed the nudge while B was down
+    await a1.waitForLog(APPLIED, { from: marks[0], where: (l) => l.config_version === v4 });
+    managers[1] = await startLabManager(lab(), 'mgr', {
+      databaseUrl: dbUrl,
+      secretKey: SECRET_KEY,
+      admin: ADMIN,
+      port: PORT_B,
+    });
+    const connected = await a2.waitForLog('agent stream connected', { from: marks[1], timeoutMs: 30_000 });
+    const applied = await a2.waitForLog(APPLIED, { from: marks[1], where: (l) => l.config_version === v4 });
+    timings.a2_reconnect_to_applied_ms = Date.parse(applied.time) - Date.parse(connected.time);
+    expect(timings.a2_reconnect_to_applied_ms).toBeLessThan(5000);
   }, 60_000);
 
   it('revocation: a deleted device is refused at its next call; with a used-up secret it stays in fallback, with a valid one it re-enrolls', async () => {
@@ -312,7 +338,7 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
       (s) =>
         s.state === 'enrolled' &&
         s.device_id === enrolled.device_id &&
-        s.config_version === v3 &&
+        s.config_version === latest &&
         Date.parse(s.last_checkin_at ?? '') >= Date.parse(enrolled.time),
     );
     expect(await api.device('serial-a2')).toMatchObject({ id: enrolled.device_id, ou_id: ouId });
