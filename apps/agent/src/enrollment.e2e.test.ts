@@ -85,7 +85,7 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
     console.log(`[e2e timings] ${JSON.stringify(timings)}`);
   }, 30_000);
 
-  it('1. fresh deployment: enrolls with ENROLLMENT_SECRET, runs its OU config on schedule, ignores the local ENV', async () => {
+  it('seed scenario 1, fresh deployment: enrolls with ENROLLMENT_SECRET, runs its OU config on schedule, ignores the local ENV', async () => {
     const { secret } = await api.expect(201, 'POST', '/api/v1/enrollment/secrets', {
       ou_id: ouId,
       name: 'a1 (single use)',
@@ -166,7 +166,7 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
     await a1.waitForStatus('checked in after restart', (s) => s.last_checkin_at !== null && s.stream_connected);
   }, 90_000);
 
-  it('3. invalid secret: runs the local ENV config and retries; once the secret exists it enrolls and the manager config takes over', async () => {
+  it('seed scenario 3, invalid secret: runs the local ENV config and retries; once the secret exists it enrolls and the manager config takes over', async () => {
     const late = `rke_${randomBytes(32).toString('base64url')}`;
     a2 = new LabAgent(lab(), 'a2', {
       managerUrl: `http://${mgr}:${PORT_B}`,
@@ -204,9 +204,10 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
     const applied = await a2.waitForLog(APPLIED, { from });
     expect(applied).toMatchObject({ reason: 'enrolled', config_version: v1 });
     const after = a2.lines().indexOf(applied);
-    await a2.waitForLog('test run finished', { from: after });
-    expect(targets(a2.results(after))).toEqual([`icmp ${mgr}`, `tcp ${mgr}:${PORT_A}`].sort());
-    expect(a2.results(after).every((r) => r.config_source === 'manager')).toBe(true);
+    await a2.waitForLog('test run finished', { from: after, where: (l) => l.config_source === 'manager' });
+    const run = a2.runs(after).at(-1)?.results ?? [];
+    expect(targets(run)).toEqual([`icmp ${mgr}`, `tcp ${mgr}:${PORT_A}`].sort());
+    expect(run.every((r) => r.config_source === 'manager' && r.config_version === v1)).toBe(true);
     expect(a2.logs('rookery agent starting')).toHaveLength(1);
     await a2.waitForStatus(
       'enrolled with the manager config',
@@ -216,7 +217,7 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
     expect(device).toMatchObject({ ou_id: ouId, hostname: 'a2' });
   }, 90_000);
 
-  it('2. an OU change on replica A reaches a1 (on A) and a2 (on B) within seconds and applies without restart; one on B reaches a1', async () => {
+  it('seed scenario 2, an OU change on replica A reaches a1 (on A) and a2 (on B) within seconds and applies without restart; one on B reaches a1', async () => {
     const agents = [a1, a2];
     for (const a of agents) await a.waitForStatus('stream connected', (s) => s.stream_connected);
     const pids = agents.map((a) => a.process.pid);
