@@ -303,6 +303,7 @@ describeLab('seed 000 with real processes: two manager replicas, two agents in l
     });
     const connected = await a2.waitForLog('agent stream connected', { from: marks[1], timeoutMs: 30_000 });
     const applied = await a2.waitForLog(APPLIED, { from: marks[1], where: (l) => l.config_version === v4 });
+    expect(applied.reason).toBe('stream_reconnected');
     timings.a2_reconnect_to_applied_ms = Date.parse(applied.time) - Date.parse(connected.time);
     expect(timings.a2_reconnect_to_applied_ms).toBeLessThan(5000);
   }, 60_000);
