@@ -116,15 +116,12 @@ async function startLocalAgent(url: string): Promise<string> {
     });
     env.ENROLLMENT_SECRET = secret.secret;
   }
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'apps/agent/src/main.ts'), '--state-dir', stateDir],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  // through ./rookery: the agent runs bundled on plain node, as in production
+  const child = spawn(path.join(ROOT, 'rookery'), ['agent', '--state-dir', stateDir], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.push(child);
   return `one local agent (OU "Local", state in ${stateDir}); see it in GET ${url}/api/v1/devices`;
 }
