@@ -11,6 +11,7 @@ import { createLogger } from './log.js';
 import { StateStore } from './state-store.js';
 import { isProcessAlive, renderStatus } from './status.js';
 import { probeRunnerFrom } from './tasks/probe-runner.js';
+import { smallFetch } from './link/http-fetch.js';
 import { runProbe } from './probes/index.js';
 import type { ProbeSpec } from '@rookery/protocol';
 import { LogResultSink } from './tasks/result-sink.js';
@@ -52,7 +53,7 @@ async function run(flags: AgentFlags): Promise<void> {
     localConfig: settings.localConfig,
     runSeconds: settings.runSeconds,
     device,
-    api: new HttpManagerApi(settings.managerUrl),
+    api: new HttpManagerApi(settings.managerUrl, { fetch: smallFetch as unknown as typeof fetch }),
     stream: new WsAgentStream(settings.managerUrl, { logger }),
     store: new StateStore(settings.stateDir),
     runner: probeRunnerFrom((spec, options) => runProbe(spec as ProbeSpec, options)),
