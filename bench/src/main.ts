@@ -1,3 +1,25 @@
-// Placeholder entry until the benchmark issues land.
-process.stderr.write('rookery bench: not yet available in this build\n');
-process.exit(1);
+// `./rookery bench [NAME]`: runs benchmarks and writes their sections into bench/RESULTS.md.
+import { b5 } from './b5-probe-accuracy.js';
+import { b8 } from './b8-footprint.js';
+import { blackbox } from './blackbox.js';
+
+const BENCHES: Record<string, (command: string) => Promise<void>> = {
+  b5: (command) => b5(command),
+  b8: (command) => b8(command),
+  blackbox: (command) => blackbox(command),
+};
+
+const name = (process.argv[2] ?? '').toLowerCase();
+if (!name || name === 'help' || name === '--help') {
+  process.stdout.write(`Usage: ./rookery bench NAME|all\n  NAME: ${Object.keys(BENCHES).join(', ')}\n`);
+  process.exit(name ? 0 : 2);
+}
+const selected = name === 'all' ? Object.keys(BENCHES) : [name];
+for (const n of selected) {
+  const bench = BENCHES[n];
+  if (!bench) {
+    process.stderr.write(`rookery bench: unknown benchmark "${n}" (${Object.keys(BENCHES).join(', ')})\n`);
+    process.exit(2);
+  }
+  await bench(`./rookery bench ${n}`);
+}

@@ -11,7 +11,9 @@ import { WsAgentStream } from './link/stream.js';
 import { createLogger } from './log.js';
 import { StateStore } from './state-store.js';
 import { isProcessAlive, renderStatus } from './status.js';
-import { unavailableProbeRunner } from './tasks/probe-runner.js';
+import { probeRunnerFrom } from './tasks/probe-runner.js';
+import { runProbe } from './probes/index.js';
+import type { ProbeSpec } from '@rookery/protocol';
 import { Spool } from './spool/spool.js';
 import { LogResultSink } from './tasks/result-sink.js';
 import { SpoolResultSink } from './tasks/spool-sink.js';
@@ -69,9 +71,7 @@ async function run(flags: AgentFlags): Promise<void> {
     api,
     stream: new WsAgentStream(settings.managerUrl, { logger }),
     store: new StateStore(settings.stateDir),
-    // TODO(merge): wire the probe engine — `probeRunnerFrom(runProbe)` with `runProbe` from './probes/index.js'
-    // (apps/agent/src/probes, owned by the probes branch); absent on this branch, so probes report "not available".
-    runner: unavailableProbeRunner,
+    runner: probeRunnerFrom((spec, options) => runProbe(spec as ProbeSpec, options)),
     sink: spool ? new SpoolResultSink(spool, logger) : new LogResultSink(logger),
     results: uploader,
     logger,

@@ -22,6 +22,8 @@ export interface ManagerConfig {
   adminPassword: string | undefined;
   /** pino level. @default info */
   logLevel: string;
+  /** ROOKERY_OUTBOUND_ALLOW: hosts/addresses webhooks may reach although loopback/link-local (comma list) */
+  outboundAllow: string[];
 }
 
 export class ConfigError extends Error {
@@ -61,6 +63,10 @@ export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv): ManagerConf
     adminUsername: env.ADMIN_USERNAME || undefined,
     adminPassword: env.ADMIN_PASSWORD || undefined,
     logLevel: flags.logLevel ?? env.LOG_LEVEL ?? 'info',
+    outboundAllow: (env.ROOKERY_OUTBOUND_ALLOW ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   };
 }
 

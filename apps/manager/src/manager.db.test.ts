@@ -38,6 +38,7 @@ const config = (): ManagerConfig => ({
   adminUsername: 'admin',
   adminPassword: 'first-admin-password',
   logLevel: 'silent',
+  outboundAllow: [],
 });
 
 describe('concurrent start', () => {
@@ -167,6 +168,101 @@ describe('two replicas', () => {
       const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
       expect((await api(a.url, 'DELETE', `/api/v1/devices/${enrolled.device_id}`, token)).status).toBe(204);
       expect(await closed).toBe(4401);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
+describe('live feed', () => {
+  it('a result uploaded to replica B reaches a console viewer on replica A, only within its scope', async () => {
+    const [a, b] = await Promise.all([startManager(config()), startManager(config())]);
+    try {
+      const admin = (
+        await api(a.url, 'POST', '/api/v1/auth/login', undefined, {
+          username: 'admin',
+          password: 'first-admin-password',
+        })
+      ).body.access_token;
+      const ou = (await api(a.url, 'POST', '/api/v1/ous', admin, { name: 'LiveA' })).body.id;
+      const other = (await api(a.url, 'POST', '/api/v1/ous', admin, { name: 'LiveB' })).body.id;
+      for (const [name, ouId] of [
+        ['viewer', ou],
+        ['outsider', other],
+      ] as const) {
+        expect(
+          (
+            await api(a.url, 'POST', '/api/v1/users', admin, {
+              username: name,
+              password: `${name}-password-1`,
+              role: 'ou_reporter',
+              ou_id: ouId,
+            })
+          ).status,
+        ).toBe(201);
+      }
+      const tok = async (n: string) =>
+        (await api(a.url, 'POST', '/api/v1/auth/login', undefined, { username: n, password: `${n}-password-1` })).body
+          .access_token;
+      const open = async (t: string) => {
+        const ws = new WebSocket(`${a.url.replace('http', 'ws')}/api/v1/stream`, ['rookery.v1', `bearer.${t}`]);
+        await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+        return ws;
+      };
+      const viewer = await open(await tok('viewer'));
+      const outsider = await open(await tok('outsider'));
+      const seenByViewer = inbox(viewer);
+      const seenByOutsider = inbox(outsider);
+      const secret = (await api(a.url, 'POST', '/api/v1/enrollment/secrets', admin, { ou_id: ou, name: 's' })).body
+        .secret;
+      const dev = (
+        await api(b.url, 'POST', '/api/v1/enrollment/enroll', undefined, {
+          secret,
+          device_serial: 'live-dev',
+          device_hostname: 'h',
+          device_os: 'Linux',
+          device_os_version: '6',
+          client_type: 't',
+          client_version: '1',
+        })
+      ).body;
+      const r = await fetch(`${b.url}/api/v1/results/upload`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${dev.device_credential}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          results: [
+            {
+              id: crypto.randomUUID(),
+              result: {
+                kind: 'tcp',
+                target: '192.0.2.7:22',
+                ok: true,
+                startedAt: new Date().toISOString(),
+                durationMs: 1,
+                metrics: { connectMs: 0.7 },
+              },
+            },
+          ],
+        }),
+      });
+      expect(r.status).toBe(200);
+      const msg = await seenByViewer(5000);
+      expect(msg).toMatchObject({
+        type: 'results',
+        device_id: dev.device_id,
+        items: [{ kind: 'tcp', target: '192.0.2.7:22', latency_ms: 0.7 }],
+      });
+      expect(msg.ou_path).toBeUndefined();
+      await expect(seenByOutsider(500)).rejects.toThrow(/no message/);
+      // no token, no feed
+      const anon = new WebSocket(`${a.url.replace('http', 'ws')}/api/v1/stream`);
+      expect(
+        await new Promise<number>((resolve) =>
+          anon.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0)),
+        ),
+      ).toBe(401);
+      viewer.close();
+      outsider.close();
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }

@@ -12,7 +12,9 @@ import { DEFAULT_AUTH_SETTINGS, type AuthSettings } from './services/context.js'
 import { createServices } from './services/index.js';
 import { Notifier } from './services/notifier.js';
 import { deviceStatusJob } from './jobs/device-status.js';
+import { resultPartitionsJob, resultRetentionJob } from './jobs/results-maintenance.js';
 import { CONFIG_CHANNEL, type ConfigChange } from './ws/agent-gateway.js';
+import { LIVE_CHANNEL, type LiveMessage } from './ws/live-feed.js';
 
 export interface RunningManager {
   /** base URL, e.g. http://127.0.0.1:8080 */
@@ -59,6 +61,9 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       [
         { name: 'prune-tokens', everyMs: 3_600_000, run: () => pruneExpiredTokens(handle.db) },
         deviceStatusJob(handle.db, o.offlineCheckMs ?? 5000),
+        { name: 'webhook-deliveries', everyMs: 1000, run: async () => void (await deps.webhooks.sendDue()) },
+        resultPartitionsJob(handle.db),
+        resultRetentionJob(handle.db),
       ],
       1000,
       (job, err) => log.warn({ job, err }, 'background job failed'),
@@ -73,14 +78,23 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
           ),
         jobs: () => jobs.status(),
       },
-      { broadcast: () => (change: ConfigChange) => (notifier as Notifier).notify(CONFIG_CHANNEL, change) },
+      {
+        broadcast: () => (change: ConfigChange) => (notifier as Notifier).notify(CONFIG_CHANNEL, change),
+        publishLive: () => (m: LiveMessage) => (notifier as Notifier).notify(LIVE_CHANNEL, m),
+        outboundAllow: config.outboundAllow,
+      },
     );
-    await notifier.listen(CONFIG_CHANNEL, (change) => deps.gateway.handle(change as ConfigChange));
+    await notifier.listen(LIVE_CHANNEL, (m) => deps.live.deliver(m as LiveMessage));
+    await notifier.listen(CONFIG_CHANNEL, (change) => {
+      deps.alerts.invalidate();
+      deps.gateway.handle(change as ConfigChange);
+    });
     if (config.adminUsername && config.adminPassword) {
       if (await deps.users.bootstrapAdmin(config.adminUsername, config.adminPassword)) {
         log.info({ username: config.adminUsername }, 'created the first global admin');
       }
     }
+    deps.enrollment.heartbeats.start();
     const app = await buildServer(deps, { logger: log });
     await app.listen({ host: config.host, port: config.port });
     jobs.start();
@@ -95,7 +109,9 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       stop() {
         stopping ??= (async () => {
           deps.gateway.closeAll();
+          deps.live.closeAll();
           await app.close();
+          await deps.enrollment.heartbeats.stop();
           await jobs.stop();
           await notifier?.stop();
           await handle.close();

@@ -5,15 +5,15 @@ import path from 'node:path';
 import type { ResultEnvelope } from '@rookery/protocol';
 import { newResultId } from '../tasks/result-id.js';
 
-/** A valid envelope; `pad` grows the metrics to make records bigger. */
-export function envelope(n: number, pad = 0): ResultEnvelope {
+/** A valid envelope; `pad` grows the metrics to make records bigger; `startedAtMs` defaults to a fixed 2023 time. */
+export function envelope(n: number, pad = 0, startedAtMs = 1_700_000_000_000 + n * 1000): ResultEnvelope {
   return {
     id: newResultId(),
     result: {
       kind: 'tcp',
       target: `127.0.0.1:${1000 + (n % 60000)}`,
       ok: true,
-      startedAt: new Date(1_700_000_000_000 + n * 1000).toISOString(),
+      startedAt: new Date(startedAtMs).toISOString(),
       durationMs: n % 97,
       metrics: { n, connect_ms: 0.25, ...(pad > 0 ? { pad: 'p'.repeat(pad) } : {}) },
     },

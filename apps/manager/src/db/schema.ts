@@ -159,7 +159,96 @@ export interface ConfigLayerHistoryTable {
   changed_at: DefaultTimestamp;
 }
 
+export interface ResultRollupTable {
+  granularity: string;
+  bucket: Timestamp;
+  device_id: string;
+  kind: string;
+  target: string;
+  ou_id: string;
+  count: number;
+  ok_count: number;
+  lat_count: number;
+  lat_sum: number;
+  lat_min: number | null;
+  lat_max: number | null;
+  jitter_sum: number;
+  jitter_count: number;
+  loss_sum: number;
+  loss_count: number;
+  hist: number[];
+}
+
+export interface ResultLatestTable {
+  device_id: string;
+  kind: string;
+  target: string;
+  ou_id: string;
+  result_id: string;
+  started_at: Timestamp;
+  ok: boolean;
+  error_code: string | null;
+  latency_ms: number | null;
+  jitter_ms: number | null;
+  loss_pct: number | null;
+}
+
+export interface AlertStateTable {
+  device_id: string;
+  kind: string;
+  target: string;
+  metric: string;
+  state: string;
+  pending: string;
+  pending_count: number;
+  since: Timestamp;
+  last_value: number | null;
+  last_at: Timestamp;
+}
+
+export interface AlertEventTable {
+  id: Id;
+  device_id: string;
+  ou_id: string;
+  kind: string;
+  target: string;
+  metric: string;
+  from_state: string;
+  to_state: string;
+  value: number | null;
+  threshold: number | null;
+  at: Timestamp;
+}
+
+export interface WebhookTable {
+  id: Id;
+  ou_id: string | null;
+  name: string;
+  url: string;
+  format: string;
+  secret: string;
+  enabled: Generated<boolean>;
+  created_at: DefaultTimestamp;
+}
+
+export interface WebhookDeliveryTable {
+  id: Id;
+  webhook_id: string;
+  event_id: string;
+  status: Generated<string>;
+  attempts: Generated<number>;
+  next_at: DefaultTimestamp;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
+}
+
 export interface Database {
+  alert_states: AlertStateTable;
+  alert_events: AlertEventTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  result_rollups: ResultRollupTable;
+  result_latest: ResultLatestTable;
   enrollment_secrets: EnrollmentSecretTable;
   devices: DeviceTable;
   config_layers: ConfigLayerTable;

@@ -32,6 +32,8 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** largest accepted request body, bytes. @default 1048576 */
   bodyLimit?: number;
+  /** requests handled at once before new ones get 429 + Retry-After. @default 2000 */
+  maxInFlight?: number;
   /** trust X-Forwarded-For from these proxies (Fastify trustProxy). @default false */
   trustProxy?: boolean | string | string[];
   auth: AuthService;
@@ -71,6 +73,24 @@ export async function createApp(o: AppOptions): Promise<App> {
     ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema as object) as never,
   );
   app.setErrorHandler(errorHandler);
+
+  // load shedding: past the cap, answer 429 at once instead of queueing into timeouts
+  let inFlight = 0;
+  const maxInFlight = o.maxInFlight ?? 2000;
+  app.addHook('onRequest', async (req, reply) => {
+    if (inFlight >= maxInFlight && !req.url.startsWith('/healthz')) {
+      throw new AppError(
+        429,
+        'overloaded',
+        'the manager is busy; retry shortly',
+        { retry_after_seconds: 1 },
+        { 'retry-after': '1' },
+      );
+    }
+    inFlight++;
+    // the response's 'close' fires for finished and aborted requests alike
+    reply.raw.once('close', () => inFlight--);
+  });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

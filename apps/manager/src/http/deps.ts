@@ -7,7 +7,11 @@ import type { ConfigService } from '../services/config.js';
 import type { DeviceService } from '../services/devices.js';
 import type { EnrollmentService } from '../services/enrollment.js';
 import type { OuService } from '../services/ous.js';
+import type { ResultService } from '../services/results.js';
+import type { AlertService } from '../services/alerts.js';
+import type { WebhookService } from '../services/webhooks.js';
 import type { AgentGateway } from '../ws/agent-gateway.js';
+import type { LiveFeed } from '../ws/live-feed.js';
 import type { UserService } from '../services/users.js';
 
 export interface Health {
@@ -26,8 +30,13 @@ export interface Deps {
   enrollment: EnrollmentService;
   devices: DeviceService;
   config: ConfigService;
+  results: ResultService;
+  alerts: AlertService;
+  webhooks: WebhookService;
   /** agent sockets connected to this replica */
   gateway: AgentGateway;
+  /** console viewers connected to this replica */
+  live: LiveFeed;
   health: Health;
 }
 

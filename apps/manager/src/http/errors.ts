@@ -86,6 +86,14 @@ export function toErrorResponse(err: unknown): {
         headers: { 'retry-after': '1' },
       };
   }
+  // overload, not a fault: the pool had no free connection in time
+  if (fe.message?.startsWith('timeout exceeded when trying to connect')) {
+    return {
+      status: 429,
+      body: { error: 'overloaded', message: 'the manager is busy; retry shortly', details: { retry_after_seconds: 2 } },
+      headers: { 'retry-after': '2' },
+    };
+  }
   const status = typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
   if (status < 500) return { status, body: { error: 'bad_request', message: fe.message, details: {} }, headers: {} };
   return {

@@ -14,12 +14,15 @@ import { configRoutes, LayerOut } from './routes/config.js';
 import { DeviceOut, deviceRoutes } from './routes/devices.js';
 import { enrollmentRoutes, SecretOut } from './routes/enrollment.js';
 import { settingsRoutes } from './routes/settings.js';
+import { resultRoutes } from './routes/results.js';
+import { alertRoutes } from './routes/alerts.js';
+import { liveRoutes } from './routes/live.js';
 
 export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> = {}): Promise<App> {
   const app = await createApp({ ...options, auth: deps.auth });
   for (const schema of [UserOut, OuOut, ApiKeyOut, AuditOut, DeviceOut, SecretOut, LayerOut]) app.addSchema(schema);
   healthRoutes(app, deps);
-  metricsRoutes(app);
+  metricsRoutes(app, deps);
   authRoutes(app, deps);
   userRoutes(app, deps);
   ouRoutes(app, deps);
@@ -29,7 +32,10 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   deviceRoutes(app, deps);
   configRoutes(app, deps);
   settingsRoutes(app, deps);
+  resultRoutes(app, deps);
+  alertRoutes(app, deps);
   await agentStreamRoutes(app, deps);
+  liveRoutes(app, deps);
   await app.ready();
   return app;
 }

@@ -33,6 +33,7 @@ import { randomToken, sha256 } from './crypto.js';
 import { loadFleetSettings } from './fleet-settings.js';
 import { type OuService, writeScope } from './ous.js';
 import { RateLimiter } from './rate-limit.js';
+import { HeartbeatBuffer } from './heartbeats.js';
 
 export interface EnrollmentLimits {
   /** enrollment attempts per IP per minute. @default 120 */
@@ -54,6 +55,8 @@ export class EnrollmentService {
     private readonly ous: OuService,
     private readonly config: ConfigService,
     limits: EnrollmentLimits = DEFAULT_ENROLLMENT_LIMITS,
+    /** coalesces heartbeats into periodic batch updates */
+    readonly heartbeats: HeartbeatBuffer = new HeartbeatBuffer(ctx.db),
   ) {
     this.perIp = new RateLimiter(limits.perIpPerMinute, 60_000);
     this.perSecret = new RateLimiter(limits.perSecretPerMinute, 60_000);
@@ -206,6 +209,6 @@ export class EnrollmentService {
     body: { agent_state?: string; config_version?: number; spool_backlog?: number },
   ): Promise<void> {
     if (String(deviceId) !== device.id) throw notFound('device');
-    await touchDevice(this.ctx.db, device.id, body);
+    this.heartbeats.add(device.id, body);
   }
 }

@@ -1,6 +1,8 @@
 // Wires the services over one database context.
 import type { Deps, Health } from '../http/deps.js';
 import { AgentGateway, type ConfigChange } from '../ws/agent-gateway.js';
+import { LiveFeed, type LiveMessage } from '../ws/live-feed.js';
+import { liveMessagesOf } from './live.js';
 import { ApiKeyService } from './api-keys.js';
 import { AuthService } from './auth.js';
 import { type Broadcast, ConfigService } from './config.js';
@@ -8,19 +10,38 @@ import type { ServiceContext } from './context.js';
 import { DeviceService } from './devices.js';
 import { type EnrollmentLimits, EnrollmentService } from './enrollment.js';
 import { OuService } from './ous.js';
+import { type IngestLimits, ResultService } from './results.js';
+import { AlertService } from './alerts.js';
+import { WebhookService } from './webhooks.js';
 import { UserService } from './users.js';
 
 export interface ServiceOptions {
   /** sends config changes to every replica; default: straight to this replica's gateway */
   broadcast?: (gateway: AgentGateway) => Broadcast;
   enrollmentLimits?: EnrollmentLimits;
+  ingestLimits?: IngestLimits;
+  /** hosts/addresses outbound calls (webhooks) may reach despite the guard */
+  outboundAllow?: string[];
+  /** sends a live message to every replica's viewers; default: this replica's only */
+  publishLive?: (live: LiveFeed) => (m: LiveMessage) => Promise<void>;
 }
 
 export function createServices(ctx: ServiceContext, health: Health, o: ServiceOptions = {}): Deps {
   const gateway = new AgentGateway();
-  const broadcast: Broadcast = o.broadcast?.(gateway) ?? (async (c: ConfigChange) => gateway.handle(c));
+  // the broadcast needs the alert service, which needs the config service it is given to
+  const late: { alerts?: AlertService } = {};
+  const broadcast: Broadcast =
+    o.broadcast?.(gateway) ??
+    (async (c: ConfigChange) => {
+      late.alerts?.invalidate();
+      gateway.handle(c);
+    });
   const ous = new OuService(ctx);
   const config = new ConfigService(ctx, broadcast);
+  const alerts = new AlertService(config);
+  const live = new LiveFeed();
+  const publish = o.publishLive?.(live) ?? (async (m: LiveMessage) => live.deliver(m));
+  late.alerts = alerts;
   return {
     ctx,
     auth: new AuthService(ctx),
@@ -28,6 +49,12 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
     ous,
     apiKeys: new ApiKeyService(ctx),
     config,
+    results: new ResultService(ctx, o.ingestLimits, alerts, (device, stored, events) => {
+      for (const m of liveMessagesOf(device, stored, events)) void publish(m).catch(() => undefined);
+    }),
+    live,
+    alerts,
+    webhooks: new WebhookService(ctx, { allow: o.outboundAllow ?? [] }),
     enrollment: new EnrollmentService(ctx, ous, config, o.enrollmentLimits),
     devices: new DeviceService(ctx, broadcast),
     gateway,

@@ -204,6 +204,8 @@ describe('config check-in and heartbeat', () => {
     });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ message: 'Heartbeat recorded' });
+    // heartbeats are coalesced: written at the next flush
+    await h.deps.enrollment.heartbeats.flush();
     const d = await h.req('GET', `/api/v1/devices/${device.id}`, { token: await h.adminToken() });
     expect(d.body).toMatchObject({ agent_state: 'enrolled', config_version: 3, spool_backlog: 7, status: 'online' });
   });

@@ -1,8 +1,10 @@
 // GET /metrics: Prometheus exposition of manager health (request counts and latency, process).
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { sql } from 'kysely';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Deps } from '../deps.js';
 import type { App } from '../app.js';
 
-export function metricsRoutes(app: App): Registry {
+export function metricsRoutes(app: App, d: Deps): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rookery_manager_' });
   const duration = new Histogram({
@@ -11,6 +13,61 @@ export function metricsRoutes(app: App): Registry {
     labelNames: ['method', 'route', 'status'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
+  });
+  // fleet gauges: one aggregate query per scrape, labels bounded (status, level)
+  new Gauge({
+    name: 'rookery_devices',
+    help: 'Enrolled devices by status',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const r = await sql<{
+        status: string;
+        n: string;
+      }>`SELECT status, count(*) AS n FROM devices GROUP BY status`.execute(d.ctx.db);
+      this.reset();
+      for (const s of ['online', 'offline']) this.labels(s).set(Number(r.rows.find((x) => x.status === s)?.n ?? 0));
+    },
+  });
+  new Gauge({
+    name: 'rookery_agent_spool_backlog',
+    help: 'Results waiting in agent spools, as last reported by heartbeats',
+    registers: [registry],
+    async collect() {
+      const r = await sql<{ n: string | null }>`SELECT sum(spool_backlog) AS n FROM devices`.execute(d.ctx.db);
+      this.set(Number(r.rows[0]?.n ?? 0));
+    },
+  });
+  new Gauge({
+    name: 'rookery_alerts_open',
+    help: 'Open alerts by level',
+    labelNames: ['level'] as const,
+    registers: [registry],
+    async collect() {
+      const r = await sql<{
+        state: string;
+        n: string;
+      }>`SELECT state, count(*) AS n FROM alert_states WHERE state <> 'ok' GROUP BY state`.execute(d.ctx.db);
+      this.reset();
+      for (const s of ['warning', 'critical']) this.labels(s).set(Number(r.rows.find((x) => x.state === s)?.n ?? 0));
+    },
+  });
+  const stored = new Counter({
+    name: 'rookery_results_stored_total',
+    help: 'Results stored by this replica',
+    registers: [registry],
+  });
+  const uploaded = new Counter({
+    name: 'rookery_results_uploaded_total',
+    help: 'Results received by this replica (including duplicates)',
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.routeOptions.url === '/api/v1/results/upload' && reply.statusCode === 200) {
+      const body = req.body as { results?: unknown[] } | undefined;
+      uploaded.inc(body?.results?.length ?? 0);
+      stored.inc((reply as unknown as { rkStored?: number }).rkStored ?? 0);
+    }
   });
   app.addHook('onResponse', async (req, reply) => {
     // route pattern, not the raw URL, keeps label cardinality bounded

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, expectErrorShape, type Harness } from '../../testing/harness.js';
 
 let h: Harness;
-const ids = { A: 0, A1: 0, B: 0, B1: 0, userB: 0, userA: 0, devA: 0, devB: 0, secretB: 0 };
+const ids = { A: 0, A1: 0, B: 0, B1: 0, userB: 0, userA: 0, devA: 0, devB: 0, secretB: 0, hookB: 0 };
 const tokens: Record<string, string> = {};
 
 /** Routes that are not about OU-owned objects: the caller's own account. */
@@ -25,6 +25,9 @@ const NOT_OU_SCOPED = new Set([
   'GET /api/v1/enrollment/config',
   'POST /api/v1/enrollment/devices/{device_id}/heartbeat',
   'GET /api/v1/agent/stream',
+  'POST /api/v1/results/upload',
+  // the live feed filters by the viewer's scope: tested in manager.db.test.ts
+  'GET /api/v1/stream',
   // fleet-wide, role-gated (global_admin writes): tested below in "fleet-wide routes"
   'GET /api/v1/config/global',
   'PUT /api/v1/config/global',
@@ -127,6 +130,22 @@ const cases: Case[] = [
     body: () => ({ ou_id: ids.B }),
   },
   { route: 'DELETE /api/v1/devices/{id}', kind: 'write', url: () => `/api/v1/devices/${ids.devB}` },
+  { route: 'GET /api/v1/alerts', kind: 'read', url: () => `/api/v1/alerts?device_id=${ids.devB}` },
+  { route: 'GET /api/v1/alerts/events', kind: 'read', url: () => `/api/v1/alerts/events?device_id=${ids.devB}` },
+  {
+    route: 'POST /api/v1/webhooks',
+    kind: 'write',
+    url: () => '/api/v1/webhooks',
+    body: () => ({ ou_id: ids.B, name: 'x', url: 'http://192.0.2.1/' }),
+  },
+  { route: 'DELETE /api/v1/webhooks/{id}', kind: 'write', url: () => `/api/v1/webhooks/${ids.hookB}` },
+  {
+    route: 'GET /api/v1/results/series',
+    kind: 'read',
+    url: () => `/api/v1/results/series?device_id=${ids.devB}&kind=icmp&target=127.0.0.1`,
+  },
+  { route: 'GET /api/v1/results/latest', kind: 'read', url: () => `/api/v1/results/latest?device_id=${ids.devB}` },
+  { route: 'GET /api/v1/results/latest', kind: 'read', url: () => `/api/v1/results/latest?ou_id=${ids.B}` },
   {
     route: 'POST /api/v1/enrollment/secrets',
     kind: 'write',
@@ -154,6 +173,21 @@ const lists: { route: string; url: () => string; leaks: (body: any) => boolean }
     leaks: (b) => b.items.some((u: any) => u.id === ids.userB),
   },
   { route: 'GET /api/v1/users', url: () => `/api/v1/users?ou_id=${ids.B}`, leaks: (b) => b.items.length > 0 },
+  {
+    route: 'GET /api/v1/webhooks',
+    url: () => '/api/v1/webhooks',
+    leaks: (b) => b.items.some((x: any) => x.id === ids.hookB),
+  },
+  {
+    route: 'GET /api/v1/alerts',
+    url: () => '/api/v1/alerts',
+    leaks: (b) => b.items.some((x: any) => x.device_id === ids.devB),
+  },
+  {
+    route: 'GET /api/v1/alerts/events',
+    url: () => '/api/v1/alerts/events',
+    leaks: (b) => b.items.some((x: any) => x.device_id === ids.devB),
+  },
   {
     route: 'GET /api/v1/devices',
     url: () => '/api/v1/devices?limit=500',
@@ -193,6 +227,12 @@ beforeAll(async () => {
   ids.userB = await h.createUser('bob', 'user', ids.B);
   ids.userA = await h.createUser('alice', 'user', ids.A1);
   const admin = await h.adminToken();
+  ids.hookB = (
+    await h.req('POST', '/api/v1/webhooks', {
+      token: admin,
+      body: { ou_id: ids.B, name: 'b-hook', url: 'http://192.0.2.1/' },
+    })
+  ).body.id;
   for (const [ou, key] of [
     [ids.A, 'devA'],
     [ids.B, 'devB'],
@@ -293,6 +333,9 @@ describe('nothing of B changed', () => {
     expect((await h.req('GET', `/api/v1/ous/${ids.B}/config`, { token: admin })).body.layer).toBeNull();
     const secrets = await h.req('GET', `/api/v1/enrollment/secrets?ou_id=${ids.B}`, { token: admin });
     expect(secrets.body.items.map((x: any) => [x.name, x.revoked_at])).toEqual([[`s${ids.B}`, null]]);
+    expect((await h.req('GET', '/api/v1/webhooks', { token: admin })).body.items.map((w: any) => w.id)).toEqual([
+      ids.hookB,
+    ]);
     const bob = await h.req('GET', `/api/v1/users/${ids.userB}`, { token: admin });
     expect(bob.body.full_name).toBe('');
     expect((await h.req('GET', `/api/v1/users/${ids.userA}`, { token: admin })).body.ou_id).toBe(ids.A1);

@@ -26,7 +26,9 @@ export const UserOut = Type.Object(
 
 const Username = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.@-]+$' });
 const Email = Type.Union([Type.String({ format: 'email', maxLength: 254 }), Type.Null()]);
-const NullableId = Type.Union([IdString, Type.Null()]);
+const NullableId = Type.Union([IdString, Type.Integer({ minimum: 1 }), Type.Null()]);
+const idOrNull = (v: string | number | null | undefined) =>
+  v === undefined ? undefined : v === null ? null : String(v);
 
 export function userRoutes(app: App, d: Deps): void {
   app.get(
@@ -73,7 +75,14 @@ export function userRoutes(app: App, d: Deps): void {
         response: { 201: Type.Ref(UserOut), ...errorResponses },
       },
     },
-    async (req, reply) => reply.code(201).send(publicUser(await d.users.create(req.principal, req.body, actorOf(req)))),
+    async (req, reply) =>
+      reply
+        .code(201)
+        .send(
+          publicUser(
+            await d.users.create(req.principal, { ...req.body, ou_id: idOrNull(req.body.ou_id) }, actorOf(req)),
+          ),
+        ),
   );
 
   app.get(
@@ -110,7 +119,15 @@ export function userRoutes(app: App, d: Deps): void {
         response: { 200: Type.Ref(UserOut), ...errorResponses },
       },
     },
-    async (req) => publicUser(await d.users.update(req.principal, req.params.id, req.body, actorOf(req))),
+    async (req) =>
+      publicUser(
+        await d.users.update(
+          req.principal,
+          req.params.id,
+          { ...req.body, ou_id: idOrNull(req.body.ou_id) },
+          actorOf(req),
+        ),
+      ),
   );
 
   app.delete(

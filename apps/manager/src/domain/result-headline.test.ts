@@ -1,0 +1,60 @@
+// Headline extraction per kind and histogram percentiles.
+import { describe, expect, it } from 'vitest';
+import { bucketUpperMs, headline, histPercentile } from './result-headline.js';
+
+/** What rk_hist() computes in SQL, mirrored for the test. */
+const bucketOf = (v: number) =>
+  Math.min(64, Math.max(1, Math.ceil(Math.log(Math.max(v, 0.05) / 0.05) / Math.log(1.25)) + 1));
+
+describe('headline', () => {
+  it('picks each kind’s main numbers', () => {
+    expect(headline('http', { ttfbMs: 3, totalMs: 9 })).toEqual({ latency_ms: 3, jitter_ms: null, loss_pct: null });
+    expect(headline('http', { totalMs: 9 }).latency_ms).toBe(9);
+    expect(headline('tcp', { connectMs: 0.4 }).latency_ms).toBe(0.4);
+    expect(headline('icmp', { rtt: { avgMs: 1.5 }, jitterMs: 0.2, lossPct: 10 })).toEqual({
+      latency_ms: 1.5,
+      jitter_ms: 0.2,
+      loss_pct: 10,
+    });
+    expect(headline('dns', { rttMs: 2 }).latency_ms).toBe(2);
+    expect(
+      headline('traceroute', {
+        hops: [
+          { probes: [{ rttMs: 1 }] },
+          { probes: [{ rttMs: null }, { rttMs: 5 }, { rttMs: 4 }] },
+          { probes: [{ rttMs: null }] },
+        ],
+      }).latency_ms,
+    ).toBe(4);
+  });
+
+  it('ignores junk', () => {
+    expect(headline('udp', { rtt: 'x', jitterMs: -1, lossPct: Number.NaN })).toEqual({
+      latency_ms: null,
+      jitter_ms: null,
+      loss_pct: null,
+    });
+    expect(headline('nope', { ttfbMs: 1 }).latency_ms).toBeNull();
+  });
+});
+
+describe('histPercentile', () => {
+  it('is within 12.5 % of the exact percentile', () => {
+    const values = Array.from({ length: 1000 }, (_, i) => 0.2 + (i % 100) * 0.37 + Math.floor(i / 100) * 0.011);
+    const hist = new Array(64).fill(0);
+    for (const v of values) hist[bucketOf(v) - 1]++;
+    const sorted = [...values].sort((a, b) => a - b);
+    for (const p of [50, 95, 99]) {
+      const exact = sorted[Math.ceil((p / 100) * sorted.length) - 1] as number;
+      const est = histPercentile(hist, p) as number;
+      expect(Math.abs(est - exact) / exact).toBeLessThanOrEqual(0.125);
+    }
+  });
+
+  it('null when empty; buckets are contiguous', () => {
+    expect(histPercentile(new Array(64).fill(0), 50)).toBeNull();
+    expect(bucketUpperMs(2) / bucketUpperMs(1)).toBeCloseTo(1.25);
+    expect(bucketOf(0.05)).toBe(1);
+    expect(bucketOf(0.0625)).toBe(2);
+  });
+});

@@ -1,0 +1,65 @@
+// The headline numbers of a probe result (latency, jitter, loss) used by rollups and thresholds; pure.
+
+export interface Headline {
+  /** the kind's main latency, ms; null when the probe measured none */
+  latency_ms: number | null;
+  jitter_ms: number | null;
+  loss_pct: number | null;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null);
+const rttAvg = (m: Record<string, unknown>) => num((m.rtt as Record<string, unknown> | undefined)?.avgMs);
+
+/**
+ * Picks per kind: http → TTFB (else total), tcp → connect, udp/icmp → mean RTT + jitter + loss,
+ * dns → query RTT, traceroute → RTT of the last hop that answered. Unknown kinds: all null.
+ */
+export function headline(kind: string, metrics: Record<string, unknown>): Headline {
+  switch (kind) {
+    case 'http':
+      return { latency_ms: num(metrics.ttfbMs) ?? num(metrics.totalMs), jitter_ms: null, loss_pct: null };
+    case 'tcp':
+      return { latency_ms: num(metrics.connectMs), jitter_ms: null, loss_pct: null };
+    case 'udp':
+    case 'icmp':
+      return { latency_ms: rttAvg(metrics), jitter_ms: num(metrics.jitterMs), loss_pct: num(metrics.lossPct) };
+    case 'dns':
+      return { latency_ms: num(metrics.rttMs), jitter_ms: null, loss_pct: null };
+    case 'traceroute': {
+      const hops = Array.isArray(metrics.hops) ? (metrics.hops as { probes?: { rttMs?: unknown }[] }[]) : [];
+      for (let i = hops.length - 1; i >= 0; i--) {
+        const rtts = (hops[i]?.probes ?? []).map((p) => num(p.rttMs)).filter((v): v is number => v !== null);
+        if (rtts.length) return { latency_ms: Math.min(...rtts), jitter_ms: null, loss_pct: null };
+      }
+      return { latency_ms: null, jitter_ms: null, loss_pct: null };
+    }
+    default:
+      return { latency_ms: null, jitter_ms: null, loss_pct: null };
+  }
+}
+
+/** Upper edge (ms) of histogram bucket i (1-based) of result_rollups.hist. */
+export const bucketUpperMs = (i: number) => 0.05 * 1.25 ** (i - 1);
+
+/**
+ * Percentile (0–100) from a 64-bucket latency histogram, interpolated inside the bucket on a log
+ * scale; relative error ≤ 12.5 %. Null for an empty histogram.
+ */
+export function histPercentile(hist: readonly number[], p: number): number | null {
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const rank = (p / 100) * total;
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    const c = hist[i] ?? 0;
+    if (c > 0 && seen + c >= rank) {
+      const upper = bucketUpperMs(i + 1);
+      if (i === 0) return upper;
+      const lower = bucketUpperMs(i);
+      const frac = Math.min(1, Math.max(0, (rank - seen) / c));
+      return lower * (upper / lower) ** frac;
+    }
+    seen += c;
+  }
+  return bucketUpperMs(hist.length);
+}

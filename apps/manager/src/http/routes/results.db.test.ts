@@ -1,0 +1,194 @@
+// Result upload (idempotent by id, per-record verdicts, 422/429/401) and the query API.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureResultPartitions, applyRetention } from '../../db/queries/results.js';
+import { createHarness, type Harness } from '../../testing/harness.js';
+
+let h: Harness;
+let dev: { id: number; credential: string };
+let dev2: { id: number; credential: string };
+let ouB = 0;
+
+const icmp = (startedAt: string, avgMs: number, lossPct = 0, ok = true, target = '127.0.0.1') => ({
+  id: randomUUID(),
+  result: {
+    kind: 'icmp',
+    target,
+    ok,
+    startedAt,
+    durationMs: 1000,
+    metrics: { rtt: { avgMs }, jitterMs: 0.1, lossPct },
+  },
+});
+const upload = (credential: string | undefined, results: unknown[]) =>
+  h.req('POST', '/api/v1/results/upload', {
+    headers: credential ? { authorization: `Bearer ${credential}` } : {},
+    body: { results },
+  });
+const rowCount = async () =>
+  Number((await sql<{ n: string }>`SELECT count(*) AS n FROM results`.execute(h.tdb.db)).rows[0]?.n);
+
+beforeAll(async () => {
+  h = await createHarness();
+  const ouA = await h.createOu('A');
+  ouB = await h.createOu('B');
+  const a = await h.enroll((await h.createSecret(ouA)).secret, 'res-a');
+  const b = await h.enroll((await h.createSecret(ouB)).secret, 'res-b');
+  dev = { id: a.body.device_id, credential: a.body.device_credential };
+  dev2 = { id: b.body.device_id, credential: b.body.device_credential };
+});
+afterAll(() => h.close());
+
+describe('upload', () => {
+  it('stores a batch once, however often it is retried', async () => {
+    const now = new Date().toISOString();
+    const batch = [icmp(now, 1), icmp(now, 2), icmp(now, 3)];
+    const before = await rowCount();
+    const first = await upload(dev.credential, batch);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ stored: 3, rejected: [] });
+    expect(first.body.accepted).toEqual(batch.map((b) => b.id));
+    const again = await upload(dev.credential, [...batch, batch[0]]);
+    expect(again.status).toBe(200);
+    expect(again.body.stored).toBe(0);
+    expect(await rowCount()).toBe(before + 3);
+  });
+
+  it('rejects records that can never be stored, and stores the rest', async () => {
+    const ok = icmp(new Date().toISOString(), 1);
+    const future = icmp(new Date(Date.now() + 3 * 86_400_000).toISOString(), 1);
+    const old = icmp(new Date(Date.now() - 90 * 86_400_000).toISOString(), 1);
+    const weird = { id: randomUUID(), result: { ...ok.result, kind: 'carrier-pigeon' } };
+    const r = await upload(dev.credential, [ok, future, old, weird]);
+    expect(r.status).toBe(200);
+    expect(r.body.stored).toBe(1);
+    expect(r.body.rejected.map((x: { error: string }) => x.error).sort()).toEqual([
+      'clock_skew',
+      'too_old',
+      'unknown_kind',
+    ]);
+  });
+
+  it('answers 422 for a batch that fails the schema, 401 without a credential', async () => {
+    expect((await upload(dev.credential, [{ id: 'not-a-uuid', result: {} }])).status).toBe(422);
+    expect(
+      (
+        await h.req('POST', '/api/v1/results/upload', {
+          headers: { authorization: `Bearer ${dev.credential}` },
+          body: { results: [] },
+        })
+      ).status,
+    ).toBe(422);
+    expect((await upload(undefined, [icmp(new Date().toISOString(), 1)])).status).toBe(401);
+    expect((await upload('rkd_forged', [icmp(new Date().toISOString(), 1)])).status).toBe(401);
+  });
+
+  it('answers 429 with Retry-After when saturated', async () => {
+    const t = await createHarness(
+      {},
+      { ingestLimits: { concurrent: 0, retryAfter: 3, maxAgeDays: 30, maxFutureSeconds: 86_400 } },
+    );
+    try {
+      const e = await t.enroll((await t.createSecret(await t.createOu('X'))).secret, 'busy');
+      const r = await t.req('POST', '/api/v1/results/upload', {
+        headers: { authorization: `Bearer ${e.body.device_credential}` },
+        body: { results: [icmp(new Date().toISOString(), 1)] },
+      });
+      expect(r.status).toBe(429);
+      expect(r.headers['retry-after']).toBe('3');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('queries', () => {
+  it('serves a minute series with count, latency stats, percentiles, jitter and loss', async () => {
+    const base = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000;
+    const batch = [];
+    for (let i = 0; i < 10; i++)
+      batch.push(icmp(new Date(base + i * 1000).toISOString(), i + 1, i === 9 ? 10 : 0, i !== 9, '10.0.0.1'));
+    batch.push(icmp(new Date(base + 60_000).toISOString(), 50, 0, true, '10.0.0.1'));
+    const up = await upload(dev.credential, batch);
+    expect(up.body, JSON.stringify(up.body)).toMatchObject({ stored: 11 });
+    const q = `/api/v1/results/series?device_id=${dev.id}&kind=icmp&target=10.0.0.1&since=${new Date(base - 60_000).toISOString()}&until=${new Date(base + 120_000).toISOString()}`;
+    const r = await h.req('GET', q, { token: await h.adminToken() });
+    expect(r.status).toBe(200);
+    expect(r.body.granularity).toBe('minute');
+    expect(r.body.points).toHaveLength(2);
+    const [p0, p1] = r.body.points;
+    expect(p0).toMatchObject({
+      count: 10,
+      ok_ratio: 0.9,
+      latency_min_ms: 1,
+      latency_max_ms: 10,
+      latency_avg_ms: 5.5,
+      loss_avg_pct: 1,
+    });
+    expect(p0.latency_p50_ms).toBeGreaterThan(4);
+    expect(p0.latency_p50_ms).toBeLessThan(6.5);
+    expect(p1).toMatchObject({ count: 1, latency_avg_ms: 50 });
+    const hourly = await h.req('GET', `${q}&granularity=hour`, { token: await h.adminToken() });
+    expect(hourly.body.points.reduce((a: number, p: { count: number }) => a + p.count, 0)).toBe(11);
+  });
+
+  it('shows one target from every vantage point in scope', async () => {
+    const now = new Date().toISOString();
+    await upload(dev.credential, [icmp(now, 4, 0, true, '192.0.2.9')]);
+    await upload(dev2.credential, [icmp(now, 7, 0, true, '192.0.2.9')]);
+    const all = await h.req('GET', '/api/v1/results/latest?target=192.0.2.9', { token: await h.adminToken() });
+    expect(all.body.items.map((x: { device_id: number; latency_ms: number }) => [x.device_id, x.latency_ms])).toEqual([
+      [dev.id, 4],
+      [dev2.id, 7],
+    ]);
+    await h.createUser('breporter', 'ou_reporter', ouB);
+    const t = await h.login('breporter', 'breporter-password-123');
+    const scoped = await h.req('GET', '/api/v1/results/latest?target=192.0.2.9', { token: t });
+    expect(scoped.body.items.map((x: { device_id: number }) => x.device_id)).toEqual([dev2.id]);
+  });
+
+  it('pages the latest view', async () => {
+    const now = new Date().toISOString();
+    await upload(
+      dev.credential,
+      ['t1', 't2', 't3'].map((t) => icmp(now, 1, 0, true, t)),
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const r: { body: { items: { target: string }[]; next_cursor: string | null } } = await h.req(
+        'GET',
+        `/api/v1/results/latest?device_id=${dev.id}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        { token: await h.adminToken() },
+      );
+      seen.push(...r.body.items.map((x) => x.target));
+      cursor = r.body.next_cursor;
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual(expect.arrayContaining(['t1', 't2', 't3', '10.0.0.1', '127.0.0.1']));
+  });
+});
+
+describe('maintenance', () => {
+  it('creates the coming days’ partitions and applies retention', async () => {
+    await ensureResultPartitions(h.tdb.db, 2);
+    await ensureResultPartitions(h.tdb.db, 2);
+    const parts = await sql<{
+      n: string;
+    }>`SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'results'::regclass`.execute(h.tdb.db);
+    expect(Number(parts.rows[0]?.n)).toBe(3);
+    await sql`UPDATE result_rollups SET bucket = bucket - interval '30 days' WHERE granularity = 'minute'`.execute(
+      h.tdb.db,
+    );
+    await applyRetention(h.tdb.db, { rawDays: 30, minuteDays: 14, hourDays: 180, dayDays: 1825 });
+    const left = await sql<{
+      n: string;
+    }>`SELECT count(*) AS n FROM result_rollups WHERE granularity = 'minute'`.execute(h.tdb.db);
+    expect(Number(left.rows[0]?.n)).toBe(0);
+    const hours = await sql<{ n: string }>`SELECT count(*) AS n FROM result_rollups WHERE granularity = 'hour'`.execute(
+      h.tdb.db,
+    );
+    expect(Number(hours.rows[0]?.n)).toBeGreaterThan(0);
+  });
+});

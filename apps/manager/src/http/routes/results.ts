@@ -1,0 +1,139 @@
+// Results: batch upload from agents (seed 003 path) and the query API (series, latest, multi-vantage).
+import { MAX_UPLOAD_BYTES, UploadRequest, UploadResponse } from '@rookery/protocol';
+import { Type } from '@sinclair/typebox';
+import type { App } from '../app.js';
+import type { Deps } from '../deps.js';
+import { errorResponses, IdString, PageQuery, Timestamp } from '../schemas/common.js';
+import { assertApiVersion, bearerOf } from './enrollment.js';
+
+const Kind = Type.Union(['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'].map((k) => Type.Literal(k)));
+const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+
+export function resultRoutes(app: App, d: Deps): void {
+  app.post(
+    '/api/v1/results/upload',
+    {
+      config: { public: true },
+      bodyLimit: MAX_UPLOAD_BYTES,
+      schema: {
+        tags: ['agent'],
+        summary: 'Upload a batch of results (device credential); idempotent by result id',
+        security: [{ deviceCredential: [] }],
+        body: UploadRequest,
+        response: { 200: UploadResponse, ...errorResponses, 422: Type.Ref('ErrorBody'), 426: Type.Ref('ErrorBody') },
+      },
+      // a batch that fails the schema can never succeed: 422, so the agent sets it aside
+      attachValidation: true,
+    },
+    async (req, reply) => {
+      assertApiVersion(req);
+      const device = await d.enrollment.authenticateDevice(bearerOf(req));
+      if (req.validationError) {
+        return reply.code(422).send({
+          error: 'invalid_batch',
+          message: `batch does not match the upload schema: ${req.validationError.message}`,
+          details: { request_id: req.id },
+        });
+      }
+      const r = await d.results.upload(device, req.body.results);
+      // read by the metrics hook
+      (reply as unknown as { rkStored?: number }).rkStored = r.stored;
+      return r;
+    },
+  );
+
+  app.get(
+    '/api/v1/results/series',
+    {
+      schema: {
+        tags: ['results'],
+        summary: 'Time series of one device × kind × target; granularity picked from the range unless given',
+        querystring: Type.Object(
+          {
+            device_id: IdString,
+            kind: Kind,
+            target: Type.String({ minLength: 1, maxLength: 2048 }),
+            since: Type.Optional(Type.String({ format: 'date-time' })),
+            until: Type.Optional(Type.String({ format: 'date-time' })),
+            granularity: Type.Optional(Type.Union([Type.Literal('minute'), Type.Literal('hour'), Type.Literal('day')])),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            granularity: Type.String(),
+            points: Type.Array(
+              Type.Object({
+                t: Timestamp,
+                count: Type.Integer(),
+                ok_ratio: Type.Number(),
+                latency_avg_ms: NullableNumber,
+                latency_min_ms: NullableNumber,
+                latency_max_ms: NullableNumber,
+                latency_p50_ms: NullableNumber,
+                latency_p95_ms: NullableNumber,
+                latency_p99_ms: NullableNumber,
+                jitter_avg_ms: NullableNumber,
+                loss_avg_pct: NullableNumber,
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => d.results.series(req.principal, req.query),
+  );
+
+  app.get(
+    '/api/v1/results/latest',
+    {
+      schema: {
+        tags: ['results'],
+        summary: 'Latest result per device × kind × target in your scope; filter by target for the multi-vantage view',
+        querystring: Type.Object(
+          {
+            ...PageQuery,
+            device_id: Type.Optional(IdString),
+            ou_id: Type.Optional(IdString),
+            kind: Type.Optional(Kind),
+            target: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({
+                device_id: Type.Integer(),
+                hostname: Type.String(),
+                kind: Type.String(),
+                target: Type.String(),
+                result_id: Type.String(),
+                started_at: Timestamp,
+                ok: Type.Boolean(),
+                error_code: Type.Union([Type.String(), Type.Null()]),
+                latency_ms: NullableNumber,
+                jitter_ms: NullableNumber,
+                loss_pct: NullableNumber,
+              }),
+            ),
+            next_cursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const page = await d.results.latest(req.principal, { ...req.query, limit: req.query.limit ?? 50 });
+      return {
+        items: page.items.map((r) => ({
+          ...r,
+          device_id: Number(r.device_id),
+          started_at: r.started_at.toISOString(),
+        })),
+        next_cursor: page.next_cursor,
+      };
+    },
+  );
+}

@@ -1,0 +1,208 @@
+// Result ingest (idempotent, batched, with backpressure) and the query API over rollups.
+import type { ResultEnvelope, UploadResponse } from '@rookery/protocol';
+import { type DeviceRow, findDevice } from '../db/queries/devices.js';
+import { findOu } from '../db/queries/ous.js';
+import {
+  ingestResults,
+  latestResults,
+  type LatestRow,
+  type ResultRowIn,
+  seriesRollups,
+} from '../db/queries/results.js';
+import { AppError, badRequest, notFound, tooManyRequests } from '../domain/errors.js';
+import type { Page } from '../domain/pagination.js';
+import { type Principal, scopeOf } from '../domain/principal.js';
+import { headline, histPercentile } from '../domain/result-headline.js';
+import type { AlertEvent, AlertService } from './alerts.js';
+import type { ServiceContext } from './context.js';
+
+export const RESULT_KINDS = ['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'] as const;
+
+export interface IngestLimits {
+  /** uploads processed at once per replica; more get 429. @default 8 */
+  concurrent: number;
+  /** seconds suggested in Retry-After. @default 2 */
+  retryAfter: number;
+  /** results older than this are refused, days. @default 30 */
+  maxAgeDays: number;
+  /** results dated further in the future are refused (clock skew), seconds. @default 86400 */
+  maxFutureSeconds: number;
+}
+
+export const DEFAULT_INGEST_LIMITS: IngestLimits = {
+  concurrent: 8,
+  retryAfter: 2,
+  maxAgeDays: 30,
+  maxFutureSeconds: 86_400,
+};
+
+export interface SeriesPoint {
+  t: string;
+  count: number;
+  ok_ratio: number;
+  latency_avg_ms: number | null;
+  latency_min_ms: number | null;
+  latency_max_ms: number | null;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+  latency_p99_ms: number | null;
+  jitter_avg_ms: number | null;
+  loss_avg_pct: number | null;
+}
+
+/** Granularity for a range: ≤ 6 h minute, ≤ 14 d hour, else day. */
+export function granularityFor(sinceMs: number, untilMs: number): 'minute' | 'hour' | 'day' {
+  const span = untilMs - sinceMs;
+  if (span <= 6 * 3_600_000) return 'minute';
+  if (span <= 14 * 86_400_000) return 'hour';
+  return 'day';
+}
+
+export class ResultService {
+  private inFlight = 0;
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly limits: IngestLimits = DEFAULT_INGEST_LIMITS,
+    private readonly alerts?: AlertService,
+    /** called after commit with what this upload stored and the alert changes it caused (live feed) */
+    private readonly onStored: (device: DeviceRow, stored: ResultRowIn[], events: AlertEvent[]) => void = () => {},
+  ) {}
+
+  /**
+   * Stores a device's batch. Records that can never be stored (unknown kind, date out of range)
+   * are rejected individually; the rest are accepted whether new or already stored.
+   * @throws AppError 429 with Retry-After when this replica is saturated
+   */
+  async upload(device: DeviceRow, results: ResultEnvelope[]): Promise<UploadResponse> {
+    if (this.inFlight >= this.limits.concurrent) throw tooManyRequests(this.limits.retryAfter);
+    this.inFlight++;
+    try {
+      const now = Date.now();
+      const rejected: UploadResponse['rejected'] = [];
+      const rows: ResultRowIn[] = [];
+      for (const { id, result: r } of results) {
+        const t = Date.parse(r.startedAt);
+        if (!(RESULT_KINDS as readonly string[]).includes(r.kind)) {
+          rejected.push({ id, error: 'unknown_kind', message: `unknown probe kind "${r.kind}"` });
+        } else if (t > now + this.limits.maxFutureSeconds * 1000) {
+          rejected.push({ id, error: 'clock_skew', message: 'startedAt is too far in the future' });
+        } else if (t < now - this.limits.maxAgeDays * 86_400_000) {
+          rejected.push({ id, error: 'too_old', message: `startedAt is older than ${this.limits.maxAgeDays} days` });
+        } else {
+          const h = headline(r.kind, r.metrics);
+          rows.push({
+            id: id.toLowerCase(),
+            kind: r.kind,
+            target: r.target,
+            started_at: new Date(t).toISOString(),
+            duration_ms: r.durationMs,
+            ok: r.ok,
+            error_code: r.error?.code ?? null,
+            ...h,
+            metrics: JSON.stringify(r.metrics),
+          });
+        }
+      }
+      let events: AlertEvent[] = [];
+      let fresh: ResultRowIn[] = [];
+      if (rows.length) {
+        await this.ctx.db.transaction().execute(async (tx) => {
+          const ids = new Set(await ingestResults(tx, device.id, device.ou_id, rows));
+          fresh = rows.filter((r) => ids.has(r.id));
+          events = (await this.alerts?.evaluate(device, fresh, tx)) ?? [];
+        });
+      }
+      if (fresh.length) this.onStored(device, fresh, events);
+      return { accepted: rows.map((r) => r.id), rejected, stored: fresh.length };
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Time series of one device × kind × target from the rollup that fits the range. */
+  async series(
+    p: Principal,
+    q: {
+      device_id: string;
+      kind: string;
+      target: string;
+      since?: string;
+      until?: string;
+      granularity?: 'minute' | 'hour' | 'day';
+    },
+  ): Promise<{ granularity: string; points: SeriesPoint[] }> {
+    const until = q.until ? Date.parse(q.until) : Date.now();
+    const since = q.since ? Date.parse(q.since) : until - 3_600_000;
+    if (!(since < until)) throw badRequest('since must be before until');
+    if (!(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
+    const granularity = q.granularity ?? granularityFor(since, until);
+    const step = { minute: 60_000, hour: 3_600_000, day: 86_400_000 }[granularity];
+    if ((until - since) / step > 5000) {
+      throw new AppError(400, 'range_too_large', `more than 5000 ${granularity} points; pick a coarser granularity`);
+    }
+    const rows = await seriesRollups(this.ctx.db, scopeOf(p), {
+      granularity,
+      deviceId: q.device_id,
+      kind: q.kind,
+      target: q.target,
+      // the bucket that contains `since` starts before it
+      since: new Date(Math.floor(since / step) * step),
+      until: new Date(until),
+      limit: 5000,
+    });
+    return {
+      granularity,
+      points: rows.map((r) => ({
+        t: r.bucket.toISOString(),
+        count: r.count,
+        ok_ratio: r.count ? r.ok_count / r.count : 0,
+        latency_avg_ms: r.lat_count ? r.lat_sum / r.lat_count : null,
+        latency_min_ms: r.lat_min,
+        latency_max_ms: r.lat_max,
+        latency_p50_ms: histPercentile(r.hist, 50),
+        latency_p95_ms: histPercentile(r.hist, 95),
+        latency_p99_ms: histPercentile(r.hist, 99),
+        jitter_avg_ms: r.jitter_count ? r.jitter_sum / r.jitter_count : null,
+        loss_avg_pct: r.loss_count ? r.loss_sum / r.loss_count : null,
+      })),
+    };
+  }
+
+  /** Latest result per series in scope; `target` alone gives the multi-vantage view. */
+  async latest(
+    p: Principal,
+    q: { device_id?: string; ou_id?: string; kind?: string; target?: string; limit: number; cursor?: string },
+  ): Promise<Page<LatestRow>> {
+    let after: [string, string, string] | undefined;
+    if (q.cursor) {
+      try {
+        const v = JSON.parse(Buffer.from(q.cursor, 'base64url').toString('utf8'));
+        if (!Array.isArray(v) || v.length !== 3 || !/^\d{1,18}$/.test(String(v[0]))) throw new Error();
+        after = [String(v[0]), String(v[1]), String(v[2])];
+      } catch {
+        throw badRequest('malformed cursor');
+      }
+    }
+    if (q.device_id && !(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
+    if (q.ou_id && !(await findOu(this.ctx.db, scopeOf(p), q.ou_id))) throw notFound('OU');
+    const rows = await latestResults(this.ctx.db, scopeOf(p), {
+      deviceId: q.device_id,
+      ouId: q.ou_id,
+      kind: q.kind,
+      target: q.target,
+      after,
+      limit: q.limit,
+    });
+    const more = rows.length > q.limit;
+    const items = more ? rows.slice(0, q.limit) : rows;
+    const last = items[items.length - 1];
+    return {
+      items,
+      next_cursor:
+        more && last
+          ? Buffer.from(JSON.stringify([last.device_id, last.kind, last.target])).toString('base64url')
+          : null,
+    };
+  }
+}
