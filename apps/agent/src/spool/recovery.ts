@@ -1,5 +1,5 @@
 // Start-up recovery: scan every segment, truncate torn tails, quarantine corrupt records, drop fully acked segments.
-import { open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, truncate, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { FRAME_HEADER_BYTES, scanFrames, type BadRegion, type ScannedFrame } from './frame.js';
 import { ackFile, listSegments, readAckLog, type SetAsideDir, segmentFile, syncDir } from './spool-files.js';
@@ -103,6 +103,8 @@ async function recoverSegment(
   }
   // why: a failed truncate is harmless (appends always go to a new segment); it is just found again next start
   if (scan.torn && size === scan.torn.offset) await truncate(file, size).catch(() => undefined);
+  // why: the mtime is the age of the newest record (max-age cap); a repair must not make old results young
+  if (scan.torn || corrupt.length > 0) await utimes(file, st.atime, st.mtime).catch(() => undefined);
   report.records += frames.length;
   const acked = await readAckLog(path.join(dir, ackFile(seq)));
   const pending = new Map<number, number>();

@@ -135,6 +135,22 @@ describe('Spool', () => {
     expect(third.spool.counters()).toMatchObject({ quarantined: 0, backlog: 9 });
   });
 
+  it('keeps a repaired segment as old as it was (the max-age cap still applies)', async () => {
+    const first = await openSpool();
+    for (let i = 0; i < 3; i++) await first.spool.append(envelope(i));
+    await first.spool.close();
+    const [name] = await segmentNames(dir);
+    const buf = await readSegment(dir, name!);
+    await writeFile(path.join(dir, name!), Buffer.concat([buf, buf.subarray(0, 5)])); // torn tail
+    const old = new Date(Date.now() - 2 * 3600_000);
+    await utimes(path.join(dir, name!), old, old);
+    const second = await openSpool();
+    expect(second.spool.counters()).toMatchObject({ torn_tails: 1, backlog: 3 });
+    await second.spool.close();
+    const third = await openSpool({ maxAgeMs: 3600_000 });
+    expect(third.spool.counters()).toMatchObject({ dropped_expired: 3, backlog: 0 });
+  });
+
   it('truncates a torn tail and keeps appending after it', async () => {
     const first = await openSpool();
     const envs = Array.from({ length: 5 }, (_, i) => envelope(i));
