@@ -181,6 +181,20 @@ describe('Spool', () => {
     expect(spool.counters()).toMatchObject({ quarantined: 1, backlog: 2 });
   });
 
+  it('counts results as lost when their segment file vanished, and carries on with the others', async () => {
+    const { spool, lines } = await openSpool({ segmentBytes: 4096 });
+    for (let i = 0; i < 30; i++) await spool.append(envelope(i, 200));
+    const [first, second] = await segmentNames(dir);
+    const total = spool.counters().backlog;
+    await rm(path.join(dir, first!));
+    const batch = await spool.readBatch(1000, 1 << 20);
+    expect(batch.length).toBeGreaterThan(0);
+    expect(batch.every((r) => `${String(r.seq).padStart(8, '0')}.seg` !== first)).toBe(true);
+    expect(spool.counters().lost + batch.length).toBe(total);
+    expect(second).toBeDefined();
+    expect(lines.some((l) => l.msg === 'spool segment unreadable; its results are lost')).toBe(true);
+  });
+
   it('sets rejected results aside in rejected/ with the reason', async () => {
     const { spool } = await openSpool();
     for (let i = 0; i < 4; i++) await spool.append(envelope(i));
