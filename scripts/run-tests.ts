@@ -89,8 +89,8 @@ if (only.includes('--help') || only.includes('-h')) {
   process.stdout.write(`Usage: ./rookery test [FILTER…]
 
 Without filters: typecheck, lint, format check, the vitest suite against the PostgreSQL server
-(ROOKERY_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres), then every *.db.test.ts
-again against an embedded PostgreSQL. With filters: only the vitest files matching them, on the server.
+(ROOKERY_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres), the cross-process
+*.e2e.test.ts files one at a time, then every *.db.test.ts again against an embedded PostgreSQL. With filters: only the vitest files matching them, on the server.
 Ends with one line "N passed, N failed, N skipped".
 `);
   process.exit(0);
@@ -100,7 +100,16 @@ if (only.length === 0) {
   await check('lint', 'npx', ['eslint', '.']);
   await check('format', 'npx', ['prettier', '--check', '--log-level', 'warn', '.']);
 }
-await vitest('postgresql server', only, { ROOKERY_TEST_DB: 'server' });
+if (only.length) {
+  await vitest('postgresql server', only, { ROOKERY_TEST_DB: 'server' });
+} else {
+  await vitest('postgresql server', ['--exclude', '**/*.e2e.test.ts'], { ROOKERY_TEST_DB: 'server' });
+  // cross-process tests (real managers, agents, lab namespaces) one file at a time: their timing
+  // assertions must not compete with another test file for the two cores
+  await vitest('end-to-end, one file at a time', ['.e2e.test.ts', '--no-file-parallelism'], {
+    ROOKERY_TEST_DB: 'server',
+  });
+}
 if (only.length === 0) {
   await vitest('embedded postgresql', ['.db.test.ts'], { ROOKERY_TEST_DB: 'embedded' });
 }

@@ -1,5 +1,5 @@
 // `./rookery up`: start the manager on its embedded database in ./data and print the URL and login.
-// A local agent is enrolled into the OU "Local"; the test server joins when it lands.
+// Also starts the probe test server and one local agent enrolled into the OU "Local".
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -13,16 +13,18 @@ const flag = (name: string, fallback: string) => {
   return i >= 0 && args[i + 1] ? (args[i + 1] as string) : fallback;
 };
 if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write(`Usage: ./rookery up [--listen HOST:PORT] [--data DIR]
+  process.stdout.write(`Usage: ./rookery up [--listen HOST:PORT] [--data DIR] [--testserver HOST:PORT]
 
-Starts the Rookery manager on its embedded PostgreSQL (data in ./data by default) and one local
-agent enrolled into the OU "Local", and prints the URL and the admin login. The first run creates the admin 'admin' with a random password kept in
+Starts the Rookery manager on its embedded PostgreSQL (data in ./data by default), the probe test
+server (127.0.0.1:8088) and one local agent enrolled into the OU "Local", and prints the URL and the
+admin login. The first run creates the admin 'admin' with a random password kept in
 DATA/admin-password (0600); set ADMIN_USERNAME/ADMIN_PASSWORD to choose them. Ctrl-C stops everything.
 `);
   process.exit(0);
 }
 const listen = flag('--listen', process.env.ROOKERY_LISTEN ?? '127.0.0.1:8080');
 const dataDir = path.resolve(flag('--data', path.join(ROOT, 'data')));
+const testserverListen = flag('--testserver', '127.0.0.1:8088');
 
 await mkdir(dataDir, { recursive: true, mode: 0o700 });
 const pwFile = path.join(dataDir, 'admin-password');
@@ -38,17 +40,20 @@ function start(name: string, script: string, argv: string[], env: NodeJS.Process
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...argv], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
   return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      process.stderr.write(d);
-      err += d.toString();
-      const m = /listening on (\S+)/.exec(err);
+    let seen = '';
+    // the manager says "listening on URL" on stderr, the test server {"event":"listening","url":…} on stdout
+    const watch = (out: NodeJS.WriteStream) => (d: Buffer) => {
+      out.write(d);
+      seen += d.toString();
+      const m = /listening on (\S+)/.exec(seen) ?? /"event":"listening","url":"([^"]+)"/.exec(seen);
       if (m) resolve(m[1] as string);
-    });
+    };
+    child.stdout?.on('data', watch(process.stdout));
+    child.stderr?.on('data', watch(process.stderr));
     child.on('exit', (code) => reject(new Error(`${name} exited with code ${code}`)));
   });
 }
@@ -87,10 +92,12 @@ async function api(url: string, method: string, path: string, token?: string, bo
  */
 async function startLocalAgent(url: string): Promise<string> {
   const stateDir = path.join(dataDir, 'agent');
-  const enrolled = await readFile(path.join(stateDir, 'credential.json'), 'utf8').then(
-    () => true,
-    () => false,
+  // the agent drops a stored credential issued by another manager URL, so only a matching one counts
+  const stored = await readFile(path.join(stateDir, 'credential.json'), 'utf8').then(
+    (t) => JSON.parse(t) as { manager_url?: string },
+    () => null,
   );
+  const enrolled = stored?.manager_url === url;
   const env: NodeJS.ProcessEnv = { MANAGER_URL: url, DEVICE_SERIAL: 'rookery-up-local-agent', LOG_LEVEL: 'warn' };
   if (!enrolled) {
     const { access_token: token } = await api(url, 'POST', '/api/v1/auth/login', undefined, { username, password });
@@ -109,15 +116,12 @@ async function startLocalAgent(url: string): Promise<string> {
     });
     env.ENROLLMENT_SECRET = secret.secret;
   }
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'apps/agent/src/main.ts'), '--state-dir', stateDir],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  // through ./rookery: the agent runs bundled on plain node, as in production
+  const child = spawn(path.join(ROOT, 'rookery'), ['agent', '--state-dir', stateDir], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.push(child);
   return `one local agent (OU "Local", state in ${stateDir}); see it in GET ${url}/api/v1/devices`;
 }
@@ -133,6 +137,7 @@ try {
       ADMIN_PASSWORD: password,
     },
   );
+  const testserverUrl = await start('test server', 'apps/testserver/src/main.ts', ['--listen', testserverListen], {});
   const agentNote = await startLocalAgent(url);
   process.stdout.write(`
   Rookery is running.
@@ -144,8 +149,9 @@ try {
     Password   kept in ${pwFile} (only used if no admin exists yet)
 
   Agent      ${agentNote}
+  Testserver ${testserverUrl} (HTTP), TCP echo on the next port, UDP reflector on the one after;
+             try: ./rookery probe http ${testserverUrl}/echo
 
-  Not in this build yet: the test server (see README "Status").
   Press Ctrl-C to stop.
 `);
 } catch (err) {

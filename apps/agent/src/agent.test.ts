@@ -209,6 +209,26 @@ describe('enrolled operation', () => {
     expect(t.api.calls.filter((c) => c.op === 'heartbeat').at(-1)).toMatchObject({ body: { config_version: 2 } });
   });
 
+  it('checks in again when the stream reconnects, so a change whose nudge it missed applies at once', async () => {
+    const t = setup({ rng: () => 0.5 });
+    await t.agent.start();
+    await vi.advanceTimersByTimeAsync(0);
+    t.stream.send({ type: 'hello', device_id: 42 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.at('config')).toEqual([T0]); // the first hello follows the session's own check-in
+    // the stream drops; meanwhile the config changes and the nudge goes nowhere; then it reconnects
+    await vi.advanceTimersByTimeAsync(5000);
+    t.api.configVersion = 2;
+    t.api.configValues.tests.udp = { enabled: true, targets: ['127.0.0.1:5201'] };
+    t.stream.send({ type: 'hello', device_id: 42 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.at('config')).toEqual([T0, T0 + 5000]);
+    expect(t.agent.config).toMatchObject({ source: 'manager', version: 2 });
+    expect(t.lines.find((l) => l.msg === 'applying manager config' && l.config_version === 2)).toMatchObject({
+      reason: 'stream_reconnected',
+    });
+  });
+
   it('re-enrolls after a 401 once the backoff allows, with a fresh credential', async () => {
     const t = setup({ rng: () => 0.5 });
     await t.agent.start();

@@ -51,6 +51,8 @@ export class EnrolledSession {
   private checkinAgain = false;
   private heartbeatRun: Promise<void> | undefined;
   private closed = false;
+  /** hellos on this session's stream: every one after the first is a reconnect */
+  private hellos = 0;
   lastCheckinAt: number | undefined;
   lastHeartbeatAt: number | undefined;
 
@@ -142,7 +144,11 @@ export class EnrolledSession {
 
   private onStreamMessage(message: ServerStreamMessage): void {
     const { logger, tests } = this.deps;
-    if (message.type === 'hello') logger.info({ device_id: message.device_id }, 'manager said hello');
+    if (message.type === 'hello') {
+      logger.info({ device_id: message.device_id }, 'manager said hello');
+      // why: nudges sent while the stream was down (e.g. its replica restarting) are lost; re-read the config
+      if (++this.hellos > 1) this.detach(this.checkIn('stream_reconnected'));
+    }
     if (message.type === 'nudge' && message.config_version !== tests.config.version) {
       logger.info({ config_version: message.config_version }, 'nudged: config changed, checking in');
       this.detach(this.checkIn('nudge'));

@@ -32,6 +32,7 @@ import type { Actor, ServiceContext } from './context.js';
 import { randomToken, sha256 } from './crypto.js';
 import { loadFleetSettings } from './fleet-settings.js';
 import { type OuService, writeScope } from './ous.js';
+import { credentialTag } from '../ws/agent-gateway.js';
 import { RateLimiter } from './rate-limit.js';
 import { HeartbeatBuffer } from './heartbeats.js';
 
@@ -173,7 +174,11 @@ export class EnrollmentService {
       return { ou_id: secret.ou_id, device_id: deviceId };
     });
     // a re-enrolled device's open streams carry the old credential: close them
-    await this.config.broadcast({ scope: 'revoke', device_id: result.device_id });
+    await this.config.broadcast({
+      scope: 'revoke',
+      device_id: result.device_id,
+      keep: credentialTag(sha256(credential)),
+    });
     return { ...result, credential };
   }
 

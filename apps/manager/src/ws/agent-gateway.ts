@@ -7,21 +7,26 @@ export type ConfigChange =
   | { scope: 'global'; version: number }
   | { scope: 'ou'; ou_path: string; version: number }
   | { scope: 'device'; device_id: string; version: number /** set when the device moved */; ou_path?: string }
-  | { scope: 'revoke'; device_id: string };
+  | { scope: 'revoke'; device_id: string; /** connections made with this credential (tag) stay open */ keep?: string };
 
 interface Connection {
   socket: WebSocket;
   deviceId: string;
   ouPath: string;
+  /** short digest of the credential the connection authenticated with */
+  credentialTag: string;
 }
 
 export const CONFIG_CHANNEL = 'rookery_config';
 
+/** The tag of a credential as connections and revocations name it (never the credential itself). */
+export const credentialTag = (credentialHash: string) => credentialHash.slice(0, 16);
+
 export class AgentGateway {
   private readonly byDevice = new Map<string, Set<Connection>>();
 
-  add(socket: WebSocket, deviceId: string, ouPath: string): () => void {
-    const c: Connection = { socket, deviceId, ouPath };
+  add(socket: WebSocket, deviceId: string, ouPath: string, credentialTag: string): () => void {
+    const c: Connection = { socket, deviceId, ouPath, credentialTag };
     const set = this.byDevice.get(deviceId) ?? new Set();
     set.add(c);
     this.byDevice.set(deviceId, set);
@@ -42,7 +47,11 @@ export class AgentGateway {
   /** Applies a change broadcast by any replica to the agents connected here. */
   handle(change: ConfigChange): void {
     if (change.scope === 'revoke') {
-      for (const c of this.byDevice.get(change.device_id) ?? []) c.socket.close(4401, 'credential revoked');
+      for (const c of this.byDevice.get(change.device_id) ?? []) {
+        // a re-enrolled device keeps the stream it opened with its new credential
+        if (change.keep !== undefined && c.credentialTag === change.keep) continue;
+        c.socket.close(4401, 'credential revoked');
+      }
       return;
     }
     if (change.scope === 'device' && change.ou_path) this.moved(change.device_id, change.ou_path);

@@ -35,7 +35,7 @@ export async function insertSecret(
     name: string;
     secret_hash: string;
     prefix: string;
-    created_by: string;
+    created_by: string | null;
     expires_at: Date | null;
     max_uses: number | null;
   },

@@ -5,6 +5,8 @@ import { touchDevice } from '../../db/queries/devices.js';
 import type { App } from '../app.js';
 import type { Deps } from '../deps.js';
 import { assertApiVersion, bearerOf } from './enrollment.js';
+import { sha256 } from '../../services/crypto.js';
+import { credentialTag } from '../../ws/agent-gateway.js';
 
 export async function agentStreamRoutes(app: App, d: Deps): Promise<void> {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
@@ -27,7 +29,7 @@ export async function agentStreamRoutes(app: App, d: Deps): Promise<void> {
     (socket, req) => {
       const device = devices.get(req);
       if (!device) return socket.close(4401, 'unauthenticated');
-      const remove = d.gateway.add(socket, device.id, device.ou_path);
+      const remove = d.gateway.add(socket, device.id, device.ou_path, credentialTag(sha256(bearerOf(req) ?? '')));
       void touchDevice(d.ctx.db, device.id).catch(() => undefined);
       socket.on('message', (raw) => {
         let msg: { type?: unknown };

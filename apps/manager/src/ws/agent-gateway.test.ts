@@ -1,0 +1,60 @@
+// The gateway routes nudges by scope and closes only the streams a revocation names.
+import { describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
+import { AgentGateway } from './agent-gateway.js';
+
+class FakeSocket {
+  readonly OPEN = 1;
+  readyState = 1;
+  sent: unknown[] = [];
+  closed: number | null = null;
+  send(text: string) {
+    this.sent.push(JSON.parse(text));
+  }
+  close(code: number) {
+    this.closed = code;
+    this.readyState = 3;
+  }
+}
+
+const socket = () => new FakeSocket();
+const as = (s: FakeSocket) => s as unknown as WebSocket;
+
+describe('AgentGateway', () => {
+  it('says hello and nudges by global, OU subtree and device scope', () => {
+    const g = new AgentGateway();
+    const a = socket();
+    const b = socket();
+    g.add(as(a), '1', '/1/2/', 'tagA');
+    g.add(as(b), '2', '/3/', 'tagB');
+    expect(a.sent).toEqual([{ type: 'hello', device_id: 1 }]);
+    g.handle({ scope: 'ou', ou_path: '/1/', version: 5 });
+    g.handle({ scope: 'device', device_id: '2', version: 6 });
+    g.handle({ scope: 'global', version: 7 });
+    expect(a.sent.slice(1).map((m: any) => m.config_version)).toEqual([5, 7]);
+    expect(b.sent.slice(1).map((m: any) => m.config_version)).toEqual([6, 7]);
+  });
+
+  it('a re-enrolment keeps the stream opened with the new credential and closes older ones', () => {
+    const g = new AgentGateway();
+    const old = socket();
+    const fresh = socket();
+    g.add(as(old), '1', '/1/', 'oldtag');
+    g.add(as(fresh), '1', '/1/', 'newtag');
+    g.handle({ scope: 'revoke', device_id: '1', keep: 'newtag' });
+    expect(old.closed).toBe(4401);
+    expect(fresh.closed).toBeNull();
+    g.handle({ scope: 'revoke', device_id: '1' });
+    expect(fresh.closed).toBe(4401);
+  });
+
+  it('follows a device that moved to another OU', () => {
+    const g = new AgentGateway();
+    const s = socket();
+    g.add(as(s), '1', '/1/', 't');
+    g.handle({ scope: 'device', device_id: '1', version: 2, ou_path: '/9/' });
+    g.handle({ scope: 'ou', ou_path: '/1/', version: 3 });
+    g.handle({ scope: 'ou', ou_path: '/9/', version: 4 });
+    expect(s.sent.slice(1).map((m: any) => m.config_version)).toEqual([2, 4]);
+  });
+});
