@@ -72,6 +72,7 @@ describe('rookery agent (process)', () => {
     expect(msgs).toContain('enrolled');
     expect(msgs).toContain('applying manager config');
     expect(msgs).toContain('spool recovered');
+    expect(lines.find((l) => l.msg === 'test result')).toMatchObject({ spooled: true, result: { kind: 'tcp' } });
     // the run's one result went through the spool to the manager, with a UUIDv7 id made on the agent
     expect([...manager.results.values()].map((r) => [r.result.kind, r.result.target])).toEqual([
       ['tcp', '127.0.0.1:9'],

@@ -59,14 +59,20 @@ describe('toEnvelope', () => {
 });
 
 describe('SpoolResultSink', () => {
-  it('appends the envelope and does not throw when the spool drops it', async () => {
+  it('appends the envelope, logs the result, and does not throw when the spool drops it', async () => {
     const appended: unknown[] = [];
+    const { logger, lines } = memoryLogger();
     const sink = new SpoolResultSink(
       { append: (e) => (appended.push(e), Promise.resolve(appended.length === 1)) },
-      memoryLogger().logger,
+      logger,
     );
+    const second = { ...base, result_id: newResultId() };
     await sink.write(base);
-    await sink.write({ ...base, result_id: newResultId() });
-    expect(appended).toEqual([toEnvelope(base), expect.objectContaining({ result: toEnvelope(base).result })]);
+    await sink.write(second);
+    expect(appended).toEqual([toEnvelope(base), toEnvelope(second)]);
+    expect(lines.filter((l) => l.msg === 'test result').map((l) => [l.result, l.spooled])).toEqual([
+      [base, true],
+      [second, false],
+    ]);
   });
 });

@@ -38,7 +38,11 @@ export function toEnvelope(r: TestResult): ResultEnvelope {
   };
 }
 
-/** Appends results to the spool (durable before `write` resolves); never throws. */
+/**
+ * Appends results to the spool (durable before `write` resolves) and logs each as one
+ * `"test result"` line at info, like the logging sink (`spooled: false` when the spool dropped it).
+ * Never throws.
+ */
 export class SpoolResultSink implements ResultSink {
   constructor(
     private readonly spool: { append(envelope: ResultEnvelope): Promise<boolean> },
@@ -46,8 +50,7 @@ export class SpoolResultSink implements ResultSink {
   ) {}
 
   async write(result: TestResult): Promise<void> {
-    const stored = await this.spool.append(toEnvelope(result));
-    const { result_id, kind, target, ok } = result;
-    this.logger.debug({ result_id, kind, target, ok, stored }, 'test result spooled');
+    const spooled = await this.spool.append(toEnvelope(result));
+    this.logger.info({ result, spooled }, 'test result');
   }
 }
