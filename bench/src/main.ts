@@ -2,11 +2,13 @@
 import { b5 } from './b5-probe-accuracy.js';
 import { b8 } from './b8-footprint.js';
 import { blackbox } from './blackbox.js';
+import { spoolBench } from './spool.js';
 
 const BENCHES: Record<string, (command: string) => Promise<void>> = {
   b5: (command) => b5(command),
   b8: (command) => b8(command),
   blackbox: (command) => blackbox(command),
+  spool: (command) => spoolBench(command),
 };
 
 const name = (process.argv[2] ?? '').toLowerCase();

@@ -1,7 +1,7 @@
 // Unit tests of the daemon with fake time and fake ports: timers, backoff, fallback, re-enrollment, nudges.
 import { type ConfigValues, DEFAULT_CONFIG_VALUES } from '@rookery/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Agent, type AgentDeps } from './agent.js';
+import { Agent, type AgentDeps, type ResultUploads } from './agent.js';
 import type { DeviceFacts } from './device.js';
 import {
   ApiVersionMismatchError,
@@ -9,6 +9,7 @@ import {
   RateLimitedError,
   UnauthorizedError,
 } from './link/errors.js';
+import type { UploadStatus } from './link/result-uploader.js';
 import type { StoredCredential } from './state-store.js';
 import { FakeManagerApi, FakeStream, MemorySink, MemoryStore, memoryLogger, RecordingRunner } from './testing/fakes.js';
 
@@ -324,5 +325,87 @@ describe('stopping', () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(t.store.status?.state).toBe('stopped');
     await t.agent.stop('again');
+  });
+});
+
+/** Records what the agent tells the upload pipeline. */
+class FakeUploads implements ResultUploads {
+  backlog = 0;
+  readonly credentials: (string | undefined)[] = [];
+  onRefused: (() => void) | undefined;
+  readonly events: string[] = [];
+  setCredential(credential: string | undefined, onRefused?: () => void): void {
+    this.credentials.push(credential);
+    this.onRefused = onRefused;
+  }
+  stop(flushMs: number): Promise<void> {
+    this.events.push(`stop ${flushMs}`);
+    this.backlog = 2; // what the flush could not upload
+    return Promise.resolve();
+  }
+  status(): UploadStatus {
+    return {
+      ...{ appended: 9, uploaded: 4, rejected: 0, dropped_overflow: 0, dropped_expired: 0, dropped_unwritable: 0 },
+      ...{ quarantined: 0, torn_tails: 0, lost: 0, backlog: this.backlog, bytes: 100, segments: 1 },
+      ...{ upload_batches: 1, last_upload_at: null, last_upload_error: null },
+    };
+  }
+}
+
+describe('result uploads', () => {
+  it('uploads with the session credential and reports the real backlog in heartbeats and status', async () => {
+    const results = new FakeUploads();
+    results.backlog = 5;
+    const t = setup({ results });
+    await t.agent.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(results.credentials).toEqual([t.store.credential?.device_credential]);
+    expect(t.api.calls.find((c) => c.op === 'heartbeat')).toMatchObject({ body: { spool_backlog: 5 } });
+    results.backlog = 7;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.api.calls.filter((c) => c.op === 'heartbeat').at(-1)).toMatchObject({ body: { spool_backlog: 7 } });
+    expect(t.store.status?.spool).toMatchObject({ appended: 9, uploaded: 4 });
+  });
+
+  it('a 401 on upload re-enrolls; uploads pause meanwhile and resume with the new credential', async () => {
+    const results = new FakeUploads();
+    const t = setup({ results, rng: () => 0.5 });
+    await t.agent.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const first = t.store.credential?.device_credential;
+    t.api.valid.delete(first ?? '');
+    results.onRefused?.();
+    expect(t.agent.state).toBe('enrolling');
+    expect(t.store.credential).toBeUndefined();
+    expect(results.credentials).toEqual([first, undefined]);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(t.agent.state).toBe('enrolled');
+    const second = t.store.credential?.device_credential;
+    expect(second).not.toBe(first);
+    expect(results.credentials).toEqual([first, undefined, second]);
+  });
+
+  it('a stale refusal (credential already replaced) changes nothing', async () => {
+    const results = new FakeUploads();
+    const t = setup({ results, rng: () => 0.5 });
+    await t.agent.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const staleRefusal = results.onRefused;
+    t.stream.refuse();
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(t.agent.state).toBe('enrolled');
+    staleRefusal?.();
+    expect(t.agent.state).toBe('enrolled');
+    expect(t.at('enroll')).toHaveLength(2);
+  });
+
+  it('flushes uploads (bounded) on stop before the farewell heartbeat, which reports what is left', async () => {
+    const results = new FakeUploads();
+    const t = setup({ results, timing: { resultFlushMs: 1234 } });
+    await t.agent.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await t.agent.stop('test');
+    expect(results.events).toEqual(['stop 1234']);
+    expect(t.api.calls.at(-1)).toMatchObject({ op: 'heartbeat', body: { agent_state: 'stopping', spool_backlog: 2 } });
   });
 });

@@ -8,6 +8,7 @@ import { Lifecycle, type State } from './lifecycle.js';
 import { Backoff, type BackoffOptions } from './link/backoff.js';
 import { logLinkError, requestedDelayMs } from './link/errors.js';
 import type { ManagerApi } from './link/manager-api.js';
+import type { UploadStatus } from './link/result-uploader.js';
 import type { AgentStream } from './link/stream.js';
 import { EnrolledSession } from './session.js';
 import type { AgentStatus, AgentStore, StoredCredential } from './state-store.js';
@@ -26,6 +27,20 @@ export interface AgentTiming {
   checkinBackoff?: BackoffOptions;
   /** heartbeat at least this often while enrolled, milliseconds; @default 60000 */
   heartbeatIntervalMs?: number | undefined;
+  /** on stop, try to upload spooled results for at most this long, milliseconds; @default 3000 */
+  resultFlushMs?: number | undefined;
+}
+
+/** The result upload pipeline as the agent drives it (port; the real one is `ResultUploader` over the spool). */
+export interface ResultUploads {
+  /** results waiting for upload (heartbeat `spool_backlog`) */
+  readonly backlog: number;
+  /** uploads with `credential` from now on; `onRefused` is called on a 401 for it; `undefined` pauses */
+  setCredential(credential: string | undefined, onRefused?: () => void): void;
+  /** uploads what it can within `flushMs`, then stops; the rest stays spooled */
+  stop(flushMs: number): Promise<void>;
+  /** counters for status.json */
+  status(): UploadStatus;
 }
 
 export interface AgentDeps {
@@ -42,6 +57,8 @@ export interface AgentDeps {
   store: AgentStore;
   runner: ProbeRunner;
   sink: ResultSink;
+  /** spool upload; without it results only go to `sink` and the backlog is 0 */
+  results?: ResultUploads;
   logger: Logger;
   rng?: Rng;
   timing?: AgentTiming;
@@ -139,7 +156,10 @@ export class Agent {
     this.runForTimer.cancel();
     this.abort.abort();
     const session = this.session;
-    await Promise.allSettled([this.tests.stop(), session?.close()]);
+    const flushMs = this.deps.timing?.resultFlushMs ?? 3000;
+    // why: the probes' last results reach the spool first; the flush still needs the session's credential
+    const flushed = this.tests.stop().then(() => this.deps.results?.stop(flushMs));
+    await Promise.allSettled([flushed, session?.close()]);
     await session?.farewell();
     this.lifecycle.transition('stopped');
     await this.statusWrite;
@@ -166,6 +186,7 @@ export class Agent {
       next_test_run_at: iso(this.tests.nextRunAt),
       last_heartbeat_at: iso(s?.lastHeartbeatAt),
       stream_connected: s !== undefined && this.deps.stream.connected,
+      spool: this.deps.results?.status() ?? null,
       updated_at: new Date().toISOString(),
     };
   }
@@ -233,13 +254,16 @@ export class Agent {
       tests: this.tests,
       checkinBackoff: this.checkinBackoff,
       heartbeatIntervalMs: this.deps.timing?.heartbeatIntervalMs ?? 60_000,
+      spoolBacklog: () => this.deps.results?.backlog ?? 0,
       signal: this.abort.signal,
       onUnauthorized: (where) => this.onUnauthorized(where),
       onAuthenticated: () => this.enrollBackoff.reset(),
       onChange: () => this.saveStatus(),
     });
     this.lifecycle.transition('enrolled');
-    this.session.open();
+    const session = this.session;
+    session.open();
+    this.deps.results?.setCredential(credential.device_credential, () => session.refuse('results upload'));
   }
 
   /** The credential was refused: forget it and re-enroll once the backoff allows. */
@@ -251,6 +275,7 @@ export class Agent {
       'device credential refused (revoked or unknown); re-enrolling',
     );
     this.session = undefined;
+    this.deps.results?.setCredential(undefined); // why: keep the spool; uploads resume with the next credential
     this.lifecycle.transition('enrolling');
     this.deps.store.clearCredential().catch((err: unknown) => {
       this.deps.logger.error({ err: (err as Error).message }, 'could not delete the refused credential');

@@ -33,6 +33,9 @@ export function buildCli(actions: CliActions): Command {
     .option('--device-hostname <name>', 'hostname to report (env DEVICE_HOSTNAME; default os.hostname())')
     .option('--run-seconds <n>', 'stop after N seconds (env RUN_SECONDS)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL; default info)')
+    .option('--spool-dir <dir>', 'result spool directory (env SPOOL_DIR; default <state dir>/spool)')
+    .option('--spool-max-bytes <size>', 'spool size cap, e.g. 64MiB (env SPOOL_MAX_BYTES; default 64MiB)')
+    .option('--spool-max-age-seconds <n>', 'drop results older than this (env SPOOL_MAX_AGE_SECONDS; default 7 days)')
     .action((flags: AgentFlags) => actions.run(flags));
   // why: `rookery agent --manager …` runs the daemon; `status` is the only subcommand
   program

@@ -1,7 +1,7 @@
 // Tests of settings resolution: precedence CLI > file > env > defaults, parsing of the seed's ENV names, errors.
 import { DEFAULT_CONFIG_VALUES } from '@rookery/protocol';
 import { describe, expect, it } from 'vitest';
-import { AgentConfigError, defaultStateDir, envLayerDoc, resolveAgentSettings } from './config.js';
+import { AgentConfigError, defaultStateDir, envLayerDoc, parseByteSize, resolveAgentSettings } from './config.js';
 
 const baseEnv = { MANAGER_URL: 'http://127.0.0.1:8080/', ENROLLMENT_SECRET: 'env-secret' };
 
@@ -92,5 +92,34 @@ describe('resolveAgentSettings', () => {
     expect(defaultStateDir(0, '/root')).toBe('/var/lib/rookery-agent');
     expect(defaultStateDir(1000, '/home/ada')).toBe('/home/ada/.rookery-agent');
     expect(resolveAgentSettings({ flags: {}, env: baseEnv, uid: 0 }).stateDir).toBe('/var/lib/rookery-agent');
+  });
+
+  it('resolves the spool settings: default under the state dir, sizes with units, limits checked', () => {
+    const s = resolveAgentSettings({ flags: { stateDir: '/tmp/st' }, env: baseEnv });
+    expect(s).toMatchObject({
+      spoolDir: '/tmp/st/spool',
+      spoolMaxBytes: 64 * 1024 * 1024,
+      spoolMaxAgeSeconds: 604_800,
+    });
+    const env = { ...baseEnv, SPOOL_DIR: '/tmp/env-spool', SPOOL_MAX_BYTES: '512KiB', SPOOL_MAX_AGE_SECONDS: '3600' };
+    expect(resolveAgentSettings({ flags: {}, env })).toMatchObject({
+      spoolDir: '/tmp/env-spool',
+      spoolMaxBytes: 512 * 1024,
+      spoolMaxAgeSeconds: 3600,
+    });
+    const file = { spool_dir: '/tmp/file-spool', spool_max_bytes: 1048576, spool_max_age_seconds: 120 };
+    expect(resolveAgentSettings({ flags: { spoolMaxBytes: '2m' }, env, file })).toMatchObject({
+      spoolDir: '/tmp/file-spool',
+      spoolMaxBytes: 2 * 1024 * 1024,
+      spoolMaxAgeSeconds: 120,
+    });
+    expect(parseByteSize('X', '1GiB')).toBe(1024 ** 3);
+    const bad = (e: Record<string, string>) => () => resolveAgentSettings({ flags: {}, env: { ...baseEnv, ...e } });
+    expect(bad({ SPOOL_MAX_BYTES: 'lots' })).toThrow(
+      /SPOOL_MAX_BYTES: expected a size like 67108864 or 64MiB, got "lots"/,
+    );
+    expect(bad({ SPOOL_MAX_BYTES: '10TB' })).toThrow(/SPOOL_MAX_BYTES: expected a size/);
+    expect(bad({ SPOOL_MAX_BYTES: '1000' })).toThrow(/SPOOL_MAX_BYTES: must be at least 64KiB/);
+    expect(bad({ SPOOL_MAX_AGE_SECONDS: '5' })).toThrow(/SPOOL_MAX_AGE_SECONDS: must be at least 60 seconds/);
   });
 });

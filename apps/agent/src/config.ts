@@ -29,6 +29,12 @@ export interface AgentSettings {
   runSeconds: number | undefined;
   /** pino level; @default info */
   logLevel: string;
+  /** result spool directory; @default <stateDir>/spool */
+  spoolDir: string;
+  /** cap on the spool's size in bytes (oldest results dropped beyond it); @default 64 MiB, at least 64 KiB */
+  spoolMaxBytes: number;
+  /** results older than this many seconds are dropped; @default 7 days, at least 60 */
+  spoolMaxAgeSeconds: number;
   /** the local ENV/file config, used only while not enrolled */
   localConfig: ConfigValues;
   /** which source set each local key: "env", "file" or "default" */
@@ -45,6 +51,9 @@ export interface AgentFlags {
   deviceHostname?: string;
   runSeconds?: string;
   logLevel?: string;
+  spoolDir?: string;
+  spoolMaxBytes?: string;
+  spoolMaxAgeSeconds?: string;
 }
 
 /** Shape of the optional `--config FILE` JSON document. */
@@ -57,6 +66,10 @@ export const AgentConfigFile = Type.Object(
     device_hostname: Type.Optional(Type.String()),
     run_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     log_level: Type.Optional(Type.String()),
+    spool_dir: Type.Optional(Type.String()),
+    /** bytes, or a string with a unit: "64MiB" */
+    spool_max_bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String()])),
+    spool_max_age_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     /** fallback config, same partial document as a manager config layer */
     local_config: Type.Optional(Type.Unknown()),
   },
@@ -87,6 +100,35 @@ function parsePositive(name: string, raw: string): number {
     throw new AgentConfigError(`${name}: expected a positive number, got "${raw}"`);
   }
   return n;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** Parses a byte size: an integer with an optional binary unit (`65536`, `512KiB`, `64MiB`, `1g`). */
+export function parseByteSize(name: string, raw: string): number {
+  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(raw);
+  const unit = SIZE_UNITS[m?.[2]?.toLowerCase() ?? 'x'];
+  if (!m || unit === undefined) {
+    throw new AgentConfigError(`${name}: expected a size like 67108864 or 64MiB, got "${raw}"`);
+  }
+  return Number(m[1]) * unit;
+}
+
+function atLeast(name: string, value: number, min: number, what: string): number {
+  if (value < min) throw new AgentConfigError(`${name}: must be at least ${what}, got ${value}`);
+  return value;
 }
 
 /** The local config layer the seed's environment names describe (only keys that are set). */
@@ -166,6 +208,9 @@ export function resolveAgentSettings(input: {
     layers.push({ id: 'file', doc: checkLayer('config file local_config', file.local_config) });
   const merged = mergeLayers(layers);
 
+  const stateDir = path.resolve(pick(flags.stateDir, file.state_dir) ?? defaultStateDir(input.uid));
+  const maxBytesRaw = pick(flags.spoolMaxBytes, file.spool_max_bytes?.toString(), env.SPOOL_MAX_BYTES);
+  const maxAgeRaw = pick(flags.spoolMaxAgeSeconds, file.spool_max_age_seconds?.toString(), env.SPOOL_MAX_AGE_SECONDS);
   const runRaw = pick(flags.runSeconds, file.run_seconds?.toString(), env.RUN_SECONDS);
   const logLevel = pick(flags.logLevel, file.log_level, env.LOG_LEVEL) ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
@@ -173,11 +218,20 @@ export function resolveAgentSettings(input: {
   return {
     managerUrl: checkManagerUrl(pick(flags.manager, file.manager_url, env.MANAGER_URL)),
     enrollmentSecret: pick(flags.enrollSecret, file.enrollment_secret, env.ENROLLMENT_SECRET),
-    stateDir: path.resolve(pick(flags.stateDir, file.state_dir) ?? defaultStateDir(input.uid)),
+    stateDir,
     deviceSerial: pick(flags.deviceSerial, file.device_serial, env.DEVICE_SERIAL),
     deviceHostname: pick(flags.deviceHostname, file.device_hostname, env.DEVICE_HOSTNAME),
     runSeconds: runRaw === undefined ? undefined : parsePositive('RUN_SECONDS', runRaw),
     logLevel,
+    spoolDir: path.resolve(pick(flags.spoolDir, file.spool_dir, env.SPOOL_DIR) ?? path.join(stateDir, 'spool')),
+    spoolMaxBytes:
+      maxBytesRaw === undefined
+        ? 64 * 1024 ** 2
+        : atLeast('SPOOL_MAX_BYTES', parseByteSize('SPOOL_MAX_BYTES', maxBytesRaw), 65536, '64KiB'),
+    spoolMaxAgeSeconds:
+      maxAgeRaw === undefined
+        ? 7 * 24 * 3600
+        : atLeast('SPOOL_MAX_AGE_SECONDS', parsePositive('SPOOL_MAX_AGE_SECONDS', maxAgeRaw), 60, '60 seconds'),
     localConfig: merged.values,
     localProvenance: merged.provenance,
   };

@@ -71,13 +71,20 @@ describe('rookery agent (process)', () => {
     const msgs = lines.map((l) => l.msg);
     expect(msgs).toContain('enrolled');
     expect(msgs).toContain('applying manager config');
-    expect(msgs).toContain('test result');
+    expect(msgs).toContain('spool recovered');
+    expect(lines.find((l) => l.msg === 'test result')).toMatchObject({ spooled: true, result: { kind: 'tcp' } });
+    // the run's one result went through the spool to the manager, with a UUIDv7 id made on the agent
+    expect([...manager.results.values()].map((r) => [r.result.kind, r.result.target])).toEqual([
+      ['tcp', '127.0.0.1:9'],
+    ]);
+    expect([...manager.results.keys()][0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
     expect(msgs.at(-1)).toBe('agent state stopped');
     expect(lines.every((l) => l.service === 'rookery-agent' && typeof l.level === 'number')).toBe(true);
     const credential = manager.devices[0]?.credential ?? 'missing';
     expect(a.stdout()).not.toContain(SECRET);
     expect(a.stdout()).not.toContain(credential);
     expect(manager.heartbeats.map((h) => h.body.agent_state)).toEqual(['enrolled', 'stopping']);
+    expect(manager.heartbeats.at(-1)?.body.spool_backlog).toBe(0);
     expect((await stat(path.join(stateDir, 'credential.json'))).mode & 0o777).toBe(0o600);
 
     const { stdout } = await promisify(execFile)(

@@ -6,6 +6,7 @@ import { AgentConfigError, type AgentFlags, defaultStateDir, resolveAgentSetting
 import { detectDevice } from './device.js';
 import { handleShutdownSignals } from './lifecycle.js';
 import { HttpManagerApi } from './link/manager-api.js';
+import { ResultUploader } from './link/result-uploader.js';
 import { WsAgentStream } from './link/stream.js';
 import { createLogger } from './log.js';
 import { StateStore } from './state-store.js';
@@ -14,7 +15,9 @@ import { probeRunnerFrom } from './tasks/probe-runner.js';
 import { smallFetch } from './link/http-fetch.js';
 import { runProbe } from './probes/index.js';
 import type { ProbeSpec } from '@rookery/protocol';
+import { Spool } from './spool/spool.js';
 import { LogResultSink } from './tasks/result-sink.js';
+import { SpoolResultSink } from './tasks/spool-sink.js';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`rookery agent: ${message}\n`);
@@ -47,23 +50,40 @@ async function run(flags: AgentFlags): Promise<void> {
   const device = await detectDevice({ serial: settings.deviceSerial, hostname: settings.deviceHostname }).catch(
     (err: Error) => fail(err.message),
   );
+  const api = new HttpManagerApi(settings.managerUrl, { fetch: smallFetch as unknown as typeof fetch });
+  // why: without a usable spool the agent keeps measuring and heartbeating (no crash loop on a full or
+  // read-only disk); results are then only logged
+  const spool = await Spool.open({
+    dir: settings.spoolDir,
+    maxBytes: settings.spoolMaxBytes,
+    maxAgeMs: settings.spoolMaxAgeSeconds * 1000,
+    logger,
+  }).catch((err: Error) => {
+    logger.error({ dir: settings.spoolDir, err: err.message }, 'result spool unavailable; results are only logged');
+    return undefined;
+  });
+  const uploader = spool && new ResultUploader({ spool, api, logger });
   const agent = new Agent({
     managerUrl: settings.managerUrl,
     enrollmentSecret: settings.enrollmentSecret,
     localConfig: settings.localConfig,
     runSeconds: settings.runSeconds,
     device,
-    api: new HttpManagerApi(settings.managerUrl, { fetch: smallFetch as unknown as typeof fetch }),
+    api,
     stream: new WsAgentStream(settings.managerUrl, { logger }),
     store: new StateStore(settings.stateDir),
     runner: probeRunnerFrom((spec, options) => runProbe(spec as ProbeSpec, options)),
-    sink: new LogResultSink(logger),
+    sink: spool ? new SpoolResultSink(spool, logger) : new LogResultSink(logger),
+    results: uploader,
     logger,
   });
   logger.info(
     {
       manager_url: settings.managerUrl,
       state_dir: settings.stateDir,
+      spool_dir: settings.spoolDir,
+      spool_max_bytes: settings.spoolMaxBytes,
+      spool_max_age_seconds: settings.spoolMaxAgeSeconds,
       device_serial: device.serial,
       local_overrides: Object.fromEntries(
         Object.entries(settings.localProvenance).filter(([, layer]) => layer !== 'default'),
@@ -80,6 +100,7 @@ async function run(flags: AgentFlags): Promise<void> {
     process.exit(1);
   }
   await agent.done;
+  await spool?.close();
   process.exit(0);
 }
 

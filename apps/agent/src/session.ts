@@ -21,6 +21,8 @@ export interface SessionDeps {
   checkinBackoff: Backoff;
   /** heartbeat at least this often, milliseconds */
   heartbeatIntervalMs: number;
+  /** results waiting in the spool, reported as `spool_backlog` */
+  spoolBacklog(): number;
   /** aborted when the agent stops */
   signal: AbortSignal;
   /** the manager refused the credential (401 on a call or the stream upgrade); the session is already closed */
@@ -115,10 +117,19 @@ export class EnrolledSession {
       .heartbeat(
         credential.device_credential,
         credential.device_id,
-        { agent_state: 'stopping', config_version: tests.config.version ?? undefined, spool_backlog: 0 },
+        {
+          agent_state: 'stopping',
+          config_version: tests.config.version ?? undefined,
+          spool_backlog: this.deps.spoolBacklog(),
+        },
         { signal: AbortSignal.timeout(2000), idempotencyKey: randomUUID() },
       )
       .catch(() => undefined);
+  }
+
+  /** Another part of the agent (the result uploader) got a 401 with this session's credential. */
+  refuse(where: string): void {
+    this.refused(where);
   }
 
   private detach(task: Promise<void>): void {
@@ -190,7 +201,11 @@ export class EnrolledSession {
       await api.heartbeat(
         credential.device_credential,
         credential.device_id,
-        { agent_state: 'enrolled', config_version: tests.config.version ?? undefined, spool_backlog: 0 },
+        {
+          agent_state: 'enrolled',
+          config_version: tests.config.version ?? undefined,
+          spool_backlog: this.deps.spoolBacklog(),
+        },
         { signal: this.deps.signal, idempotencyKey: randomUUID() },
       );
       this.lastHeartbeatAt = Date.now();

@@ -4,6 +4,7 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { type AgentState, ConfigValues, DEVICE_CREDENTIAL_PREFIX } from '@rookery/protocol';
 import { Value } from '@sinclair/typebox/value';
+import type { UploadStatus } from './link/result-uploader.js';
 
 /** What enrollment leaves behind; reused on restart. */
 export interface StoredCredential {
@@ -33,6 +34,8 @@ export interface AgentStatus {
   next_test_run_at: string | null;
   last_heartbeat_at: string | null;
   stream_connected: boolean;
+  /** spool and upload counters; null when the agent runs without a spool */
+  spool?: UploadStatus | null;
   updated_at: string;
 }
 

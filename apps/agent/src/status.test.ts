@@ -37,6 +37,35 @@ describe('renderStatus', () => {
     expect(text).toContain('last test run:  2026-01-01T11:59:30.000Z (30 s ago)');
     expect(text).toContain('last heartbeat: —');
     expect(text).toContain('(stream connected)');
+    expect(text).toContain('spool:          — (no spool)');
+  });
+
+  it('shows the spool backlog, faults and the last upload', () => {
+    const spool = {
+      appended: 120,
+      uploaded: 100,
+      rejected: 1,
+      dropped_overflow: 3,
+      dropped_expired: 2,
+      dropped_unwritable: 1,
+      quarantined: 1,
+      torn_tails: 1,
+      lost: 0,
+      backlog: 14,
+      bytes: 4096,
+      segments: 2,
+      upload_batches: 5,
+      last_upload_at: '2026-01-01T11:59:00.000Z',
+      last_upload_error: 'POST /api/v1/results/upload: connect ECONNREFUSED',
+    };
+    const text = renderStatus({ ...status, spool }, '/s', true, now);
+    expect(text).toContain('spool:          backlog 14 (4096 bytes in 2 segments); appended 120, uploaded 100');
+    expect(text).toContain(
+      'spool faults:   dropped 6 (overflow 3, expired 2, unwritable 1), quarantined 1, rejected 1, torn tails 1',
+    );
+    expect(text).toContain(
+      'last upload:    2026-01-01T11:59:00.000Z (60 s ago) — last error: POST /api/v1/results/upload',
+    );
   });
 
   it('marks stale next times when the agent is not running, and the unenrolled fallback', () => {

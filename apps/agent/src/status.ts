@@ -1,4 +1,5 @@
 // `rookery agent status`: renders the daemon's status.json (enrollment, OU, device, config, check-ins, next runs).
+import type { UploadStatus } from './link/result-uploader.js';
 import type { AgentStatus } from './state-store.js';
 
 /** True when a process with `pid` exists (signal 0 probe). */
@@ -16,6 +17,16 @@ function ago(iso: string | null, nowMs: number): string {
   const s = Math.round((Date.parse(iso) - nowMs) / 1000);
   const span = Math.abs(s) >= 120 ? `${Math.round(Math.abs(s) / 60)} min` : `${Math.abs(s)} s`;
   return `${iso} (${s >= 0 ? `in ${span}` : `${span} ago`})`;
+}
+
+function spoolLines(s: UploadStatus | null | undefined, nowMs: number): string[] {
+  if (!s) return ['spool:          — (no spool)'];
+  const dropped = s.dropped_overflow + s.dropped_expired + s.dropped_unwritable;
+  return [
+    `spool:          backlog ${s.backlog} (${s.bytes} bytes in ${s.segments} segments); appended ${s.appended}, uploaded ${s.uploaded}`,
+    `spool faults:   dropped ${dropped} (overflow ${s.dropped_overflow}, expired ${s.dropped_expired}, unwritable ${s.dropped_unwritable}), quarantined ${s.quarantined}, rejected ${s.rejected}, torn tails ${s.torn_tails}`,
+    `last upload:    ${ago(s.last_upload_at, nowMs)}${s.last_upload_error ? ` — last error: ${s.last_upload_error}` : ''}`,
+  ];
 }
 
 /**
@@ -48,6 +59,7 @@ export function renderStatus(
     `last test run:  ${ago(status.last_test_run_at, nowMs)}`,
     `next test run:  ${running ? ago(status.next_test_run_at, nowMs) : '— (not running)'}`,
     `last heartbeat: ${ago(status.last_heartbeat_at, nowMs)}`,
+    ...spoolLines(status.spool, nowMs),
     `updated:        ${ago(status.updated_at, nowMs)}`,
   ];
   return `${lines.join('\n')}\n`;

@@ -28,4 +28,11 @@ describe('Backoff', () => {
     for (let i = 0; i < 2000; i++) b.next();
     expect(b.next()).toBe(225_000);
   });
+
+  it('with full jitter draws every delay in [0, ceiling]', () => {
+    const low = new Backoff({ initialMs: 1000, maxMs: 8000, rng: () => 0, jitter: 'full' });
+    const high = new Backoff({ initialMs: 1000, maxMs: 8000, rng: () => 0.999_999, jitter: 'full' });
+    expect(Array.from({ length: 6 }, () => low.next())).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Array.from({ length: 6 }, () => high.next())).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
+  });
 });

@@ -1,4 +1,4 @@
-// The agent's HTTP calls to the manager (enroll, config check-in, heartbeat) over fetch, checked against the contract.
+// The agent's HTTP calls to the manager (enroll, config, heartbeat, result upload) over fetch, checked against the contract.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AGENT_API_VERSION,
@@ -8,6 +8,9 @@ import {
   type EnrollRequest,
   type HeartbeatRequest,
   HeartbeatResponse,
+  RESULTS_UPLOAD_PATH,
+  type UploadRequest,
+  UploadResponse,
 } from '@rookery/protocol';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -20,6 +23,9 @@ import {
   RateLimitedError,
   UnauthorizedError,
 } from './errors.js';
+import { registerContractFormats } from './formats.js';
+
+registerContractFormats();
 
 export interface CallOptions {
   /** aborts the call (agent stopping) */
@@ -38,6 +44,11 @@ export interface ManagerApi {
     body: HeartbeatRequest,
     options: CallOptions,
   ): Promise<HeartbeatResponse>;
+  /**
+   * `POST /api/v1/results/upload`, sent once: the result uploader owns retries and backoff (it
+   * reuses `idempotencyKey` for the same batch).
+   */
+  uploadResults(credential: string, body: UploadRequest, options: CallOptions): Promise<UploadResponse>;
 }
 
 export interface HttpManagerApiOptions {
@@ -81,17 +92,21 @@ export class HttpManagerApi implements ManagerApi {
     return this.call('POST', AGENT_PATHS.heartbeat(deviceId), HeartbeatResponse, { credential, body, ...options });
   }
 
+  uploadResults(credential: string, body: UploadRequest, options: CallOptions): Promise<UploadResponse> {
+    return this.call('POST', RESULTS_UPLOAD_PATH, UploadResponse, { credential, body, retries: 0, ...options });
+  }
+
   private async call<T extends TSchema>(
     method: 'GET' | 'POST',
     pathAndQuery: string,
     schema: T,
-    options: CallOptions & { credential?: string; body?: unknown },
+    options: CallOptions & { credential?: string; body?: unknown; retries?: number },
   ): Promise<T['static']> {
     const headers: Record<string, string> = { 'x-api-version': String(AGENT_API_VERSION), accept: 'application/json' };
     if (options.credential) headers.authorization = `Bearer ${options.credential}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (method === 'POST') headers['idempotency-key'] = options.idempotencyKey ?? crypto.randomUUID();
-    const attempts = method === 'POST' ? this.retries + 1 : 1;
+    const attempts = method === 'POST' ? (options.retries ?? this.retries) + 1 : 1;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.once(method, pathAndQuery, schema, headers, options);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { MemorySink } from '../testing/fakes.js';
 import type { ProbeRunner } from './probe-runner.js';
 import { unavailableProbeRunner } from './probe-runner.js';
+import { UUIDV7_PATTERN } from './result-id.js';
 import { probesFor, runTests } from './test-run.js';
 
 const tests: TestsConfig = {
@@ -49,6 +50,7 @@ describe('runTests', () => {
     expect(results).toHaveLength(5);
     expect(sink.results).toEqual(results);
     expect(new Set(results.map((r) => r.result_id)).size).toBe(5);
+    for (const r of results) expect(r.result_id).toMatch(UUIDV7_PATTERN);
     const failed = results.find((r) => r.target === '127.0.0.1:2');
     expect(failed).toMatchObject({ ok: false, error: 'refused: connection refused', measurement: { code: 1 } });
     expect(failed).toMatchObject({ config_source: 'manager', config_version: 3, kind: 'tcp' });

@@ -1,7 +1,7 @@
 // One test run: every enabled kind × target through the probe runner, bounded concurrency, results to the sink.
-import { randomUUID } from 'node:crypto';
 import { type ConfigValues, TEST_KINDS } from '@rookery/protocol';
 import type { ProbeRunner, ProbeSpec } from './probe-runner.js';
+import { newResultId } from './result-id.js';
 import type { ResultSink, TestResult } from './result-sink.js';
 
 export interface TestRunOptions {
@@ -30,7 +30,7 @@ export async function runTests(config: Pick<ConfigValues, 'tests'>, options: Tes
     for (let spec = queue.shift(); spec && !options.signal.aborted; spec = queue.shift()) {
       const startedAt = Date.now();
       const base = {
-        result_id: randomUUID(),
+        result_id: newResultId(),
         ...spec,
         started_at: new Date(startedAt).toISOString(),
         ...options.source,

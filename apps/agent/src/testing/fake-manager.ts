@@ -1,4 +1,4 @@
-// A small in-process manager on 127.0.0.1 speaking the agent contract (enroll, config, heartbeat, stream) for tests.
+// A small in-process manager on 127.0.0.1 speaking the agent contract (enroll, config, heartbeat, upload, stream) for tests.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,9 +11,15 @@ import {
   DEFAULT_CONFIG_VALUES,
   EnrollRequest,
   HeartbeatRequest,
+  RESULTS_UPLOAD_PATH,
+  UploadRequest,
+  type UploadResponse,
 } from '@rookery/protocol';
 import { Value } from '@sinclair/typebox/value';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { registerContractFormats } from '../link/formats.js';
+
+registerContractFormats();
 
 interface Device {
   id: number;
@@ -43,6 +49,16 @@ export class FakeManager {
   refusedUpgrades = 0;
   /** answer the next N calls with 429 + Retry-After: 1 */
   rateLimitNext = 0;
+  /** stored results by id (a retried id is stored once) */
+  readonly results = new Map<string, UploadRequest['results'][number]>();
+  /** every upload that reached the route: ids, Idempotency-Key, what was answered (0: connection dropped) */
+  readonly uploads: { ids: string[]; key: string; status: number; stored: number }[] = [];
+  /** store the next N uploads, then drop the connection without answering (a lost response) */
+  dropUploadResponses = 0;
+  /** answer the next uploads with these statuses instead of storing (e.g. 422, 503, 429) */
+  uploadStatuses: number[] = [];
+  /** ids refused per record (`rejected` in a 200 answer) */
+  readonly rejectIds = new Set<string>();
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly sockets = new Map<WebSocket, number>();
@@ -71,8 +87,9 @@ export class FakeManager {
     });
   }
 
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  /** Listens on 127.0.0.1 (`port` 0: any free port; pass the old port to restart a closed fake). */
+  async listen(port = 0): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
@@ -161,6 +178,7 @@ export class FakeManager {
       };
       return send(200, response);
     }
+    if (req.method === 'POST' && url.pathname === RESULTS_UPLOAD_PATH) return this.upload(req, res, body, send);
     const hb = /^\/api\/v1\/enrollment\/devices\/(\d+)\/heartbeat$/.exec(url.pathname);
     if (req.method === 'POST' && hb) {
       if (Number(hb[1]) !== device.id) return error(404, 'not_found', 'device not found');
@@ -170,5 +188,42 @@ export class FakeManager {
       return send(200, { message: 'Heartbeat recorded' });
     }
     return error(404, 'not_found', 'no such route');
+  }
+
+  private upload(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    send: (status: number, payload: unknown, headers?: Record<string, string>) => void,
+  ): void {
+    const key = String(req.headers['idempotency-key']);
+    const ids = Value.Check(UploadRequest, body) ? body.results.map((r) => r.id) : [];
+    const scripted = this.uploadStatuses.shift();
+    if (scripted !== undefined || !Value.Check(UploadRequest, body)) {
+      const status = scripted ?? 422;
+      this.uploads.push({ ids, key, status, stored: 0 });
+      const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
+      return send(status, { error: `http_${status}`, message: 'scripted by the test', details: {} }, headers);
+    }
+    const accepted: string[] = [];
+    const rejected: UploadResponse['rejected'] = [];
+    let stored = 0;
+    for (const r of body.results) {
+      if (this.rejectIds.has(r.id)) {
+        rejected.push({ id: r.id, error: 'validation_failed', message: 'refused by the test' });
+        continue;
+      }
+      if (!this.results.has(r.id)) stored++;
+      this.results.set(r.id, r);
+      accepted.push(r.id);
+    }
+    if (this.dropUploadResponses > 0) {
+      this.dropUploadResponses--;
+      this.uploads.push({ ids, key, status: 0, stored });
+      res.socket?.destroy();
+      return;
+    }
+    this.uploads.push({ ids, key, status: 200, stored });
+    send(200, { accepted, rejected, stored } satisfies UploadResponse);
   }
 }

@@ -1,5 +1,12 @@
 // Fakes of the agent's ports for unit tests: scripted manager API, stream, store, probe runner, sink.
-import type { ConfigResponse, EnrollRequest, HeartbeatRequest, ServerStreamMessage } from '@rookery/protocol';
+import type {
+  ConfigResponse,
+  EnrollRequest,
+  HeartbeatRequest,
+  ServerStreamMessage,
+  UploadRequest,
+  UploadResponse,
+} from '@rookery/protocol';
 import { buildAgentConfig, DEFAULT_CONFIG_VALUES, type ConfigValues } from '@rookery/protocol';
 import type { Logger } from 'pino';
 import { createLogger } from '../log.js';
@@ -19,7 +26,8 @@ type Call =
       deviceId: number;
       body: HeartbeatRequest;
       key: string | undefined;
-    };
+    }
+  | { op: 'upload'; at: number; credential: string; ids: string[]; key: string | undefined };
 
 /** A manager whose answers tests script; every call is recorded with the (fake) time it arrived. */
 export class FakeManagerApi implements ManagerApi {
@@ -28,6 +36,9 @@ export class FakeManagerApi implements ManagerApi {
   enrollFailures: Error[] = [];
   configFailures: Error[] = [];
   heartbeatFailures: Error[] = [];
+  uploadFailures: Error[] = [];
+  /** results stored by upload, by id (a retried id is stored once) */
+  readonly results = new Map<string, UploadRequest['results'][number]['result']>();
   /** credentials the fake accepts; enroll adds one */
   readonly valid = new Set<string>();
   private issued = 0;
@@ -74,6 +85,19 @@ export class FakeManagerApi implements ManagerApi {
     const failure = this.heartbeatFailures.shift();
     if (failure) return Promise.reject(failure);
     return Promise.resolve({ message: 'Heartbeat recorded' });
+  }
+
+  uploadResults(credential: string, body: UploadRequest, options: CallOptions): Promise<UploadResponse> {
+    const ids = body.results.map((r) => r.id);
+    this.calls.push({ op: 'upload', at: Date.now(), credential, ids, key: options.idempotencyKey });
+    const failure = this.uploadFailures.shift();
+    if (failure) return Promise.reject(failure);
+    let stored = 0;
+    for (const r of body.results) {
+      if (!this.results.has(r.id)) stored++;
+      this.results.set(r.id, r.result);
+    }
+    return Promise.resolve({ accepted: ids, rejected: [], stored });
   }
 }
 

@@ -1,0 +1,200 @@
+// Cross-process: spooled results against the real `./rookery manager` (embedded PostgreSQL): full agent, and an outage.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { UploadResponse } from '@rookery/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpManagerApi } from './link/manager-api.js';
+import { ResultUploader } from './link/result-uploader.js';
+import { Spool } from './spool/spool.js';
+import { envelope } from './spool/testing.js';
+import { memoryLogger } from './testing/fakes.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const ADMIN = { username: 'admin', password: 'results-e2e-admin-password' };
+
+let dataDir: string;
+let work: string;
+let manager: ChildProcess | undefined;
+let url = '';
+let token = '';
+let ouId = 0;
+let tcpTarget: Server;
+
+/** Starts the manager on `listen` (127.0.0.1:0 first, then the same port again); resolves with its URL. */
+function startManager(listen: string): Promise<string> {
+  const proc = spawn(
+    path.join(ROOT, 'rookery'),
+    ['manager', '--data', dataDir, '--listen', listen, '--log-level', 'warn'],
+    {
+      env: { ...process.env, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  manager = proc;
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`manager did not start: ${err}`)), 60_000);
+    proc.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(err);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`manager exited with ${code}: ${err}`));
+    });
+  });
+}
+
+async function stopManager(): Promise<void> {
+  const proc = manager;
+  if (!proc || proc.exitCode !== null) return;
+  const exited = new Promise((resolve) => proc.on('exit', resolve));
+  proc.kill('SIGTERM');
+  await exited;
+}
+
+async function api(method: string, pathname: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${url}${pathname}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await res.json()) as unknown;
+  if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function enrollDevice(serial: string): Promise<{ device_id: number; device_credential: string }> {
+  const { secret } = await api('POST', '/api/v1/enrollment/secrets', { ou_id: ouId, name: `s-${serial}` });
+  const http = new HttpManagerApi(url);
+  const body = {
+    secret,
+    device_serial: serial,
+    device_hostname: `host-${serial}`,
+    device_os: 'Linux',
+    device_os_version: '6.1.0',
+    client_type: 'rookeryAgent',
+    client_version: '0.1.0',
+  };
+  return http.enroll(body, { idempotencyKey: crypto.randomUUID() });
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'rk-results-e2e-data-'));
+  work = await mkdtemp(path.join(tmpdir(), 'rk-results-e2e-'));
+  url = await startManager('127.0.0.1:0');
+  const login = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  });
+  token = ((await login.json()) as { access_token: string }).access_token;
+  ouId = (await api('POST', '/api/v1/ous', { name: 'Spool' })).id;
+  tcpTarget = createServer((s) => s.end());
+  await new Promise<void>((resolve) => tcpTarget.listen(0, '127.0.0.1', resolve));
+}, 90_000);
+
+afterAll(async () => {
+  await stopManager();
+  tcpTarget?.close();
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('results against the real manager', () => {
+  it('the agent process spools its probe results and the manager stores them', async () => {
+    const port = (tcpTarget.address() as { port: number }).port;
+    await api('PUT', `/api/v1/ous/${ouId}/config`, {
+      name: 'Spool e2e',
+      doc: {
+        tests: {
+          http: { enabled: false },
+          icmp: { enabled: false },
+          tcp: { enabled: true, targets: [`127.0.0.1:${port}`] },
+        },
+      },
+    });
+    const { secret } = await api('POST', '/api/v1/enrollment/secrets', { ou_id: ouId, name: 'agent-process' });
+    const stateDir = path.join(work, 'agent-state');
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'apps/agent/src/main.ts', '--state-dir', stateDir], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: work, MANAGER_URL: url, ENROLLMENT_SECRET: secret, RUN_SECONDS: '4' },
+      stdio: 'ignore',
+    });
+    expect(await new Promise((resolve) => proc.on('exit', resolve))).toBe(0);
+    const latest = await api('GET', `/api/v1/results/latest?ou_id=${ouId}&kind=tcp`);
+    expect(latest.items).toHaveLength(1);
+    expect(latest.items[0]).toMatchObject({ kind: 'tcp', target: `127.0.0.1:${port}`, ok: true });
+    expect(latest.items[0].result_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  }, 60_000);
+
+  it('manager stopped for a while and restarted: every spooled result is stored exactly once', async () => {
+    const device = await enrollDevice('outage-1');
+    const spool = await Spool.open({ dir: path.join(work, 'spool-outage'), logger: memoryLogger().logger });
+    let stored = 0;
+    const http = new HttpManagerApi(url, { timeoutMs: 5000 });
+    const uploader = new ResultUploader({
+      spool,
+      api: {
+        uploadResults: async (...args) => {
+          const r: UploadResponse = await http.uploadResults(...args);
+          stored += r.stored;
+          return r;
+        },
+      },
+      logger: memoryLogger().logger,
+      batchRecords: 50,
+      backoff: { initialMs: 50, maxMs: 500 },
+    });
+    const now = Date.now();
+    const at = (i: number) => now - 3_000_000 + i * 1000; // within the last hour, one second apart
+    for (let i = 0; i < 200; i++) await spool.append(envelope(i, 0, at(i)));
+    uploader.setCredential(device.device_credential);
+    await waitFor('first batch stored', () => stored > 0);
+
+    await stopManager();
+    for (let i = 200; i < 500; i++) await spool.append(envelope(i, 0, at(i)));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(spool.backlog).toBeGreaterThanOrEqual(300);
+    await startManager(new URL(url).host);
+    await waitFor('spool drained', () => spool.backlog === 0, 60_000);
+    await uploader.stop(1000);
+    await spool.close();
+
+    expect(stored).toBe(500);
+    const since = new Date(now - 3_600_000).toISOString();
+    const until = new Date(now + 60_000).toISOString();
+    const q = new URLSearchParams({
+      device_id: String(device.device_id),
+      kind: 'tcp',
+      target: '127.0.0.1:1000',
+      since,
+      until,
+    });
+    const counted = async (target: string) => {
+      q.set('target', target);
+      const series = await api('GET', `/api/v1/results/series?${q}&granularity=hour`);
+      return (series.points as { count: number }[]).reduce((n, p) => n + p.count, 0);
+    };
+    // envelope(i) targets 127.0.0.1:(1000 + i): one row per result id, none twice
+    let total = 0;
+    for (let i = 0; i < 500; i++) total += await counted(`127.0.0.1:${1000 + i}`);
+    expect(total).toBe(500);
+  }, 120_000);
+});
