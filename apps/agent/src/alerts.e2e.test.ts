@@ -1,5 +1,5 @@
 // Issue 6 end to end: real ICMP loss (nft in the lab) opens a critical alert, a webhook receiver in a lab host gets
-// one signed delivery per transition, and the alert closes with hysteresis once the loss is gone.
+// one signed delivery per transition, loss inside the hysteresis band keeps it open, and no loss closes it.
 import { createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,12 @@ const HOOK_PORT = 9090;
 const RECEIVER = path.join(ROOT, 'apps/agent/src/testing/webhook-receiver.ts');
 /** one run every 10 s (the minimum), no jitter; 3 runs open or close an alert, plus upload and delivery slack */
 const TRANSITION_MS = 50_000;
+/**
+ * Loss thresholds, percent. The agent sends 5 echo requests a run, so nft `every: 2` gives 40 % or 60 % (critical)
+ * and `every: 5` exactly 20 %: under critical, but above critical × 0.9 = 19.8, i.e. inside the hysteresis band.
+ */
+const WARNING = 10;
+const CRITICAL = 22;
 
 interface Received {
   signature: string | null;
@@ -89,7 +95,7 @@ describeLab('alerts end to end: nft loss → critical alert → one webhook each
       doc: {
         tests: { http: { enabled: false }, tcp: { enabled: false }, icmp: { enabled: true, targets: [target] } },
         schedule: { interval_seconds: 10, offset_percent: 0 },
-        thresholds: { packet_loss_warning_percent: 1, packet_loss_critical_percent: 5 },
+        thresholds: { packet_loss_warning_percent: WARNING, packet_loss_critical_percent: CRITICAL },
       },
     });
     // a lab address (10.x), not loopback: the URL guard lets it through without ROOKERY_OUTBOUND_ALLOW
@@ -158,7 +164,7 @@ describeLab('alerts end to end: nft loss → critical alert → one webhook each
     );
     timings.inject_to_open_ms = Date.now() - injectedAt;
     expect(opened).toMatchObject({ kind: 'icmp', target });
-    expect(opened.last_value).toBeGreaterThanOrEqual(5);
+    expect(opened.last_value).toBeGreaterThanOrEqual(CRITICAL);
     expect(a.logs('test run finished', mark).length).toBeGreaterThanOrEqual(3);
     const lossy = a.results(mark).map((r) => r.measurement.metrics.lossPct as number);
     timings.loss_pct_per_run = lossy.join(',');
@@ -177,10 +183,21 @@ describeLab('alerts end to end: nft loss → critical alert → one webhook each
     expect(signatureValid('rkw_wrong', openDelivery.signature, openDelivery.body)).toBe(false);
     expect(JSON.parse(openDelivery.body)).toMatchObject({
       type: 'alert.changed',
-      event: { kind: 'icmp', target, metric: 'loss', from: 'ok', to: 'critical', threshold: 5 },
+      event: { kind: 'icmp', target, metric: 'loss', from: 'ok', to: 'critical', threshold: CRITICAL },
     });
 
-    // clear: three clean runs (0 % < 5 × 0.9) close it
+    // hover: 20 % is under the critical threshold but inside the band; 4 runs later it is still critical, unannounced
+    mark = a.mark();
+    await lab().setLoss('target', { every: 5 });
+    await a.waitForLog('test run finished', { from: mark, count: 4, timeoutMs: TRANSITION_MS });
+    const hovering = a.results(mark).map((r) => r.measurement.metrics.lossPct as number);
+    timings.hover_loss_pct_per_run = hovering.join(',');
+    expect(hovering.slice(1)).toEqual([20, 20, 20]);
+    await new Promise((r) => setTimeout(r, 3000)); // the last upload and a few delivery ticks
+    expect(await alerts()).toMatchObject([{ metric: 'loss', state: 'critical', last_value: 20 }]);
+    expect(received()).toHaveLength(1);
+
+    // clear: three clean runs (0 % < WARNING × 0.9) close it
     mark = a.mark();
     await lab().setLoss('target', null);
     const clearedAt = Date.now();
