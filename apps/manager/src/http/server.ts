@@ -17,6 +17,7 @@ import { settingsRoutes } from './routes/settings.js';
 import { resultRoutes } from './routes/results.js';
 import { alertRoutes } from './routes/alerts.js';
 import { liveRoutes } from './routes/live.js';
+import { fleetRoutes } from './routes/fleet.js';
 
 export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> = {}): Promise<App> {
   const app = await createApp({ ...options, auth: deps.auth });
@@ -34,6 +35,7 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   settingsRoutes(app, deps);
   resultRoutes(app, deps);
   alertRoutes(app, deps);
+  fleetRoutes(app, deps);
   await agentStreamRoutes(app, deps);
   liveRoutes(app, deps);
   await app.ready();

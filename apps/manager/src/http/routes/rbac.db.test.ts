@@ -130,6 +130,7 @@ const cases: Case[] = [
     body: () => ({ ou_id: ids.B }),
   },
   { route: 'DELETE /api/v1/devices/{id}', kind: 'write', url: () => `/api/v1/devices/${ids.devB}` },
+  { route: 'GET /api/v1/fleet/summary', kind: 'read', url: () => `/api/v1/fleet/summary?ou_id=${ids.B}` },
   { route: 'GET /api/v1/alerts', kind: 'read', url: () => `/api/v1/alerts?device_id=${ids.devB}` },
   { route: 'GET /api/v1/alerts/events', kind: 'read', url: () => `/api/v1/alerts/events?device_id=${ids.devB}` },
   {

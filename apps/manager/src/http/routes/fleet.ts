@@ -1,0 +1,68 @@
+// GET /api/v1/fleet/summary: devices online/offline, open alerts and failing series per child OU.
+import { Type } from '@sinclair/typebox';
+import { fleetSummary } from '../../db/queries/fleet.js';
+import { findOu, findOuUnscoped } from '../../db/queries/ous.js';
+import { forbidden, notFound } from '../../domain/errors.js';
+import { scopeOf } from '../../domain/principal.js';
+import type { App } from '../app.js';
+import type { Deps } from '../deps.js';
+import { errorResponses, IdString } from '../schemas/common.js';
+
+export function fleetRoutes(app: App, d: Deps): void {
+  app.get(
+    '/api/v1/fleet/summary',
+    {
+      schema: {
+        tags: ['results'],
+        summary: 'Fleet summary per child OU of ou_id (default: your top OU, or the roots for global roles)',
+        querystring: Type.Object({ ou_id: Type.Optional(IdString) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            ou_id: Type.Union([Type.Integer(), Type.Null()]),
+            children: Type.Array(
+              Type.Object({
+                ou_id: Type.Union([Type.Integer(), Type.Null()], { description: 'null: devices directly in ou_id' }),
+                name: Type.Union([Type.String(), Type.Null()]),
+                devices: Type.Integer(),
+                online: Type.Integer(),
+                offline: Type.Integer(),
+                alerts_warning: Type.Integer(),
+                alerts_critical: Type.Integer(),
+                series: Type.Integer(),
+                series_failing: Type.Integer(),
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const p = req.principal;
+      const scope = scopeOf(p);
+      // an OU outside the scope is not found, whatever the role
+      if (req.query.ou_id && !(await findOu(d.ctx.db, scope, req.query.ou_id))) throw notFound('OU');
+      if (p.role === 'user') throw forbidden('the fleet summary is for admins and reporters');
+      let ouId: string | null = req.query.ou_id ?? (scope.kind === 'all' ? null : p.ouId);
+      let path = '/';
+      if (ouId) {
+        const ou = await findOu(d.ctx.db, scope, ouId);
+        if (!ou) throw notFound('OU');
+        path = ou.path;
+      } else ouId = null;
+      const rows = await fleetSummary(d.ctx.db, path);
+      const names = new Map<string, string>();
+      for (const r of rows) {
+        if (r.ou_id) names.set(r.ou_id, (await findOuUnscoped(d.ctx.db, r.ou_id))?.name ?? '');
+      }
+      return {
+        ou_id: ouId === null ? null : Number(ouId),
+        children: rows.map((r) => ({
+          ...r,
+          ou_id: r.ou_id === null ? null : Number(r.ou_id),
+          name: r.ou_id ? (names.get(r.ou_id) ?? null) : null,
+        })),
+      };
+    },
+  );
+}
