@@ -25,7 +25,6 @@ const NOT_OU_SCOPED = new Set([
   'GET /api/v1/enrollment/config',
   'POST /api/v1/enrollment/devices/{device_id}/heartbeat',
   'GET /api/v1/agent/stream',
-  'POST /api/v1/results/upload',
   // the live feed filters by the viewer's scope: tested in manager.db.test.ts
   'GET /api/v1/stream',
   // fleet-wide, role-gated (global_admin writes): tested below in "fleet-wide routes"
@@ -130,6 +129,26 @@ const cases: Case[] = [
     body: () => ({ ou_id: ids.B }),
   },
   { route: 'DELETE /api/v1/devices/{id}', kind: 'write', url: () => `/api/v1/devices/${ids.devB}` },
+  {
+    route: 'POST /api/v1/results/upload',
+    kind: 'write',
+    url: () => `/api/v1/results/upload?device_id=${ids.devB}`,
+    body: () => ({
+      results: [
+        {
+          id: crypto.randomUUID(),
+          result: {
+            kind: 'tcp',
+            target: 'x:1',
+            ok: true,
+            startedAt: new Date().toISOString(),
+            durationMs: 1,
+            metrics: {},
+          },
+        },
+      ],
+    }),
+  },
   { route: 'GET /api/v1/fleet/summary', kind: 'read', url: () => `/api/v1/fleet/summary?ou_id=${ids.B}` },
   { route: 'GET /api/v1/alerts', kind: 'read', url: () => `/api/v1/alerts?device_id=${ids.devB}` },
   { route: 'GET /api/v1/alerts/events', kind: 'read', url: () => `/api/v1/alerts/events?device_id=${ids.devB}` },

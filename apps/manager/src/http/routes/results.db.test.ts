@@ -103,6 +103,71 @@ describe('upload', () => {
   });
 });
 
+describe('user-run clients (seed 003)', () => {
+  it('upload with a JWT or an API key for a device the user administers', async () => {
+    const admin = await h.adminToken();
+    const r = await h.req('POST', `/api/v1/results/upload?device_id=${dev.id}`, {
+      token: admin,
+      body: { results: [icmp(new Date().toISOString(), 2)] },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.stored).toBe(1);
+    const key = (await h.req('POST', '/api/v1/api-keys', { token: admin, body: { name: 'client' } })).body.key;
+    const k = await h.req('POST', `/api/v1/results/upload?device_id=${dev.id}`, {
+      headers: { 'x-api-key': key },
+      body: { results: [icmp(new Date().toISOString(), 2)] },
+    });
+    expect(k.status).toBe(200);
+    expect(
+      (
+        await h.req('POST', '/api/v1/results/upload', {
+          token: admin,
+          body: { results: [icmp(new Date().toISOString(), 2)] },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await h.req('POST', '/api/v1/results/upload?device_id=abc', {
+          token: admin,
+          body: { results: [icmp(new Date().toISOString(), 2)] },
+        })
+      ).status,
+    ).toBe(400);
+  });
+
+  it('refuses reporters (403) and devices outside the user’s subtree (404)', async () => {
+    await h.createUser('rep6', 'ou_reporter', ouB);
+    const rep = await h.login('rep6', 'rep6-password-123');
+    expect(
+      (
+        await h.req('POST', `/api/v1/results/upload?device_id=${dev2.id}`, {
+          token: rep,
+          body: { results: [icmp(new Date().toISOString(), 2)] },
+        })
+      ).status,
+    ).toBe(403);
+    await h.createUser('adm6', 'ou_admin', ouB);
+    const adm = await h.login('adm6', 'adm6-password-123');
+    expect(
+      (
+        await h.req('POST', `/api/v1/results/upload?device_id=${dev.id}`, {
+          token: adm,
+          body: { results: [icmp(new Date().toISOString(), 2)] },
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (
+        await h.req('POST', `/api/v1/results/upload?device_id=${dev2.id}`, {
+          token: adm,
+          body: { results: [icmp(new Date().toISOString(), 2)] },
+        })
+      ).status,
+    ).toBe(200);
+  });
+});
+
 describe('queries', () => {
   it('serves a minute series with count, latency stats, percentiles, jitter and loss', async () => {
     const base = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000;

@@ -1,5 +1,9 @@
 // Results: batch upload from agents (seed 003 path) and the query API (series, latest, multi-vantage).
-import { MAX_UPLOAD_BYTES, UploadRequest, UploadResponse } from '@rookery/protocol';
+import { DEVICE_CREDENTIAL_PREFIX, MAX_UPLOAD_BYTES, UploadRequest, UploadResponse } from '@rookery/protocol';
+import type { FastifyRequest } from 'fastify';
+import { type DeviceRow, findDevice } from '../../db/queries/devices.js';
+import { badRequest, notFound } from '../../domain/errors.js';
+import { writeScope } from '../../services/ous.js';
 import { Type } from '@sinclair/typebox';
 import type { App } from '../app.js';
 import type { Deps } from '../deps.js';
@@ -9,6 +13,24 @@ import { assertApiVersion, bearerOf } from './enrollment.js';
 const Kind = Type.Union(['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'].map((k) => Type.Literal(k)));
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
 
+/**
+ * The device an upload is for: the device credential's own, or for a user's JWT / API key the
+ * `device_id` it names, which must lie in the user's write scope.
+ */
+async function uploader(d: Deps, req: FastifyRequest): Promise<DeviceRow> {
+  const bearer = bearerOf(req);
+  const apiKey = req.headers['x-api-key'];
+  if (bearer?.startsWith(DEVICE_CREDENTIAL_PREFIX) || (bearer === undefined && apiKey === undefined)) {
+    return d.enrollment.authenticateDevice(bearer);
+  }
+  const p = await d.auth.authenticate(bearer, typeof apiKey === 'string' ? apiKey : undefined);
+  const deviceId = (req.query as { device_id?: string }).device_id;
+  if (!deviceId) throw badRequest('a user upload names the device: ?device_id=', { field: 'device_id' });
+  const device = await findDevice(d.ctx.db, writeScope(p), deviceId);
+  if (!device) throw notFound('device');
+  return device;
+}
+
 export function resultRoutes(app: App, d: Deps): void {
   app.post(
     '/api/v1/results/upload',
@@ -17,8 +39,10 @@ export function resultRoutes(app: App, d: Deps): void {
       bodyLimit: MAX_UPLOAD_BYTES,
       schema: {
         tags: ['agent'],
-        summary: 'Upload a batch of results (device credential); idempotent by result id',
-        security: [{ deviceCredential: [] }],
+        summary:
+          'Upload a batch of results; idempotent by result id. Agents use their device credential; user-run clients (seed 003) a JWT or API key plus ?device_id of a device they administer',
+        security: [{ deviceCredential: [] }, { bearer: [] }, { apiKey: [] }],
+        querystring: Type.Object({ device_id: Type.Optional(IdString) }, { additionalProperties: false }),
         body: UploadRequest,
         response: { 200: UploadResponse, ...errorResponses, 422: Type.Ref('ErrorBody'), 426: Type.Ref('ErrorBody') },
       },
@@ -27,7 +51,9 @@ export function resultRoutes(app: App, d: Deps): void {
     },
     async (req, reply) => {
       assertApiVersion(req);
-      const device = await d.enrollment.authenticateDevice(bearerOf(req));
+      // a bad query string is the caller's mistake (400), not a batch to set aside (422)
+      if (req.validationError?.validationContext === 'querystring') throw req.validationError;
+      const device = await uploader(d, req);
       if (req.validationError) {
         return reply.code(422).send({
           error: 'invalid_batch',
