@@ -27,7 +27,12 @@ function result(n: number, at: string) {
       ok: true,
       startedAt: at,
       durationMs: 1.734,
-      metrics: { connect_ms: 1.734, local_address: '10.0.0.5', local_port: 40000 + (n % 20000), remote_address: '10.20.1.1' },
+      metrics: {
+        connect_ms: 1.734,
+        local_address: '10.0.0.5',
+        local_port: 40000 + (n % 20000),
+        remote_address: '10.20.1.1',
+      },
     },
   };
 }
@@ -56,7 +61,11 @@ function mix(devices: BenchDevice[]) {
         headers: auth,
         body: JSON.stringify({ agent_state: 'enrolled', config_version: 1, spool_backlog: 0 }),
       };
-    return { method: 'GET', path: `/api/v1/enrollment/config?device_serial=${encodeURIComponent(d.serial)}`, headers: auth };
+    return {
+      method: 'GET',
+      path: `/api/v1/enrollment/config?device_serial=${encodeURIComponent(d.serial)}`,
+      headers: auth,
+    };
   };
 }
 
@@ -77,7 +86,10 @@ async function ladder(base: string, devices: BenchDevice[]): Promise<StepResult[
 /** Highest achieved req/s over the steps that passed (p99 < 100 ms, ≤ 1 % errors). */
 const sustained = (steps: StepResult[]) => Math.max(0, ...steps.filter((s) => stepPasses(s)).map((s) => s.achieved));
 
-async function ingestRate(base: string, devices: BenchDevice[]): Promise<{ rows: number; ms: number; rejected429: number }> {
+async function ingestRate(
+  base: string,
+  devices: BenchDevice[],
+): Promise<{ rows: number; ms: number; rejected429: number }> {
   const batches = INGEST_ROWS / INGEST_BATCH;
   let next = 0;
   let rows = 0;
@@ -107,7 +119,11 @@ async function ingestRate(base: string, devices: BenchDevice[]): Promise<{ rows:
   return { rows, ms: performance.now() - t0, rejected429 };
 }
 
-async function copyRate(pool: import('pg').Pool, deviceId: string, ouId: string): Promise<{ rows: number; ms: number }> {
+async function copyRate(
+  pool: import('pg').Pool,
+  deviceId: string,
+  ouId: string,
+): Promise<{ rows: number; ms: number }> {
   await pool.query(`CREATE TABLE copy_ref (LIKE results INCLUDING DEFAULTS, PRIMARY KEY (started_at, id))`);
   await pool.query(`CREATE INDEX ON copy_ref (device_id, kind, target, started_at DESC)`);
   const at = new Date().toISOString();
@@ -116,7 +132,9 @@ async function copyRate(pool: import('pg').Pool, deviceId: string, ouId: string)
     const r = result(n, at);
     const metrics = JSON.stringify(r.result.metrics).replace(/\\/g, '\\\\');
     lines.push(
-      [r.id, deviceId, ouId, 'tcp', r.result.target, at, '1.734', 't', '\\N', '1.734', '\\N', '\\N', metrics].join('\t'),
+      [r.id, deviceId, ouId, 'tcp', r.result.target, at, '1.734', 't', '\\N', '1.734', '\\N', '\\N', metrics].join(
+        '\t',
+      ),
     );
   }
   const client = await pool.connect();

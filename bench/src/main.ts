@@ -3,6 +3,7 @@ import { b1 } from './b1-ingest-mix.js';
 import { b3 } from './b3-heartbeats.js';
 import { b5 } from './b5-probe-accuracy.js';
 import { b8 } from './b8-footprint.js';
+import { b9 } from './b9-fleet-queries.js';
 import { blackbox } from './blackbox.js';
 import { spoolBench } from './spool.js';
 
@@ -11,6 +12,7 @@ const BENCHES: Record<string, (command: string) => Promise<void>> = {
   b3: (command) => b3(command),
   b5: (command) => b5(command),
   b8: (command) => b8(command),
+  b9: (command) => b9(command),
   blackbox: (command) => blackbox(command),
   spool: (command) => spoolBench(command),
 };

@@ -11,7 +11,13 @@ export interface BenchDevice {
 }
 
 /** JSON call to the manager; throws on a non-2xx answer. */
-export async function api<T = any>(base: string, method: string, path: string, token?: string, body?: unknown): Promise<T> {
+export async function api<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<T> {
   const r = await fetch(`${base}${path}`, {
     method,
     headers: {
@@ -43,20 +49,27 @@ export async function makeFleet(
 ): Promise<{ ouId: string; devices: BenchDevice[] }> {
   const token = await adminToken(base);
   const ouId = (await api<{ id: string }>(base, 'POST', '/api/v1/ous', token, { name: o.name })).id;
-  const secret = (await api<{ secret: string }>(base, 'POST', '/api/v1/enrollment/secrets', token, { ou_id: ouId, name: 'bench' }))
-    .secret;
+  const secret = (
+    await api<{ secret: string }>(base, 'POST', '/api/v1/enrollment/secrets', token, { ou_id: ouId, name: 'bench' })
+  ).secret;
   const devices: BenchDevice[] = [];
   for (let i = 0; i < Math.min(o.viaHttp, 100); i++) {
     const serial = `${o.name}-http-${i}`;
-    const r = await api<{ device_id: string; device_credential: string }>(base, 'POST', '/api/v1/enrollment/enroll', undefined, {
-      secret,
-      device_serial: serial,
-      device_hostname: serial,
-      device_os: 'Linux',
-      device_os_version: '6',
-      client_type: 'bench',
-      client_version: '1',
-    });
+    const r = await api<{ device_id: string; device_credential: string }>(
+      base,
+      'POST',
+      '/api/v1/enrollment/enroll',
+      undefined,
+      {
+        secret,
+        device_serial: serial,
+        device_hostname: serial,
+        device_os: 'Linux',
+        device_os_version: '6',
+        client_type: 'bench',
+        client_version: '1',
+      },
+    );
     devices.push({ id: String(r.device_id), serial, credential: r.device_credential });
   }
   const sqlDevices = Array.from({ length: o.viaSql }, (_, i) => ({
