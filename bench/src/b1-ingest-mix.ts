@@ -1,8 +1,9 @@
 // B1: result ingest + heartbeat + config mix with per-device credentials under open-loop load, beside a bare
 // node:http JSON server at the same offered loads, and PostgreSQL COPY of the same result rows, in one run.
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { newResultId } from '../../apps/agent/src/tasks/result-id.js';
 import { createBenchDb, startBareServerChild, startManagerChild } from './lib/bench-db.js';
@@ -119,11 +120,7 @@ async function ingestRate(
   return { rows, ms: performance.now() - t0, rejected429 };
 }
 
-async function copyRate(
-  pool: import('pg').Pool,
-  deviceId: string,
-  ouId: string,
-): Promise<{ rows: number; ms: number }> {
+async function copyRate(pool: pg.Pool, deviceId: string, ouId: string): Promise<{ rows: number; ms: number }> {
   await pool.query(`CREATE TABLE copy_ref (LIKE results INCLUDING DEFAULTS, PRIMARY KEY (started_at, id))`);
   await pool.query(`CREATE INDEX ON copy_ref (device_id, kind, target, started_at DESC)`);
   const at = new Date().toISOString();
