@@ -254,6 +254,15 @@ export function b1Markdown(d: B1Data, command: string): string {
     'key and series index as `results`; our path additionally writes minute/hour/day rollups and `result_latest`',
     'in the same statement, and validates, authenticates and answers over HTTP.',
   );
+  lines.push(
+    '',
+    'Reading the table: the manager is far below both targets here. It fails the first step where uploads',
+    'queue: the per-replica upload cap (8 in flight) answers 429 once the CPU, shared by the manager,',
+    'PostgreSQL and the load generator on 2 cores, stretches each upload. An upload of 10 results costs a',
+    'credential lookup and one transaction (raw rows, minute/hour/day rollups, latest per series, alert',
+    'evaluation), through Fastify schema validation; the bare server only parses JSON. Not profiled yet: the',
+    'next step is a CPU profile of the manager under this mix and the split between SQL time and JS time.',
+  );
   if (bareTop)
     lines.push(
       'The bare server passed every step, so its figure is bounded by the load generator (one Node process on',

@@ -250,7 +250,7 @@ export function b9Markdown({ rows, floor }: B9Data, command: string): string {
     `(scope: all). Each query ${ITERATIONS}× after 3 warm-ups, sequential; HTTP = client wall time for the page`,
     '(limit 50); SQL = planning + execution time from `EXPLAIN (ANALYZE, FORMAT JSON)` of the statement the',
     'manager runs, alternated with the HTTP call. Floor = `GET /api/v1/auth/me` with the same token (HTTP,',
-    `routing, token check, JSON; no list query), measured before and after: p50 ${ms(floor.p50)} ms, p95 ${ms(floor.p99)} ms (p99).`,
+    `routing, token check, JSON; no list query), measured before and after: p50 ${ms(floor.p50)} ms, p99 ${ms(floor.p99)} ms.`,
     '"HTTP − floor" = p50(HTTP) − p50(floor): what the query adds over a trivial authenticated call.',
     '',
     '| query | HTTP p50 ms | HTTP p95 ms | SQL p50 ms | SQL p95 ms | HTTP − floor p50 ms | ratio p50 | ratio p95 | p95 < 100 ms | ≤ 1.5× SQL (p95) | plan |',
@@ -262,6 +262,19 @@ export function b9Markdown({ rows, floor }: B9Data, command: string): string {
       `| ${r.name}${r.note ? ` (${r.note})` : ''} | ${ms(r.http.p50)} | ${ms(p95)} | ${ms(r.sql.p50)} | ${ms(r.sqlP95)} | ${ms(r.http.p50 - floor.p50)} | ${r.ratioP50.toFixed(2)} | ${r.ratioP95.toFixed(2)} | ${p95 < 100 ? 'pass' : 'FAIL'} | ${r.ratioP95 <= 1.5 ? 'pass' : 'FAIL'} | ${r.plan} |`,
     );
   }
+  lines.push(
+    '',
+    'Reading the table:',
+    '- Every query meets p95 < 100 ms at 100k devices. The "≤ 1.5× raw SQL" target fails wherever the SQL takes',
+    '  under a millisecond: the fixed cost of an authenticated HTTP call (the floor, ~3 ms p50 on this loaded',
+    '  2-core machine, fetch client in the bench process included) is several times the query. "HTTP − floor"',
+    '  shows what the query itself adds over a trivial call: ≤ ~4 ms except the combined filter.',
+    '- The slowest is OU subtree + label + status (~20 ms SQL): a BitmapAnd of the GIN label index and the',
+    '  status index reads every matching device in the region before sorting by id. It stays under target',
+    '  and meets 1.5×, so no index was added; a partial or composite index would only help this one mix.',
+    '- results/latest adds an OU lookup (`findOu`) before the list query: one more round trip to PostgreSQL.',
+    '- Not measured: a fleet summary and a drift report — the manager has no such endpoints yet.',
+  );
   return lines.join('\n');
 }
 
