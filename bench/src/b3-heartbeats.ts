@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createBenchDb, PG_ADMIN_URL, startManagerChild } from './lib/bench-db.js';
 import { run } from './lib/exec.js';
+import { parsePgbenchTps } from './lib/pgbench-parse.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { keepAliveAgent, type LoadRequest, openLoopStep, type StepResult, stepPasses } from './lib/open-loop.js';
 import { machineLine, publish } from './lib/results.js';
@@ -16,12 +17,6 @@ const DEVICES = 2000;
 const RATES = [100, 200, 400, 800, 1600, 3200];
 const STEP_MS = 3000;
 const SAMPLE_EVERY = 40;
-
-/** Parses `tps = N (without initial connection time)` from pgbench output; NaN when absent. */
-export function parsePgbenchTps(out: string): number {
-  const m = out.match(/tps = ([\d.]+) \(without initial connection time\)/);
-  return m ? Number(m[1]) : Number.NaN;
-}
 
 async function pgbench(
   dbName: string,
@@ -60,7 +55,9 @@ async function pgbench(
       ],
       (seconds + 30) * 1000,
     );
-    return parsePgbenchTps(out.stdout);
+    const tps = parsePgbenchTps(out.stdout);
+    if (!Number.isFinite(tps)) throw new Error(`pgbench gave no tps (exit ${out.code}): ${out.stderr.slice(0, 500)}`);
+    return tps;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
