@@ -10,7 +10,7 @@ import { createBenchDb, startBareServerChild, startManagerChild } from './lib/be
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { keepAliveAgent, type LoadRequest, openLoopStep, type StepResult, stepPasses } from './lib/open-loop.js';
 import { machineLine, publish } from './lib/results.js';
-import { ms } from './lib/stats.js';
+import { ms, summarize } from './lib/stats.js';
 
 const RATES = [50, 100, 200, 400, 800, 1600, 3200];
 const STEP_MS = 3000;
@@ -120,6 +120,46 @@ async function ingestRate(
   return { rows, ms: performance.now() - t0, rejected429 };
 }
 
+export interface UploadCost {
+  size: number;
+  p50: number;
+  p90: number;
+  xactsPerUpload: number;
+}
+
+/** Closed loop, one at a time: wall time of one upload of `size` results and DB transactions per upload. */
+async function uploadCosts(base: string, pool: pg.Pool, devices: BenchDevice[]): Promise<UploadCost[]> {
+  const out: UploadCost[] = [];
+  for (const size of [1, 10, 100]) {
+    const x0 = await xacts(pool);
+    const t: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = upload(devices[i % devices.length] as BenchDevice, 2_000_000 + size * 1000 + i, size);
+      const t0 = performance.now();
+      const res = await fetch(`${base}${r.path}`, {
+        method: 'POST',
+        headers: { ...r.headers, 'content-type': 'application/json' },
+        body: r.body,
+        signal: AbortSignal.timeout(30_000),
+      });
+      await res.text();
+      if (res.status !== 200) throw new Error(`upload → ${res.status}`);
+      t.push(performance.now() - t0);
+    }
+    const x1 = await xacts(pool);
+    const sm = summarize(t);
+    out.push({ size, p50: sm.p50, p90: sm.p90, xactsPerUpload: (x1 - x0 - 1) / t.length });
+  }
+  return out;
+}
+
+async function xacts(pool: pg.Pool): Promise<number> {
+  const r = await pool.query(
+    'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return Number(r.rows[0].n);
+}
+
 async function copyRate(pool: pg.Pool, deviceId: string, ouId: string): Promise<{ rows: number; ms: number }> {
   await pool.query(`CREATE TABLE copy_ref (LIKE results INCLUDING DEFAULTS, PRIMARY KEY (started_at, id))`);
   await pool.query(`CREATE INDEX ON copy_ref (device_id, kind, target, started_at DESC)`);
@@ -164,6 +204,7 @@ export interface B1Data {
   ingest: { rows: number; ms: number; rejected429: number; rowsPerSecond: number };
   copy: { rows: number; ms: number; rowsPerSecond: number };
   rowsRatio: number;
+  uploadCosts: UploadCost[];
 }
 
 /** Runs B1: fleet of 200 devices (100 enrolled over HTTP), ladders on both servers, ingest vs COPY. */
@@ -174,10 +215,12 @@ export async function runB1(): Promise<B1Data> {
     let ours: StepResult[];
     let ingest: { rows: number; ms: number; rejected429: number };
     let fleet: Awaited<ReturnType<typeof makeFleet>>;
+    let costs: UploadCost[];
     try {
       fleet = await makeFleet(manager.url, db.pool, { name: 'b1', viaHttp: 100, viaSql: 100 });
       ours = await ladder(manager.url, fleet.devices);
       ingest = await ingestRate(manager.url, fleet.devices);
+      costs = await uploadCosts(manager.url, db.pool, fleet.devices);
     } finally {
       await manager.stop();
     }
@@ -202,6 +245,7 @@ export async function runB1(): Promise<B1Data> {
       ingest: { ...ingest, rowsPerSecond: ingestRps },
       copy: { ...copy, rowsPerSecond: copyRps },
       rowsRatio: ingestRps / copyRps,
+      uploadCosts: costs,
     };
   } finally {
     await db.drop();
@@ -253,6 +297,14 @@ export function b1Markdown(d: B1Data, command: string): string {
     'COPY: text-format `COPY … FROM STDIN` (pg-copy-streams) into a plain table with the same columns, primary',
     'key and series index as `results`; our path additionally writes minute/hour/day rollups and `result_latest`',
     'in the same statement, and validates, authenticates and answers over HTTP.',
+  );
+  lines.push(
+    '',
+    'One upload at a time (closed loop, after the load): wall time and PostgreSQL transactions per upload.',
+    '',
+    '| results per upload | p50 ms | p90 ms | DB xacts/upload |',
+    '|---|---|---|---|',
+    ...d.uploadCosts.map((c) => `| ${c.size} | ${ms(c.p50)} | ${ms(c.p90)} | ${c.xactsPerUpload.toFixed(1)} |`),
   );
   lines.push(
     '',
