@@ -1,12 +1,18 @@
 // `./rookery bench [NAME]`: runs benchmarks and writes their sections into bench/RESULTS.md.
+import { b1 } from './b1-ingest-mix.js';
+import { b3 } from './b3-heartbeats.js';
 import { b5 } from './b5-probe-accuracy.js';
 import { b8 } from './b8-footprint.js';
+import { b9 } from './b9-fleet-queries.js';
 import { blackbox } from './blackbox.js';
 import { spoolBench } from './spool.js';
 
 const BENCHES: Record<string, (command: string) => Promise<void>> = {
+  b1: (command) => b1(command),
+  b3: (command) => b3(command),
   b5: (command) => b5(command),
   b8: (command) => b8(command),
+  b9: (command) => b9(command),
   blackbox: (command) => blackbox(command),
   spool: (command) => spoolBench(command),
 };

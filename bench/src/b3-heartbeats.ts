@@ -1,0 +1,240 @@
+// B3: coalesced heartbeats (HTTP, one UNNEST UPDATE per second per replica) beside pgbench single-row UPDATEs
+// on the same devices table in the same run; staleness = heartbeat ack → last_seen_at visible in the database.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createBenchDb, PG_ADMIN_URL, startManagerChild } from './lib/bench-db.js';
+import { run } from './lib/exec.js';
+import { parsePgbenchTps } from './lib/pgbench-parse.js';
+import { type BenchDevice, makeFleet } from './lib/fleet.js';
+import { keepAliveAgent, type LoadRequest, openLoopStep, type StepResult, stepPasses } from './lib/open-loop.js';
+import { machineLine, publish } from './lib/results.js';
+import { ms, type Summary, summarize } from './lib/stats.js';
+import type pg from 'pg';
+
+const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
+const DEVICES = 2000;
+const RATES = [100, 200, 400, 800, 1600, 3200];
+const STEP_MS = 3000;
+const SAMPLE_EVERY = 40;
+
+async function pgbench(
+  dbName: string,
+  minId: string,
+  maxId: string,
+  clients: number,
+  seconds: number,
+): Promise<number> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'rk-b3-'));
+  try {
+    const script = path.join(dir, 'update.sql');
+    await writeFile(
+      script,
+      `\\set id random(${minId}, ${maxId})\nUPDATE devices SET status = 'online', last_seen_at = now(), agent_state = 'enrolled' WHERE id = :id;\n`,
+    );
+    const u = new URL(PG_ADMIN_URL);
+    const out = await run(
+      PGBENCH,
+      [
+        '-n',
+        '-h',
+        u.hostname,
+        '-p',
+        u.port || '5432',
+        '-U',
+        u.username || 'postgres',
+        '-c',
+        String(clients),
+        '-j',
+        String(clients),
+        '-T',
+        String(seconds),
+        '-f',
+        script,
+        dbName,
+      ],
+      (seconds + 30) * 1000,
+    );
+    const tps = parsePgbenchTps(out.stdout);
+    if (!Number.isFinite(tps)) throw new Error(`pgbench gave no tps (exit ${out.code}): ${out.stderr.slice(0, 500)}`);
+    return tps;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Time the heartbeat buffer's UNNEST UPDATE of every device, directly (no HTTP): rows/s. */
+async function coalescedSql(pool: pg.Pool, ids: string[], rounds: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < rounds; i++) {
+    const at = ids.map(() => new Date().toISOString());
+    await pool.query(
+      `UPDATE devices AS d SET status = 'online', last_seen_at = greatest(d.last_seen_at, v.at),
+         agent_state = coalesce(v.agent_state, d.agent_state)
+       FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS v(id, at, agent_state) WHERE d.id = v.id`,
+      [ids, at, ids.map(() => 'enrolled')],
+    );
+  }
+  return ((ids.length * rounds) / (performance.now() - t0)) * 1000;
+}
+
+interface Step extends StepResult {
+  staleness: Summary;
+  dbXactPerHeartbeat: number;
+}
+
+async function xacts(pool: pg.Pool): Promise<number> {
+  const r = await pool.query(
+    'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return Number(r.rows[0].n);
+}
+
+async function heartbeatLadder(base: string, pool: pg.Pool, devices: BenchDevice[]): Promise<Step[]> {
+  const agent = keepAliveAgent();
+  const probes: Promise<number | undefined>[] = [];
+  const make = (i: number): LoadRequest => {
+    const d = devices[i % devices.length] as BenchDevice;
+    const sentAt = Date.now();
+    return {
+      method: 'POST',
+      path: `/api/v1/enrollment/devices/${d.id}/heartbeat`,
+      headers: { authorization: `Bearer ${d.credential}`, 'x-api-version': '1' },
+      body: JSON.stringify({ agent_state: 'enrolled', config_version: 1, spool_backlog: 0 }),
+      onDone: (status) => {
+        if (status === 200 && i % SAMPLE_EVERY === 0) probes.push(visibleAfter(pool, d.id, sentAt, Date.now()));
+      },
+    };
+  };
+  await openLoopStep(base, agent, 200, 2000, make); // warm-up
+  await Promise.all(probes.splice(0));
+  const steps: Step[] = [];
+  for (const rate of RATES) {
+    const x0 = await xacts(pool);
+    const p0 = polls;
+    const s = await openLoopStep(base, agent, rate, STEP_MS, make);
+    const stale = (await Promise.all(probes.splice(0))).filter((v): v is number => v !== undefined);
+    await new Promise((r) => setTimeout(r, 1200)); // let the last flush land before counting
+    const x1 = await xacts(pool);
+    // the staleness polls are the bench's own transactions: not the manager's cost
+    const managerXacts = x1 - x0 - (polls - p0) - 1;
+    steps.push({ ...s, staleness: summarize(stale), dbXactPerHeartbeat: managerXacts / Math.max(1, s.ok) });
+    if (!stepPasses(s)) break;
+  }
+  agent.destroy();
+  return steps;
+}
+
+/** ms from the ack until `last_seen_at ≥ sentAt` is visible (polls every 20 ms, gives up after 5 s). */
+let polls = 0;
+
+async function visibleAfter(pool: pg.Pool, id: string, sentAt: number, ackAt: number): Promise<number | undefined> {
+  while (Date.now() - ackAt < 5000) {
+    polls++;
+    const r = await pool.query('SELECT last_seen_at >= $2::timestamptz AS seen FROM devices WHERE id = $1', [
+      id,
+      new Date(sentAt - 1).toISOString(),
+    ]);
+    if (r.rows[0]?.seen) return Date.now() - ackAt;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  return undefined;
+}
+
+export interface B3Data {
+  steps: Step[];
+  sustained: number;
+  pgbenchTps: number;
+  pgbenchClients: number;
+  coalescedSqlRowsPerSecond: number;
+  ratio: number;
+  sqlRatio: number;
+  stalenessP99: number;
+}
+
+/** Runs B3 against a fresh database with 2000 devices. */
+export async function runB3(): Promise<B3Data> {
+  const db = await createBenchDb();
+  try {
+    const manager = await startManagerChild(db.url);
+    let steps: Step[];
+    let ids: string[];
+    try {
+      const fleet = await makeFleet(manager.url, db.pool, { name: 'b3', viaHttp: 0, viaSql: DEVICES });
+      ids = fleet.devices.map((d) => d.id);
+      steps = await heartbeatLadder(manager.url, db.pool, fleet.devices);
+    } finally {
+      await manager.stop();
+    }
+    const sorted = ids.map(Number).sort((a, b) => a - b);
+    const clients = 4;
+    const pgbenchTps = await pgbench(db.name, String(sorted[0]), String(sorted[sorted.length - 1]), clients, 8);
+    const coalescedSqlRowsPerSecond = await coalescedSql(db.pool, ids, 20);
+    const passing = steps.filter((s) => stepPasses(s));
+    const sustained = Math.max(0, ...passing.map((s) => s.achieved));
+    return {
+      steps,
+      sustained,
+      pgbenchTps,
+      pgbenchClients: clients,
+      coalescedSqlRowsPerSecond,
+      ratio: sustained / pgbenchTps,
+      sqlRatio: coalescedSqlRowsPerSecond / pgbenchTps,
+      stalenessP99: Math.max(...steps.map((s) => s.staleness.p99).filter(Number.isFinite)),
+    };
+  } finally {
+    await db.drop();
+  }
+}
+
+const passFail = (ok: boolean) => (ok ? 'pass' : 'FAIL');
+
+/** Markdown section for RESULTS.md. */
+export function b3Markdown(d: B3Data, command: string): string {
+  const lines = [
+    '## B3 — heartbeats: coalesced vs single-row UPDATE',
+    '',
+    `Command: \`${command}\` · ${machineLine()}`,
+    '',
+    `Manager in its own process on a fresh database, ${DEVICES} devices with their own credentials. HTTP`,
+    `heartbeats open loop, ${STEP_MS / 1000} s per step, round-robin over the devices; every ${SAMPLE_EVERY}th ack is`,
+    'followed by polling `last_seen_at` (20 ms) until it shows the heartbeat: staleness. "DB xacts/hb" =',
+    'manager transactions in the bench database during the step (commits minus the staleness polls) ÷ heartbeats:',
+    'about one per heartbeat is the credential lookup; the coalesced writes are one UPDATE per second.',
+    `Reference: \`pgbench -c ${d.pgbenchClients} -j ${d.pgbenchClients} -T 8\` with a one-row \`UPDATE devices … WHERE id = random\`, same table.`,
+    '',
+    '| offered hb/s | ok | errors | achieved hb/s | p50 ms | p99 ms | staleness n | staleness p50 ms | staleness p99 ms | staleness max ms | DB xacts/hb | step |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const s of d.steps) {
+    lines.push(
+      `| ${s.offered} | ${s.ok} | ${s.errors} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${s.staleness.n} | ${s.staleness.p50.toFixed(0)} | ${s.staleness.p99.toFixed(0)} | ${s.staleness.max.toFixed(0)} | ${s.dbXactPerHeartbeat.toFixed(2)} | ${passFail(stepPasses(s))} |`,
+    );
+  }
+  lines.push(
+    '',
+    '| measure | ours | reference | ratio | target | verdict |',
+    '|---|---|---|---|---|---|',
+    `| HTTP heartbeats/s sustained (p99 < 100 ms) vs pgbench single-row UPDATE tps | ${d.sustained.toFixed(0)} | ${d.pgbenchTps.toFixed(0)} | ${d.ratio.toFixed(2)} | ≥ 5 | ${passFail(d.ratio >= 5)} |`,
+    `| coalesced UNNEST UPDATE (${DEVICES} rows/statement, SQL only) rows/s vs pgbench tps | ${d.coalescedSqlRowsPerSecond.toFixed(0)} | ${d.pgbenchTps.toFixed(0)} | ${d.sqlRatio.toFixed(2)} | ≥ 5 | ${passFail(d.sqlRatio >= 5)} |`,
+    `| staleness p99 (ack → visible), worst step | ${d.stalenessP99.toFixed(0)} ms | – | – | ≤ 2000 ms | ${passFail(d.stalenessP99 <= 2000)} |`,
+    '',
+    'Reading the table:',
+    '- Coalescing works at the database: the one-statement UNNEST UPDATE the heartbeat buffer runs writes',
+    '  rows several times faster than single-row UPDATEs, and staleness stays bounded by the 1 s flush.',
+    '- End to end over HTTP the target is missed by far: each heartbeat still costs an HTTP request through',
+    '  the full stack plus one credential lookup in PostgreSQL (≈ 1 DB transaction per heartbeat, see the',
+    '  column), and the manager, PostgreSQL, pgbench and the load generator share 2 cores. The manager',
+    '  saturates around 1k heartbeats/s here. Next steps: cache credential → device per replica for a few',
+    '  seconds (removes the per-heartbeat SELECT), and measure on a machine where the generator has its own cores.',
+  );
+  return lines.join('\n');
+}
+
+/** `./rookery bench b3` */
+export async function b3(command: string): Promise<void> {
+  const d = await runB3();
+  const md = b3Markdown(d, command);
+  process.stdout.write(`${md}\n`);
+  await publish('B3', md, { command, machine: machineLine(), ...d });
+}

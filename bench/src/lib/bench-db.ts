@@ -1,0 +1,135 @@
+// A throwaway PostgreSQL database (rk_bench_<random>) on the local server, and the manager as a child process on it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+/** Admin URL of the local PostgreSQL server (trust auth); override with BENCH_PG_URL. */
+export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface BenchDb {
+  name: string;
+  url: string;
+  /** pool on the bench database (max 4 connections) */
+  pool: pg.Pool;
+  /** closes the pool and drops the database (WITH FORCE) */
+  drop(): Promise<void>;
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Creates an empty database `rk_bench_<hex>`; the caller must `drop()` it. */
+export async function createBenchDb(): Promise<BenchDb> {
+  const name = `rk_bench_${randomBytes(4).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  return {
+    name,
+    url,
+    pool,
+    drop: async () => {
+      await pool.end();
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+export const BENCH_ADMIN = { username: 'admin', password: 'bench-admin-password-1' };
+
+export interface ManagerChild {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Waits for a child's stderr/stdout line matching `re`; rejects on exit or after `timeoutMs`. */
+export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`no ${re} within ${timeoutMs} ms:\n${buf.slice(-2000)}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const m = buf.match(re);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`child exited (${code}) before ${re}:\n${buf.slice(-2000)}`));
+    });
+  });
+}
+
+/** Stops a child by its pid (SIGTERM, SIGKILL after 10 s). */
+export function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Spawns `apps/manager/src/main.ts` against `databaseUrl` on 127.0.0.1 (free port); runs migrations. */
+export async function startManagerChild(databaseUrl: string): Promise<ManagerChild> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'apps/manager/src/main.ts',
+      '--database-url',
+      databaseUrl,
+      '--listen',
+      '127.0.0.1:0',
+      '--log-level',
+      'warn',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        SECRET_KEY: randomBytes(24).toString('hex'),
+        ADMIN_USERNAME: BENCH_ADMIN.username,
+        ADMIN_PASSWORD: BENCH_ADMIN.password,
+      },
+    },
+  );
+  try {
+    const m = await waitForLine(child, /listening on (http:\/\/\S+)/, 60_000);
+    return { url: m[1] as string, pid: child.pid as number, stop: () => stopChild(child) };
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+}
+
+/** Spawns the bare node:http JSON server (reference); resolves with its URL. */
+export async function startBareServerChild(): Promise<ManagerChild> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/src/bare-json-server.ts'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const m = await waitForLine(child, /listening on (http:\/\/\S+)/, 30_000);
+  return { url: m[1] as string, pid: child.pid as number, stop: () => stopChild(child) };
+}

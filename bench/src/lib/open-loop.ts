@@ -1,0 +1,117 @@
+// Open-loop HTTP load: requests start on a fixed schedule whatever the server does, and latency runs from
+// each request's scheduled send time (no coordinated omission). Bounded in count and time.
+import { Agent, request } from 'node:http';
+import { type Summary, summarize } from './stats.js';
+
+export interface LoadRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** called with the status and time of the answer (ms, performance.now()) */
+  onDone?: (status: number, body: string) => void;
+}
+
+export interface StepResult {
+  offered: number;
+  sent: number;
+  ok: number;
+  errors: number;
+  statuses: Record<string, number>;
+  /** completed 2xx per second over the step (first send to last answer) */
+  achieved: number;
+  latency: Summary;
+}
+
+/** One keep-alive agent per target, so sockets are reused across steps. */
+export function keepAliveAgent(maxSockets = 256): Agent {
+  return new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+}
+
+function send(base: URL, agent: Agent, r: LoadRequest, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: base.hostname,
+        port: base.port,
+        method: r.method,
+        path: r.path,
+        agent,
+        headers: {
+          ...r.headers,
+          ...(r.body !== undefined
+            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(r.body)) }
+            : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', () => resolve({ status: 0, body: '' }));
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.end(r.body);
+  });
+}
+
+/**
+ * Sends `rate × durationMs/1000` requests at a fixed rate (req/s) to `base`, each made by `make(i)`.
+ * A request not answered within `timeoutMs` (default 10 s) counts as an error (status 0).
+ */
+export async function openLoopStep(
+  base: string,
+  agent: Agent,
+  rate: number,
+  durationMs: number,
+  make: (i: number) => LoadRequest,
+  timeoutMs = 10_000,
+): Promise<StepResult> {
+  const url = new URL(base);
+  const total = Math.max(1, Math.round((rate * durationMs) / 1000));
+  const interval = 1000 / rate;
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let ok = 0;
+  let lastDone = 0;
+  const pending: Promise<void>[] = [];
+  const t0 = performance.now();
+  let i = 0;
+  while (i < total) {
+    const now = performance.now();
+    while (i < total && t0 + i * interval <= now) {
+      const scheduled = t0 + i * interval;
+      const r = make(i);
+      pending.push(
+        send(url, agent, r, timeoutMs).then(({ status, body }) => {
+          const end = performance.now();
+          lastDone = Math.max(lastDone, end);
+          latencies.push(end - scheduled);
+          statuses[String(status)] = (statuses[String(status)] ?? 0) + 1;
+          if (status >= 200 && status < 300) ok++;
+          r.onDone?.(status, body);
+        }),
+      );
+      i++;
+    }
+    // wake up about once a millisecond; late wake-ups are charged to latency via the schedule
+    await new Promise((res) => setTimeout(res, 1));
+  }
+  await Promise.all(pending);
+  return {
+    offered: rate,
+    sent: total,
+    ok,
+    errors: total - ok,
+    statuses,
+    achieved: (ok / Math.max(1, lastDone - t0)) * 1000,
+    latency: summarize(latencies),
+  };
+}
+
+/** A step passes when p99 < `p99Ms` and at most 1 % of requests failed. */
+export function stepPasses(s: StepResult, p99Ms = 100): boolean {
+  return s.latency.p99 < p99Ms && s.errors <= s.sent * 0.01;
+}
