@@ -85,10 +85,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       },
     );
     await notifier.listen(LIVE_CHANNEL, (m) => deps.live.deliver(m as LiveMessage));
-    await notifier.listen(CONFIG_CHANNEL, (change) => {
-      deps.alerts.invalidate();
-      deps.gateway.handle(change as ConfigChange);
-    });
+    await notifier.listen(CONFIG_CHANNEL, (change) => deps.applyChange(change as ConfigChange));
     if (config.adminUsername && config.adminPassword) {
       if (await deps.users.bootstrapAdmin(config.adminUsername, config.adminPassword)) {
         log.info({ username: config.adminUsername }, 'created the first global admin');

@@ -10,7 +10,7 @@ import type { OuService } from '../services/ous.js';
 import type { ResultService } from '../services/results.js';
 import type { AlertService } from '../services/alerts.js';
 import type { WebhookService } from '../services/webhooks.js';
-import type { AgentGateway } from '../ws/agent-gateway.js';
+import type { AgentGateway, ConfigChange } from '../ws/agent-gateway.js';
 import type { LiveFeed } from '../ws/live-feed.js';
 import type { UserService } from '../services/users.js';
 
@@ -35,6 +35,8 @@ export interface Deps {
   webhooks: WebhookService;
   /** agent sockets connected to this replica */
   gateway: AgentGateway;
+  /** applies a change broadcast by any replica to this one (caches, agent sockets) */
+  applyChange(change: ConfigChange): void;
   /** console viewers connected to this replica */
   live: LiveFeed;
   health: Health;

@@ -120,10 +120,16 @@ export class AlertService {
           }
         }
       }
-      for (const [key, v] of touched) {
-        const [kind, target, metric] = key.split('\u0000');
+      // one statement for every machine this batch touched, in key order (no deadlocks between batches)
+      const entries = [...touched.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      if (entries.length) {
+        const parts = entries.map(([key]) => key.split('\u0000'));
+        const col = <T>(f: (v: (typeof entries)[number][1], i: number) => T) => entries.map(([, v], i) => f(v, i));
         await sql`INSERT INTO alert_states (device_id, kind, target, metric, state, pending, pending_count, since, last_value, last_at)
-          VALUES (${device.id}, ${kind}, ${target}, ${metric}, ${v.s.state}, ${v.s.pending}, ${v.s.pending_count}, ${v.since ?? v.at}, ${v.value}, ${v.at})
+          SELECT ${device.id}::bigint, * FROM unnest(
+            ${parts.map((p) => p[0])}::text[], ${parts.map((p) => p[1])}::text[], ${parts.map((p) => p[2])}::text[],
+            ${col((v) => v.s.state)}::text[], ${col((v) => v.s.pending)}::text[], ${col((v) => v.s.pending_count)}::int[],
+            ${col((v) => v.since ?? v.at)}::timestamptz[], ${col((v) => v.value)}::float8[], ${col((v) => v.at)}::timestamptz[])
           ON CONFLICT (device_id, kind, target, metric) DO UPDATE SET state = excluded.state, pending = excluded.pending,
             pending_count = excluded.pending_count, last_value = excluded.last_value, last_at = excluded.last_at,
             since = CASE WHEN alert_states.state = excluded.state THEN alert_states.since ELSE excluded.since END`.execute(

@@ -49,6 +49,9 @@ const SECRET_PREFIX = 'rke_';
 
 export class EnrollmentService {
   private readonly perIp: RateLimiter;
+  private readonly credentials = new Map<string, { device: DeviceRow; at: number }>();
+  /** how long a resolved credential is trusted without a lookup, ms */
+  credentialCacheMs = 5000;
   private readonly perSecret: RateLimiter;
 
   constructor(
@@ -182,12 +185,30 @@ export class EnrollmentService {
     return { ...result, credential };
   }
 
-  /** Resolves a device credential. @throws AppError 401 when unknown or revoked */
+  /**
+   * Resolves a device credential, from a per-replica cache of at most `credentialCacheMs` (5 s).
+   * Deleting, re-enrolling or moving a device clears its entries on every replica (the change is
+   * broadcast), so a revoked credential is refused on its next call.
+   * @throws AppError 401 when unknown or revoked
+   */
   async authenticateDevice(bearer: string | undefined): Promise<DeviceRow> {
     if (!bearer?.startsWith(DEVICE_CREDENTIAL_PREFIX)) throw unauthorized('device credential required');
-    const device = await findDeviceByCredential(this.ctx.db, sha256(bearer));
-    if (!device) throw unauthorized('device credential unknown or revoked');
+    const hash = sha256(bearer);
+    const hit = this.credentials.get(hash);
+    if (hit && Date.now() - hit.at < this.credentialCacheMs) return hit.device;
+    const device = await findDeviceByCredential(this.ctx.db, hash);
+    if (!device) {
+      this.credentials.delete(hash);
+      throw unauthorized('device credential unknown or revoked');
+    }
+    if (this.credentials.size >= 200_000) this.credentials.clear();
+    this.credentials.set(hash, { device, at: Date.now() });
     return device;
+  }
+
+  /** Drops cached credentials of a device (deleted, re-enrolled or moved). */
+  forgetDevice(deviceId: string): void {
+    for (const [hash, v] of this.credentials) if (v.device.id === deviceId) this.credentials.delete(hash);
   }
 
   /** The config check-in of an authenticated device; the serial must be its own. */

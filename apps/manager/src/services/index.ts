@@ -28,20 +28,27 @@ export interface ServiceOptions {
 
 export function createServices(ctx: ServiceContext, health: Health, o: ServiceOptions = {}): Deps {
   const gateway = new AgentGateway();
-  // the broadcast needs the alert service, which needs the config service it is given to
-  const late: { alerts?: AlertService } = {};
-  const broadcast: Broadcast =
-    o.broadcast?.(gateway) ??
-    (async (c: ConfigChange) => {
-      late.alerts?.invalidate();
-      gateway.handle(c);
-    });
+  // the broadcast needs services that need the config service it is given to
+  const late: { alerts?: AlertService; enrollment?: EnrollmentService } = {};
+  /** what a change means for this replica's caches (applied at once here, and again from NOTIFY) */
+  const invalidate = (c: ConfigChange) => {
+    late.alerts?.invalidate();
+    if (c.scope === 'revoke' || (c.scope === 'device' && c.ou_path)) late.enrollment?.forgetDevice(c.device_id);
+  };
+  const remote = o.broadcast?.(gateway);
+  const broadcast: Broadcast = async (c: ConfigChange) => {
+    invalidate(c);
+    if (remote) await remote(c);
+    else gateway.handle(c);
+  };
   const ous = new OuService(ctx);
   const config = new ConfigService(ctx, broadcast);
   const alerts = new AlertService(config);
   const live = new LiveFeed();
   const publish = o.publishLive?.(live) ?? (async (m: LiveMessage) => live.deliver(m));
   late.alerts = alerts;
+  const enrollment = new EnrollmentService(ctx, ous, config, o.enrollmentLimits);
+  late.enrollment = enrollment;
   return {
     ctx,
     auth: new AuthService(ctx),
@@ -55,7 +62,11 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
     live,
     alerts,
     webhooks: new WebhookService(ctx, { allow: o.outboundAllow ?? [] }),
-    enrollment: new EnrollmentService(ctx, ous, config, o.enrollmentLimits),
+    enrollment,
+    applyChange: (c: ConfigChange) => {
+      invalidate(c);
+      gateway.handle(c);
+    },
     devices: new DeviceService(ctx, broadcast),
     gateway,
     health,

@@ -19,7 +19,7 @@ import type { ServiceContext } from './context.js';
 export const RESULT_KINDS = ['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'] as const;
 
 export interface IngestLimits {
-  /** uploads processed at once per replica; more get 429. @default 8 */
+  /** uploads processed at once per replica; more get 429. @default 16 */
   concurrent: number;
   /** seconds suggested in Retry-After. @default 2 */
   retryAfter: number;
