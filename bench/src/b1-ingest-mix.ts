@@ -309,13 +309,13 @@ export function b1Markdown(d: B1Data, command: string): string {
   lines.push(
     '',
     'Reading the table: the manager is far below both targets here. It fails the first step where uploads',
-    'queue: the per-replica upload cap (8 in flight) answers 429 once the CPU, shared by the manager,',
+    'queue: the per-replica upload cap (16 in flight) answers 429 once the CPU, shared by the manager,',
     'PostgreSQL and the load generator on 2 cores, stretches each upload. An upload of 10 results costs a',
     'credential lookup and one transaction (raw rows, minute/hour/day rollups, latest per series, alert',
     'evaluation), through Fastify schema validation; the bare server only parses JSON. Not profiled yet: the',
     'next step is a CPU profile of the manager under this mix and the split between SQL time and JS time.',
-    'Runs vary on this shared machine: the last passing manager step was 100 or 200 req/s in three clean runs',
-    'on 2026-11-23; the row ratio was 0.10–0.12.',
+    'Runs vary on this shared machine. Before batching the alert-state upserts and caching device credentials',
+    '(2026-11-23) the last passing manager step was 100–200 req/s and the row ratio 0.10–0.12.',
   );
   if (bareTop)
     lines.push(
