@@ -141,5 +141,14 @@ describe('metrics', () => {
     expect(text).toMatch(/rookery_alerts_open\{level="critical"\} 1/);
     expect(text).toMatch(/rookery_results_uploaded_total \d+/);
     expect(Number(/rookery_results_stored_total (\d+)/.exec(text)?.[1])).toBeGreaterThan(10);
+    expect(text).toMatch(/rookery_probe_target_vantage_points\{kind="icmp",target="192.0.2.50"\} 1/);
+    expect(
+      text,
+      text
+        .split('\n')
+        .filter((l) => l.includes('probe_target'))
+        .join('\n'),
+    ).toMatch(/rookery_probe_target_ok_ratio\{kind="icmp",target="192.0.2.50"\} 1/);
+    expect(text).toMatch(/rookery_probe_target_latency_ms\{kind="icmp",target="192.0.2.50"\} \d/);
   });
 });

@@ -52,6 +52,46 @@ export function metricsRoutes(app: App, d: Deps): Registry {
       for (const s of ['warning', 'critical']) this.labels(s).set(Number(r.rows.find((x) => x.state === s)?.n ?? 0));
     },
   });
+  // per-target probe summaries over every vantage point's latest result; at most TOP_TARGETS series.
+  // prom-client collects metrics concurrently: the three gauges share one query per scrape.
+  const TOP_TARGETS = 200;
+  type TargetRow = { kind: string; target: string; n: string; ok: number; lat: number | null };
+  let shared: { at: number; rows: Promise<TargetRow[]> } | undefined;
+  const targets = () => {
+    if (!shared || Date.now() - shared.at > 1000) {
+      shared = {
+        at: Date.now(),
+        rows: sql<TargetRow>`
+          SELECT kind, left(target, 120) AS target, count(*) AS n, avg(ok::int)::float8 AS ok, avg(latency_ms) AS lat
+          FROM result_latest GROUP BY 1, 2 ORDER BY count(*) DESC, 1, 2 LIMIT ${TOP_TARGETS}`
+          .execute(d.ctx.db)
+          .then((r) => r.rows),
+      };
+    }
+    return shared.rows;
+  };
+  const perTarget = (name: string, help: string, value: (r: TargetRow) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['kind', 'target'] as const,
+      registers: [registry],
+      async collect() {
+        const rows = await targets();
+        this.reset();
+        for (const r of rows) {
+          const v = value(r);
+          if (v !== null) this.labels(r.kind, r.target).set(v);
+        }
+      },
+    });
+  perTarget(
+    'rookery_probe_target_vantage_points',
+    `Agents whose latest results include the target (the ${TOP_TARGETS} most-probed targets)`,
+    (r) => Number(r.n),
+  );
+  perTarget('rookery_probe_target_ok_ratio', 'Share of agents whose latest probe of the target succeeded', (r) => r.ok);
+  perTarget('rookery_probe_target_latency_ms', 'Mean latest latency of the target across agents, ms', (r) => r.lat);
   const stored = new Counter({
     name: 'rookery_results_stored_total',
     help: 'Results stored by this replica',
