@@ -28,6 +28,18 @@ beforeAll(async () => {
     headers: { authorization: `Bearer ${a.device_credential}` },
     body: { results: [r(false, 'x:1'), r(false, 'x:1'), r(false, 'x:1'), r(true, 'y:2')] },
   });
+  await h.req('POST', '/api/v1/results/upload', {
+    headers: { authorization: `Bearer ${a.device_credential}` },
+    body: {
+      results: [
+        r(true, 'tcp://HOST-f-b:22'),
+        {
+          ...r(true, 'host-f-c'),
+          result: { ...r(true, 'host-f-c').result, kind: 'icmp', metrics: { rtt: { avgMs: 0.4 }, lossPct: 0 } },
+        },
+      ],
+    },
+  });
 });
 afterAll(() => h.close());
 
@@ -55,7 +67,7 @@ describe('fleet summary', () => {
         offline: 0,
         alerts_warning: 0,
         alerts_critical: 1,
-        series: 2,
+        series: 4,
         series_failing: 1,
       },
       {
@@ -80,5 +92,24 @@ describe('fleet summary', () => {
     expect((await h.req('GET', `/api/v1/fleet/summary?ou_id=${ou.eng}`, { token: t })).status).toBe(404);
     const own = await h.req('GET', '/api/v1/fleet/summary', { token: t });
     expect(own.body).toMatchObject({ ou_id: ou.ops, children: [{ ou_id: null, devices: 1, offline: 1 }] });
+  });
+});
+
+describe('mesh', () => {
+  it('pairs results whose target is another device’s hostname', async () => {
+    const m = await h.req('GET', '/api/v1/results/mesh', { token: await h.adminToken() });
+    expect(m.status).toBe(200);
+    expect(m.body.cells.map((c: any) => `${c.source}>${c.dest}:${c.kind}:${c.latency_ms}`)).toEqual([
+      'host-f-a>host-f-b:tcp:1',
+      'host-f-a>host-f-c:icmp:0.4',
+    ]);
+    const icmp = await h.req('GET', '/api/v1/results/mesh?kind=icmp', { token: await h.adminToken() });
+    expect(icmp.body.cells).toHaveLength(1);
+  });
+
+  it('shows only pairs whose two ends are in scope', async () => {
+    const t = await h.login('opsrep', 'opsrep-password-123');
+    expect((await h.req('GET', '/api/v1/results/mesh', { token: t })).body.cells).toEqual([]);
+    expect((await h.req('GET', `/api/v1/results/mesh?ou_id=${ou.eng}`, { token: t })).status).toBe(404);
   });
 });

@@ -1,6 +1,7 @@
 // GET /api/v1/fleet/summary: devices online/offline, open alerts and failing series per child OU.
 import { Type } from '@sinclair/typebox';
 import { fleetSummary } from '../../db/queries/fleet.js';
+import { meshCells } from '../../db/queries/mesh.js';
 import { findOu, findOuUnscoped } from '../../db/queries/ous.js';
 import { forbidden, notFound } from '../../domain/errors.js';
 import { scopeOf } from '../../domain/principal.js';
@@ -61,6 +62,62 @@ export function fleetRoutes(app: App, d: Deps): void {
           ...r,
           ou_id: r.ou_id === null ? null : Number(r.ou_id),
           name: r.ou_id ? (names.get(r.ou_id) ?? null) : null,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/results/mesh',
+    {
+      schema: {
+        tags: ['results'],
+        summary: 'Agent-to-agent mesh: latest results whose target is another device (matched by hostname)',
+        querystring: Type.Object(
+          {
+            ou_id: Type.Optional(IdString),
+            kind: Type.Optional(
+              Type.Union(['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'].map((k) => Type.Literal(k))),
+            ),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            cells: Type.Array(
+              Type.Object({
+                source_id: Type.Integer(),
+                source: Type.String(),
+                dest_id: Type.Integer(),
+                dest: Type.String(),
+                kind: Type.String(),
+                ok: Type.Boolean(),
+                latency_ms: Type.Union([Type.Number(), Type.Null()]),
+                loss_pct: Type.Union([Type.Number(), Type.Null()]),
+                started_at: Type.String({ format: 'date-time' }),
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const scope = scopeOf(req.principal);
+      let ouPath: string | undefined;
+      if (req.query.ou_id) {
+        const ou = await findOu(d.ctx.db, scope, req.query.ou_id);
+        if (!ou) throw notFound('OU');
+        ouPath = ou.path;
+      }
+      const cells = await meshCells(d.ctx.db, scope, { kind: req.query.kind, ouPath, limit: req.query.limit ?? 1000 });
+      return {
+        cells: cells.map((c) => ({
+          ...c,
+          source_id: Number(c.source_id),
+          dest_id: Number(c.dest_id),
+          started_at: c.started_at.toISOString(),
         })),
       };
     },

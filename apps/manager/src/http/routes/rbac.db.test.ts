@@ -149,6 +149,7 @@ const cases: Case[] = [
       ],
     }),
   },
+  { route: 'GET /api/v1/results/mesh', kind: 'read', url: () => `/api/v1/results/mesh?ou_id=${ids.B}` },
   { route: 'GET /api/v1/fleet/summary', kind: 'read', url: () => `/api/v1/fleet/summary?ou_id=${ids.B}` },
   { route: 'GET /api/v1/alerts', kind: 'read', url: () => `/api/v1/alerts?device_id=${ids.devB}` },
   { route: 'GET /api/v1/alerts/events', kind: 'read', url: () => `/api/v1/alerts/events?device_id=${ids.devB}` },
