@@ -80,6 +80,15 @@ export interface BurstRun {
   backWithinCycles: number;
 }
 
+/**
+ * 1-based index of the first cycle from which every later cycle's req/s is ≤ `factor` × `mean`
+ * (default 1.2); 0 when the last cycle is still above.
+ */
+export function cyclesUntilBack(cycles: readonly number[], mean: number, factor = 1.2): number {
+  const lastAbove = cycles.map((r) => r > factor * mean).lastIndexOf(true);
+  return lastAbove === cycles.length - 1 ? 0 : lastAbove + 2;
+}
+
 /** Runs the startup burst against `baseUrl`; bounded to window + AFTER_CYCLES cycles + 10 s. */
 export async function burst(target: string, baseUrl: string, devices: BenchDevice[]): Promise<BurstRun> {
   const base = new URL(baseUrl);
@@ -153,7 +162,6 @@ export async function burst(target: string, baseUrl: string, devices: BenchDevic
     const from = WINDOW_S + k * CYCLE_S;
     return seconds.slice(from, from + CYCLE_S).reduce((a, s) => a + s.sent, 0) / CYCLE_S;
   });
-  const firstBad = cycles.map((r) => r > 1.2 * steadyMean).lastIndexOf(true);
   return {
     target,
     agents: Math.min(AGENTS, devices.length),
@@ -170,7 +178,7 @@ export async function burst(target: string, baseUrl: string, devices: BenchDevic
     steadyMean,
     cycles,
     peakPerSecond: Math.max(...sent),
-    backWithinCycles: firstBad + 2 > AFTER_CYCLES ? 0 : firstBad + 2,
+    backWithinCycles: cyclesUntilBack(cycles, steadyMean),
   };
 }
 
