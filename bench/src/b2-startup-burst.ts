@@ -297,7 +297,7 @@ export function b2Markdown(d: B2Data, command: string): string {
     `${o.steadyMean.toFixed(0)} heartbeats/s). 100k agents starting in 60 s is ≈ 3333 req/s of start-up traffic alone plus`,
     '5000 heartbeats/s at a 20 s cycle; on this 2-core machine (generator, manager and PostgreSQL share the cores)',
     'the manager tops out near 1000 req/s (see B3), so a 100k run would only measure the overload. Seeding is not',
-    'the limit (100k rows by SQL take seconds). Override with B2_AGENTS, B2_WINDOW_S, B2_CYCLE_S, B2_AFTER_CYCLES.',
+    'the limit (rows by SQL scale linearly; 100k extrapolates to seconds, not run). Override with B2_AGENTS, B2_WINDOW_S, B2_CYCLE_S, B2_AFTER_CYCLES.',
     '',
     '| target | agents | started | requests | 2xx | 429 | other 4xx | 5xx | no answer | peak req/s | worst per-second p99 ms | offered req/s per cycle after the window ÷ mean | answers/s per cycle after the window ÷ mean | back ≤ 1.2× in cycle |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
