@@ -32,7 +32,7 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** largest accepted request body, bytes. @default 1048576 */
   bodyLimit?: number;
-  /** requests handled at once before new ones get 429 + Retry-After. @default 2000 */
+  /** requests handled at once before new ones get 429 + Retry-After (queueing more only turns into timeouts; see bench B2). @default 256 */
   maxInFlight?: number;
   /** trust X-Forwarded-For from these proxies (Fastify trustProxy). @default false */
   trustProxy?: boolean | string | string[];
@@ -76,7 +76,7 @@ export async function createApp(o: AppOptions): Promise<App> {
 
   // load shedding: past the cap, answer 429 at once instead of queueing into timeouts
   let inFlight = 0;
-  const maxInFlight = o.maxInFlight ?? 2000;
+  const maxInFlight = o.maxInFlight ?? 256;
   app.addHook('onRequest', async (req, reply) => {
     if (inFlight >= maxInFlight && !req.url.startsWith('/healthz')) {
       throw new AppError(
