@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import type { Scope } from '../../domain/principal.js';
 import type { Db } from '../database.js';
-import { inScope } from './scope.js';
+import { escapeLike, inScope } from './scope.js';
 
 export interface DeviceRow {
   id: string;
@@ -146,7 +146,7 @@ export function listDevices(db: Db, scope: Scope, o: ListDevicesOptions): Promis
   if (o.status) q = q.where('devices.status', '=', o.status);
   if (o.label) q = q.where(sql<boolean>`devices.labels @> ARRAY[${o.label}]::text[]`);
   if (o.q) {
-    const like = `%${o.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const like = `%${escapeLike(o.q)}%`;
     q = q.where((eb) => eb.or([eb('devices.hostname', 'ilike', like), eb('devices.serial', 'ilike', like)]));
   }
   return q.execute();

@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import type { Scope } from '../../domain/principal.js';
 import type { Db } from '../database.js';
-import { inScope } from './scope.js';
+import { escapeLike, inScope } from './scope.js';
 
 export interface OuRow {
   id: string;
@@ -50,7 +50,7 @@ export function listOus(db: Db, scope: Scope, o: ListOusOptions): Promise<OuRow[
     .limit(o.limit + 1);
   if (o.afterId) q = q.where('id', '>', o.afterId);
   if (o.parentId) q = q.where('parent_id', '=', o.parentId);
-  if (o.q) q = q.where('name', 'ilike', `%${o.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (o.q) q = q.where('name', 'ilike', `%${escapeLike(o.q)}%`);
   return q.execute();
 }
 

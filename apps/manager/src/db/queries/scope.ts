@@ -2,8 +2,11 @@
 import { type ExpressionBuilder, type ExpressionWrapper, sql, type SqlBool } from 'kysely';
 import type { Scope } from '../../domain/principal.js';
 
-/** Escapes LIKE wildcards in a materialised path (paths hold digits and '/', but be safe). */
-const likePrefix = (path: string) => `${path.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+/** Escapes LIKE wildcards (\, %, _) so user text matches literally. */
+export const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** `LIKE` pattern for everything under a materialised path. */
+const likePrefix = (path: string) => `${escapeLike(path)}%`;
 
 /**
  * A WHERE condition restricting `pathColumn` (an OU path, e.g. `ous.path`) to the scope. Rows

@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import type { Scope } from '../../domain/principal.js';
 import type { Db } from '../database.js';
-import { inScope } from './scope.js';
+import { escapeLike, inScope } from './scope.js';
 
 export interface UserRow {
   id: string;
@@ -72,7 +72,7 @@ export function listUsers(db: Db, scope: Scope, selfId: string, o: ListUsersOpti
   if (o.afterId) q = q.where('users.id', '>', o.afterId);
   if (o.ouId) q = q.where('users.ou_id', '=', o.ouId);
   if (o.role) q = q.where('users.role', '=', o.role);
-  if (o.q) q = q.where('users.username', 'ilike', `%${o.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (o.q) q = q.where('users.username', 'ilike', `%${escapeLike(o.q)}%`);
   return q.execute() as Promise<UserRow[]>;
 }
 

@@ -5,6 +5,7 @@ import { findDevice } from '../../db/queries/devices.js';
 import { decodeCursor, toPage } from '../../domain/pagination.js';
 import { scopeOf } from '../../domain/principal.js';
 import { inScope } from '../../db/queries/scope.js';
+import type { WebhookRow } from '../../services/webhooks.js';
 import type { App } from '../app.js';
 import { actorOf, type Deps } from '../deps.js';
 import { errorResponses, IdParams, IdString, Page, PageQuery, Timestamp, toId } from '../schemas/common.js';
@@ -149,15 +150,7 @@ export function alertRoutes(app: App, d: Deps): void {
     enabled: Type.Boolean(),
     created_at: Timestamp,
   });
-  const pub = (w: {
-    id: string;
-    ou_id: string | null;
-    name: string;
-    url: string;
-    format: string;
-    enabled: boolean;
-    created_at: Date;
-  }) => ({
+  const pub = (w: WebhookRow) => ({
     ...w,
     id: Number(w.id),
     ou_id: toId(w.ou_id),

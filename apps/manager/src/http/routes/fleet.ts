@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { fleetSummary } from '../../db/queries/fleet.js';
 import { meshCells } from '../../db/queries/mesh.js';
-import { findOu, findOuUnscoped } from '../../db/queries/ous.js';
+import { findOu } from '../../db/queries/ous.js';
 import { forbidden, notFound } from '../../domain/errors.js';
 import { scopeOf } from '../../domain/principal.js';
 import type { App } from '../app.js';
@@ -52,10 +52,15 @@ export function fleetRoutes(app: App, d: Deps): void {
         path = ou.path;
       } else ouId = null;
       const rows = await fleetSummary(d.ctx.db, path);
-      const names = new Map<string, string>();
-      for (const r of rows) {
-        if (r.ou_id) names.set(r.ou_id, (await findOuUnscoped(d.ctx.db, r.ou_id))?.name ?? '');
-      }
+      const ids = rows.flatMap((r) => (r.ou_id ? [r.ou_id] : []));
+      const names = new Map(
+        ids.length
+          ? (await d.ctx.db.selectFrom('ous').select(['id', 'name']).where('id', 'in', ids).execute()).map((o) => [
+              o.id,
+              o.name,
+            ])
+          : [],
+      );
       return {
         ou_id: ouId === null ? null : Number(ouId),
         children: rows.map((r) => ({
