@@ -13,6 +13,7 @@ import { createServices } from './services/index.js';
 import { Notifier } from './services/notifier.js';
 import { deviceStatusJob } from './jobs/device-status.js';
 import { resultPartitionsJob, resultRetentionJob } from './jobs/results-maintenance.js';
+import { rollupFoldJob } from './jobs/rollup-fold.js';
 import { CONFIG_CHANNEL, type ConfigChange } from './ws/agent-gateway.js';
 import { LIVE_CHANNEL, type LiveMessage } from './ws/live-feed.js';
 
@@ -64,6 +65,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
         { name: 'webhook-deliveries', everyMs: 1000, run: async () => void (await deps.webhooks.sendDue()) },
         resultPartitionsJob(handle.db),
         resultRetentionJob(handle.db),
+        rollupFoldJob(handle.db),
       ],
       1000,
       (job, err) => log.warn({ job, err }, 'background job failed'),

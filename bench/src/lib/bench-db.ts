@@ -35,6 +35,8 @@ export async function createBenchDb(): Promise<BenchDb> {
   u.pathname = `/${name}`;
   const url = u.toString();
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // DROP DATABASE … WITH (FORCE) ends idle connections: not an error
+  pool.on('error', () => {});
   return {
     name,
     url,
@@ -89,11 +91,15 @@ export function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Extra node flags for the manager child, e.g. `BENCH_MANAGER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
+const MANAGER_NODE_ARGS = (process.env.BENCH_MANAGER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /** Spawns `apps/manager/src/main.ts` against `databaseUrl` on 127.0.0.1 (free port); runs migrations. */
 export async function startManagerChild(databaseUrl: string): Promise<ManagerChild> {
   const child = spawn(
     process.execPath,
     [
+      ...MANAGER_NODE_ARGS,
       '--import',
       'tsx',
       'apps/manager/src/main.ts',
@@ -126,7 +132,7 @@ export async function startManagerChild(databaseUrl: string): Promise<ManagerChi
 
 /** Spawns the bare node:http JSON server (reference); resolves with its URL. */
 export async function startBareServerChild(): Promise<ManagerChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/src/bare-json-server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', process.env.BARE_SERVER ?? 'bench/src/bare-json-server.ts'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

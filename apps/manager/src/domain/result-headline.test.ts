@@ -1,10 +1,6 @@
 // Headline extraction per kind and histogram percentiles.
 import { describe, expect, it } from 'vitest';
-import { bucketUpperMs, headline, histPercentile } from './result-headline.js';
-
-/** What rk_hist() computes in SQL, mirrored for the test. */
-const bucketOf = (v: number) =>
-  Math.min(64, Math.max(1, Math.ceil(Math.log(Math.max(v, 0.05) / 0.05) / Math.log(1.25)) + 1));
+import { bucketUpperMs, headline, histBucket as bucketOf, histPercentile } from './result-headline.js';
 
 describe('headline', () => {
   it('picks each kind’s main numbers', () => {
@@ -56,5 +52,14 @@ describe('histPercentile', () => {
     expect(bucketUpperMs(2) / bucketUpperMs(1)).toBeCloseTo(1.25);
     expect(bucketOf(0.05)).toBe(1);
     expect(bucketOf(0.0625)).toBe(2);
+    expect(bucketOf(0.0626)).toBe(3);
+    expect(bucketOf(0)).toBe(1);
+    expect(bucketOf(1e9)).toBe(64);
+    // every latency falls in the bucket whose upper edge is the first at or above it
+    for (const v of [0.07, 0.3, 1.7, 25, 480, 9000]) {
+      const b = bucketOf(v);
+      expect(bucketUpperMs(b)).toBeGreaterThanOrEqual(v);
+      expect(bucketUpperMs(b - 1)).toBeLessThan(v);
+    }
   });
 });

@@ -38,6 +38,16 @@ export function headline(kind: string, metrics: Record<string, unknown>): Headli
   }
 }
 
+/**
+ * Histogram bucket (1-based, 1–64) of a latency in ms: bucket i covers (0.05·1.25^(i−2), 0.05·1.25^(i−1)];
+ * everything ≤ 0.05 ms is bucket 1, everything past bucket 63 is bucket 64 (the SQL `rk_hist` of migration 0003).
+ */
+export const histBucket = (ms: number) =>
+  Math.min(HIST_BUCKETS, Math.max(1, Math.ceil(Math.log(Math.max(ms, 0.05) / 0.05) / Math.log(1.25)) + 1));
+
+/** Buckets in result_rollups.hist. */
+export const HIST_BUCKETS = 64;
+
 /** Upper edge (ms) of histogram bucket i (1-based) of result_rollups.hist. */
 export const bucketUpperMs = (i: number) => 0.05 * 1.25 ** (i - 1);
 

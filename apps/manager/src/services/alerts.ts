@@ -2,7 +2,7 @@
 // webhook deliveries queued in the same transaction.
 import { sql } from 'kysely';
 import type { DeviceRow } from '../db/queries/devices.js';
-import type { ResultRowIn } from '../db/queries/results.js';
+import type { AlertStateRow, ResultRowIn, SeriesKey } from '../db/queries/results.js';
 import type { Db } from '../db/database.js';
 import {
   type AlertMetric,
@@ -33,6 +33,25 @@ export interface AlertEvent {
   value: number | null;
   threshold: number | null;
   at: Date;
+}
+
+/** One state machine: device × kind × target × metric ('' while naming a series). */
+interface Machine {
+  deviceId: string;
+  kind: string;
+  target: string;
+  metric: string;
+}
+
+const machineKey = (m: Machine) => `${m.deviceId}\u0000${m.kind}\u0000${m.target}\u0000${m.metric}`;
+
+/** device (numerically), then kind, target, metric (bytewise, as COLLATE "C" in SQL). */
+function byMachine(a: Machine, b: Machine): number {
+  if (a.deviceId !== b.deviceId) {
+    return a.deviceId.length - b.deviceId.length || (a.deviceId < b.deviceId ? -1 : 1);
+  }
+  for (const k of ['kind', 'target', 'metric'] as const) if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
+  return 0;
 }
 
 /** Values a result gives each metric (null: the result says nothing about it). */
@@ -67,90 +86,102 @@ export class AlertService {
   }
 
   /**
-   * Feeds newly stored results (any order) through their machines, inside the caller's
-   * transaction `tx` (the one that stored them, so a retry after a failure re-evaluates). Returns
-   * the state changes, stored as events with their webhook deliveries queued.
+   * The series whose machines a batch of results may move, in the order their rows must be locked
+   * (device numerically, then kind and target bytewise): pass to `storeResults`.
    */
-  async evaluate(device: DeviceRow, rows: ResultRowIn[], tx: Db): Promise<AlertEvent[]> {
-    if (rows.length === 0) return [];
-    const t = await this.thresholds(device);
-    const sorted = [...rows].sort((a, b) => a.started_at.localeCompare(b.started_at));
-    {
-      const series = [...new Set(sorted.map((r) => `${r.kind}\u0000${r.target}`))].sort();
-      const kinds = series.map((s) => s.split('\u0000')[0] as string);
-      const targets = series.map((s) => s.split('\u0000')[1] as string);
-      // lock this device's machines for these series (in a fixed order)
-      const existing = await sql<{
-        kind: string;
-        target: string;
-        metric: AlertMetric;
-        state: Level;
-        pending: Level;
-        pending_count: number;
-      }>`
-        SELECT kind, target, metric, state, pending, pending_count FROM alert_states
-        WHERE device_id = ${device.id} AND (kind, target) IN (SELECT * FROM unnest(${kinds}::text[], ${targets}::text[]))
-        ORDER BY kind, target, metric FOR UPDATE`.execute(tx);
-      const states = new Map<string, AlertState>();
-      for (const e of existing.rows) states.set(`${e.kind}\u0000${e.target}\u0000${e.metric}`, e);
-      const touched = new Map<string, { s: AlertState; value: number; at: string; since?: string }>();
-      const events: Omit<AlertEvent, 'id'>[] = [];
-      for (const r of sorted) {
-        for (const [metric, value] of Object.entries(valuesOf(r)) as [AlertMetric, number | null][]) {
-          if (value === null) continue;
-          const key = `${r.kind}\u0000${r.target}\u0000${metric}`;
-          const cur = states.get(key) ?? INITIAL;
-          const { next, changed } = step(cur, levelOf(value, t[metric], cur.state, this.machine), this.machine);
-          states.set(key, next);
-          const prev = touched.get(key);
-          touched.set(key, { s: next, value, at: r.started_at, since: changed ? r.started_at : prev?.since });
-          if (changed) {
-            const threshold = next.state === 'ok' ? null : t[metric][next.state];
-            events.push({
-              device_id: device.id,
-              kind: r.kind,
-              target: r.target,
-              metric,
-              from_state: cur.state,
-              to_state: next.state,
-              value,
-              threshold,
-              at: new Date(r.started_at),
-            });
-          }
-        }
-      }
-      // one statement for every machine this batch touched, in key order (no deadlocks between batches)
-      const entries = [...touched.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      if (entries.length) {
-        const parts = entries.map(([key]) => key.split('\u0000'));
-        const col = <T>(f: (v: (typeof entries)[number][1], i: number) => T) => entries.map(([, v], i) => f(v, i));
-        await sql`INSERT INTO alert_states (device_id, kind, target, metric, state, pending, pending_count, since, last_value, last_at)
-          SELECT ${device.id}::bigint, * FROM unnest(
-            ${parts.map((p) => p[0])}::text[], ${parts.map((p) => p[1])}::text[], ${parts.map((p) => p[2])}::text[],
-            ${col((v) => v.s.state)}::text[], ${col((v) => v.s.pending)}::text[], ${col((v) => v.s.pending_count)}::int[],
-            ${col((v) => v.since ?? v.at)}::timestamptz[], ${col((v) => v.value)}::float8[], ${col((v) => v.at)}::timestamptz[])
-          ON CONFLICT (device_id, kind, target, metric) DO UPDATE SET state = excluded.state, pending = excluded.pending,
-            pending_count = excluded.pending_count, last_value = excluded.last_value, last_at = excluded.last_at,
-            since = CASE WHEN alert_states.state = excluded.state THEN alert_states.since ELSE excluded.since END`.execute(
-          tx,
-        );
-      }
-      const out: AlertEvent[] = [];
-      for (const e of events) {
-        const ins = await tx
-          .insertInto('alert_events')
-          .values({ ...e, ou_id: device.ou_id })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        // every enabled webhook whose OU covers the device (or global) gets a delivery
-        await sql`INSERT INTO webhook_deliveries (webhook_id, event_id)
-          SELECT w.id, ${ins.id}::bigint FROM webhooks w LEFT JOIN ous o ON o.id = w.ou_id
-          WHERE w.enabled AND (w.ou_id IS NULL OR ${device.ou_path} LIKE o.path || '%')`.execute(tx);
-        out.push({ ...e, id: ins.id });
-      }
-      return out;
+  static seriesOf(rows: readonly { device_id: string; kind: string; target: string }[]): SeriesKey[] {
+    const m = new Map<string, Machine>();
+    for (const r of rows) {
+      const k = { deviceId: r.device_id, kind: r.kind, target: r.target, metric: '' };
+      m.set(machineKey(k), k);
     }
+    return [...m.values()].sort(byMachine).map((k) => ({ device_id: k.deviceId, kind: k.kind, target: k.target }));
+  }
+
+  /**
+   * Feeds newly stored results of one or more devices (any order) through their machines, inside the
+   * caller's transaction `tx` (the one that stored them, so a retry after a failure re-evaluates).
+   * `existing` are the machines of these series as read and locked in `tx` (see `storeResults`).
+   * Returns the state changes per item, stored as events with their webhook deliveries queued.
+   * One statement writes every machine the batch moved, in the locking order.
+   */
+  async evaluate(
+    items: readonly { device: DeviceRow; rows: readonly ResultRowIn[] }[],
+    existing: readonly AlertStateRow[],
+    tx: Db,
+  ): Promise<AlertEvent[][]> {
+    const out: AlertEvent[][] = items.map(() => []);
+    const thresholds = new Map<string, Record<AlertMetric, Thresholds>>();
+    for (const { device, rows } of items) {
+      if (rows.length && !thresholds.has(device.id)) thresholds.set(device.id, await this.thresholds(device));
+    }
+    if (thresholds.size === 0) return out;
+    // each device's results in time order, whichever upload of the batch brought them
+    const rows = items
+      .flatMap(({ device, rows: rs }, item) => rs.map((r) => ({ r, device, item })))
+      .sort((a, b) => (a.r.started_at < b.r.started_at ? -1 : a.r.started_at > b.r.started_at ? 1 : 0));
+    const states = new Map<string, AlertState>();
+    for (const e of existing) states.set(machineKey({ deviceId: e.device_id, ...e }), e);
+    const touched = new Map<string, { m: Machine; s: AlertState; value: number; at: string; since?: string }>();
+    const events: { item: number; device: DeviceRow; e: Omit<AlertEvent, 'id'> }[] = [];
+    for (const { r, device, item } of rows) {
+      const t = thresholds.get(device.id) as Record<AlertMetric, Thresholds>;
+      for (const [metric, value] of Object.entries(valuesOf(r)) as [AlertMetric, number | null][]) {
+        if (value === null) continue;
+        const m = { deviceId: device.id, kind: r.kind, target: r.target, metric };
+        const key = machineKey(m);
+        const cur = states.get(key) ?? INITIAL;
+        const { next, changed } = step(cur, levelOf(value, t[metric], cur.state, this.machine), this.machine);
+        states.set(key, next);
+        const prev = touched.get(key);
+        touched.set(key, { m, s: next, value, at: r.started_at, since: changed ? r.started_at : prev?.since });
+        if (!changed) continue;
+        events.push({
+          item,
+          device,
+          e: {
+            device_id: device.id,
+            kind: r.kind,
+            target: r.target,
+            metric,
+            from_state: cur.state,
+            to_state: next.state,
+            value,
+            threshold: next.state === 'ok' ? null : t[metric][next.state],
+            at: new Date(r.started_at),
+          },
+        });
+      }
+    }
+    const up = [...touched.values()].sort((a, b) => byMachine(a.m, b.m));
+    if (up.length) {
+      const col = <T>(f: (v: (typeof up)[number]) => T) => up.map(f);
+      await sql`INSERT INTO alert_states (device_id, kind, target, metric, state, pending, pending_count, since, last_value, last_at)
+        SELECT * FROM unnest(
+          ${col((v) => v.m.deviceId)}::bigint[], ${col((v) => v.m.kind)}::text[], ${col((v) => v.m.target)}::text[],
+          ${col((v) => v.m.metric)}::text[], ${col((v) => v.s.state)}::text[], ${col((v) => v.s.pending)}::text[],
+          ${col((v) => v.s.pending_count)}::int[], ${col((v) => v.since ?? v.at)}::timestamptz[],
+          ${col((v) => v.value)}::float8[], ${col((v) => v.at)}::timestamptz[])
+        ON CONFLICT (device_id, kind, target, metric) DO UPDATE SET state = excluded.state, pending = excluded.pending,
+          pending_count = excluded.pending_count, last_value = excluded.last_value, last_at = excluded.last_at,
+          since = CASE WHEN alert_states.state = excluded.state THEN alert_states.since ELSE excluded.since END`.execute(
+        tx,
+      );
+    }
+    // state changes are rare: one event row and its deliveries at a time
+    for (const { item, device, e } of events) {
+      const ins = await tx
+        .insertInto('alert_events')
+        .values({ ...e, ou_id: device.ou_id })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      // every enabled webhook whose OU covers the device (or global) gets a delivery
+      await sql`INSERT INTO webhook_deliveries (webhook_id, event_id)
+        SELECT w.id, ${ins.id}::bigint FROM webhooks w LEFT JOIN ous o ON o.id = w.ou_id
+        WHERE w.enabled AND (w.ou_id IS NULL OR ${device.ou_path} LIKE o.path || '%')`.execute(tx);
+      out[item]?.push({ ...e, id: ins.id });
+    }
+    return out;
   }
 
   /** Forgets cached thresholds (after a config change). */

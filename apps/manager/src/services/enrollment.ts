@@ -10,7 +10,6 @@ import {
   countDevicesInOu,
   type DeviceRow,
   findDeviceByCredential,
-  touchDevice,
   upsertEnrolledDevice,
 } from '../db/queries/devices.js';
 import {
@@ -30,7 +29,7 @@ import { audit } from './audit.js';
 import type { ConfigService } from './config.js';
 import type { Actor, ServiceContext } from './context.js';
 import { randomToken, sha256 } from './crypto.js';
-import { loadFleetSettings } from './fleet-settings.js';
+import { type FleetSettings, loadFleetSettings } from './fleet-settings.js';
 import { type OuService, writeScope } from './ous.js';
 import { credentialTag } from '../ws/agent-gateway.js';
 import { RateLimiter } from './rate-limit.js';
@@ -50,6 +49,7 @@ const SECRET_PREFIX = 'rke_';
 export class EnrollmentService {
   private readonly perIp: RateLimiter;
   private readonly credentials = new Map<string, { device: DeviceRow; at: number }>();
+  private settings: { at: number; p: Promise<FleetSettings> } | undefined;
   /** how long a resolved credential is trusted without a lookup, ms */
   credentialCacheMs = 5000;
   private readonly perSecret: RateLimiter;
@@ -211,11 +211,29 @@ export class EnrollmentService {
     for (const [hash, v] of this.credentials) if (v.device.id === deviceId) this.credentials.delete(hash);
   }
 
+  /**
+   * Fleet settings for check-ins, read at most every 5 s per replica (a change made on another replica
+   * reaches this one's check-ins within that time).
+   */
+  private fleetSettings(): Promise<FleetSettings> {
+    const now = Date.now();
+    if (!this.settings || now - this.settings.at > 5000) {
+      const p = loadFleetSettings(this.ctx.db);
+      this.settings = { at: now, p };
+      // a failed read is not cached
+      p.catch(() => {
+        if (this.settings?.p === p) this.settings = undefined;
+      });
+    }
+    return this.settings.p;
+  }
+
   /** The config check-in of an authenticated device; the serial must be its own. */
   async checkIn(device: DeviceRow, serial: string): Promise<ConfigResponse> {
     if (serial !== device.serial) throw notFound('device');
-    const [effective, settings] = await Promise.all([this.config.effectiveFor(device), loadFleetSettings(this.ctx.db)]);
-    await touchDevice(this.ctx.db, device.id);
+    const [effective, settings] = await Promise.all([this.config.effectiveFor(device), this.fleetSettings()]);
+    // a check-in is contact: coalesced like heartbeats
+    this.heartbeats.add(device.id, {});
     const next = drawCheckin(settings.client_checkin_min_seconds, settings.client_checkin_max_seconds);
     const now = Date.now();
     return {

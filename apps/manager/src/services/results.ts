@@ -2,25 +2,20 @@
 import type { ResultEnvelope, UploadResponse } from '@rookery/protocol';
 import { type DeviceRow, findDevice } from '../db/queries/devices.js';
 import { findOu } from '../db/queries/ous.js';
-import {
-  ingestResults,
-  latestResults,
-  type LatestRow,
-  type ResultRowIn,
-  seriesRollups,
-} from '../db/queries/results.js';
+import { latestResults, type LatestRow, type ResultRowIn, seriesRollups } from '../db/queries/results.js';
 import { AppError, badRequest, notFound, tooManyRequests } from '../domain/errors.js';
 import type { Page } from '../domain/pagination.js';
 import { type Principal, scopeOf } from '../domain/principal.js';
 import { headline, histPercentile } from '../domain/result-headline.js';
 import type { AlertEvent, AlertService } from './alerts.js';
 import type { ServiceContext } from './context.js';
+import { DEFAULT_INGEST_QUEUE, IngestQueue, type IngestQueueOptions } from './ingest-queue.js';
 
 export const RESULT_KINDS = ['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'] as const;
 
 export interface IngestLimits {
-  /** uploads processed at once per replica; more get 429. @default 16 */
-  concurrent: number;
+  /** results waiting for a transaction on this replica past which uploads get 429. @default 20000 */
+  maxBacklogRows: number;
   /** seconds suggested in Retry-After. @default 2 */
   retryAfter: number;
   /** results older than this are refused, days. @default 30 */
@@ -30,7 +25,7 @@ export interface IngestLimits {
 }
 
 export const DEFAULT_INGEST_LIMITS: IngestLimits = {
-  concurrent: 8,
+  maxBacklogRows: 20_000,
   retryAfter: 2,
   maxAgeDays: 30,
   maxFutureSeconds: 86_400,
@@ -58,16 +53,26 @@ export function granularityFor(sinceMs: number, untilMs: number): 'minute' | 'ho
   return 'day';
 }
 
+const hasNul = (s: string) => s.includes('\u0000');
+
 export class ResultService {
-  private inFlight = 0;
+  private readonly queue: IngestQueue;
 
   constructor(
     private readonly ctx: ServiceContext,
     private readonly limits: IngestLimits = DEFAULT_INGEST_LIMITS,
-    private readonly alerts?: AlertService,
+    alerts?: AlertService,
     /** called after commit with what this upload stored and the alert changes it caused (live feed) */
     private readonly onStored: (device: DeviceRow, stored: ResultRowIn[], events: AlertEvent[]) => void = () => {},
-  ) {}
+    queue: IngestQueueOptions = DEFAULT_INGEST_QUEUE,
+  ) {
+    this.queue = new IngestQueue(ctx.db, alerts, queue);
+  }
+
+  /** Results accepted for storage but not yet in a transaction on this replica. */
+  get backlog(): number {
+    return this.queue.backlog;
+  }
 
   /**
    * Stores a device's batch. Records that can never be stored (unknown kind, date out of range)
@@ -75,49 +80,39 @@ export class ResultService {
    * @throws AppError 429 with Retry-After when this replica is saturated
    */
   async upload(device: DeviceRow, results: ResultEnvelope[]): Promise<UploadResponse> {
-    if (this.inFlight >= this.limits.concurrent) throw tooManyRequests(this.limits.retryAfter);
-    this.inFlight++;
-    try {
-      const now = Date.now();
-      const rejected: UploadResponse['rejected'] = [];
-      const rows: ResultRowIn[] = [];
-      for (const { id, result: r } of results) {
-        const t = Date.parse(r.startedAt);
-        if (!(RESULT_KINDS as readonly string[]).includes(r.kind)) {
-          rejected.push({ id, error: 'unknown_kind', message: `unknown probe kind "${r.kind}"` });
-        } else if (t > now + this.limits.maxFutureSeconds * 1000) {
-          rejected.push({ id, error: 'clock_skew', message: 'startedAt is too far in the future' });
-        } else if (t < now - this.limits.maxAgeDays * 86_400_000) {
-          rejected.push({ id, error: 'too_old', message: `startedAt is older than ${this.limits.maxAgeDays} days` });
-        } else {
-          const h = headline(r.kind, r.metrics);
-          rows.push({
-            id: id.toLowerCase(),
-            kind: r.kind,
-            target: r.target,
-            started_at: new Date(t).toISOString(),
-            duration_ms: r.durationMs,
-            ok: r.ok,
-            error_code: r.error?.code ?? null,
-            ...h,
-            metrics: JSON.stringify(r.metrics),
-          });
-        }
-      }
-      let events: AlertEvent[] = [];
-      let fresh: ResultRowIn[] = [];
-      if (rows.length) {
-        await this.ctx.db.transaction().execute(async (tx) => {
-          const ids = new Set(await ingestResults(tx, device.id, device.ou_id, rows));
-          fresh = rows.filter((r) => ids.has(r.id));
-          events = (await this.alerts?.evaluate(device, fresh, tx)) ?? [];
+    if (this.queue.backlog + results.length > this.limits.maxBacklogRows) throw tooManyRequests(this.limits.retryAfter);
+    const now = Date.now();
+    const rejected: UploadResponse['rejected'] = [];
+    const rows: ResultRowIn[] = [];
+    for (const { id, result: r } of results) {
+      const t = Date.parse(r.startedAt);
+      const metrics = JSON.stringify(r.metrics);
+      if (!(RESULT_KINDS as readonly string[]).includes(r.kind)) {
+        rejected.push({ id, error: 'unknown_kind', message: `unknown probe kind "${r.kind}"` });
+      } else if (t > now + this.limits.maxFutureSeconds * 1000) {
+        rejected.push({ id, error: 'clock_skew', message: 'startedAt is too far in the future' });
+      } else if (t < now - this.limits.maxAgeDays * 86_400_000) {
+        rejected.push({ id, error: 'too_old', message: `startedAt is older than ${this.limits.maxAgeDays} days` });
+      } else if (hasNul(r.target) || hasNul(r.error?.code ?? '') || metrics.includes('\\u0000')) {
+        // PostgreSQL text and jsonb cannot hold U+0000
+        rejected.push({ id, error: 'invalid_text', message: 'target, error code and metrics may not contain U+0000' });
+      } else {
+        rows.push({
+          id: id.toLowerCase(),
+          kind: r.kind,
+          target: r.target,
+          started_at: new Date(t).toISOString(),
+          duration_ms: r.durationMs,
+          ok: r.ok,
+          error_code: r.error?.code ?? null,
+          ...headline(r.kind, r.metrics),
+          metrics,
         });
       }
-      if (fresh.length) this.onStored(device, fresh, events);
-      return { accepted: rows.map((r) => r.id), rejected, stored: fresh.length };
-    } finally {
-      this.inFlight--;
     }
+    const { fresh, events } = rows.length ? await this.queue.submit(device, rows) : { fresh: [], events: [] };
+    if (fresh.length) this.onStored(device, fresh, events);
+    return { accepted: rows.map((r) => r.id), rejected, stored: fresh.length };
   }
 
   /** Time series of one device × kind × target from the rollup that fits the range. */

@@ -1,6 +1,8 @@
-// SQL for results: batched idempotent ingest (UNNEST) with rollups and latest-per-series in one
-// statement, and the reads behind the query API.
+// SQL for results: batched idempotent ingest (UNNEST) of many devices' results with latest-per-series,
+// rollup upserts, and the reads behind the query API.
 import { sql } from 'kysely';
+import { HIST_BUCKETS } from '../../domain/result-headline.js';
+import type { RollupDelta, RollupInput } from '../../domain/rollups.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Db } from '../database.js';
 import { inScope } from './scope.js';
@@ -19,63 +21,130 @@ export interface ResultRowIn {
   metrics: string;
 }
 
+/** A result row with the device (and its OU at upload time) it belongs to. */
+export interface IngestRow extends ResultRowIn {
+  device_id: string;
+  ou_id: string;
+}
+
+/** An alert machine's state as `storeResults` reads (and locks) it. */
+export interface AlertStateRow {
+  device_id: string;
+  kind: string;
+  target: string;
+  metric: string;
+  state: 'ok' | 'warning' | 'critical';
+  pending: 'ok' | 'warning' | 'critical';
+  pending_count: number;
+}
+
+/** A series (device × kind × target) whose alert machines a batch locks. */
+export interface SeriesKey {
+  device_id: string;
+  kind: string;
+  target: string;
+}
+
+/** The rows as one JSON array; `metrics` (already JSON text) is spliced in, not encoded twice. */
+function rowsJson(rows: readonly IngestRow[]): string {
+  const parts = rows.map(({ metrics, ...r }) => `${JSON.stringify(r).slice(0, -1)},"metrics":${metrics}}`);
+  return `[${parts.join(',')}]`;
+}
+
 /**
- * Inserts a device's results; rows already stored (same id and started_at) are skipped, and only
- * the new ones feed the minute/hour/day rollups and the latest-per-series table. One statement.
- * @returns ids stored by this call
+ * Stores a batch of results of any number of devices in one statement (one round trip; run it in the
+ * transaction that then writes the alert machines):
+ * - inserts the rows; rows already stored (same id and started_at) are skipped;
+ * - updates latest-per-series from the new rows, and queues them for the rollups (`takePendingRollups`);
+ * - locks and returns the alert machines of `series`, in one fixed order.
+ * @returns ids stored by this call and the machines' states
  */
-export async function ingestResults(db: Db, deviceId: string, ouId: string, rows: ResultRowIn[]): Promise<string[]> {
-  const col = <K extends keyof ResultRowIn>(k: K) => rows.map((r) => r[k]);
-  const r = await sql<{ id: string }>`
-    WITH input AS (
-      SELECT * FROM unnest(
-        ${col('id')}::uuid[], ${col('kind')}::text[], ${col('target')}::text[], ${col('started_at')}::timestamptz[],
-        ${col('duration_ms')}::float8[], ${col('ok')}::bool[], ${col('error_code')}::text[], ${col('latency_ms')}::float8[],
-        ${col('jitter_ms')}::float8[], ${col('loss_pct')}::float8[], ${col('metrics')}::jsonb[]
-      ) AS t(id, kind, target, started_at, duration_ms, ok, error_code, latency_ms, jitter_ms, loss_pct, metrics)
-    ),
-    ins AS (
+export async function storeResults(
+  db: Db,
+  rows: readonly IngestRow[],
+  series: readonly SeriesKey[],
+): Promise<{ ids: string[]; states: AlertStateRow[] }> {
+  const r = await sql<{ ids: string[]; states: AlertStateRow[] }>`
+    WITH ins AS (
       INSERT INTO results (id, device_id, ou_id, kind, target, started_at, duration_ms, ok, error_code, latency_ms, jitter_ms, loss_pct, metrics)
-      SELECT id, ${deviceId}::bigint, ${ouId}::bigint, kind, target, started_at, duration_ms, ok, error_code, latency_ms, jitter_ms, loss_pct, metrics
-      FROM input
+      SELECT id, device_id, ou_id, kind, target, started_at, duration_ms, ok, error_code, latency_ms, jitter_ms, loss_pct, metrics
+      FROM jsonb_to_recordset(${rowsJson(rows)}::jsonb) AS t(id uuid, device_id bigint, ou_id bigint, kind text, target text,
+        started_at timestamptz, duration_ms float8, ok bool, error_code text, latency_ms float8, jitter_ms float8,
+        loss_pct float8, metrics jsonb)
       ON CONFLICT DO NOTHING
-      RETURNING id, kind, target, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct
-    ),
-    roll AS (
-      INSERT INTO result_rollups AS r (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
-        lat_sum, lat_min, lat_max, jitter_sum, jitter_count, loss_sum, loss_count, hist)
-      SELECT g.granularity, date_trunc(g.granularity, ins.started_at), ${deviceId}::bigint, ins.kind, ins.target, ${ouId}::bigint,
-        count(*), count(*) FILTER (WHERE ins.ok), count(ins.latency_ms), coalesce(sum(ins.latency_ms), 0),
-        min(ins.latency_ms), max(ins.latency_ms), coalesce(sum(ins.jitter_ms), 0), count(ins.jitter_ms),
-        coalesce(sum(ins.loss_pct), 0), count(ins.loss_pct), rk_hist(array_agg(ins.latency_ms))
-      FROM ins CROSS JOIN (VALUES ('minute'), ('hour'), ('day')) AS g(granularity)
-      GROUP BY 1, 2, 4, 5
-      -- a fixed order keeps concurrent batches from deadlocking on rollup rows
-      ORDER BY 1, 4, 5, 2
-      ON CONFLICT (granularity, device_id, kind, target, bucket) DO UPDATE SET
-        count = r.count + excluded.count,
-        ok_count = r.ok_count + excluded.ok_count,
-        lat_count = r.lat_count + excluded.lat_count,
-        lat_sum = r.lat_sum + excluded.lat_sum,
-        lat_min = least(r.lat_min, excluded.lat_min),
-        lat_max = greatest(r.lat_max, excluded.lat_max),
-        jitter_sum = r.jitter_sum + excluded.jitter_sum,
-        jitter_count = r.jitter_count + excluded.jitter_count,
-        loss_sum = r.loss_sum + excluded.loss_sum,
-        loss_count = r.loss_count + excluded.loss_count,
-        hist = rk_hist_add(r.hist, excluded.hist)
+      RETURNING id, device_id, ou_id, kind, target, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct
     ),
     latest AS (
       INSERT INTO result_latest AS l (device_id, kind, target, ou_id, result_id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct)
-      SELECT DISTINCT ON (kind, target) ${deviceId}::bigint, kind, target, ${ouId}::bigint, id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct
-      FROM ins ORDER BY kind, target, started_at DESC
+      SELECT DISTINCT ON (device_id, kind, target) device_id, kind, target, ou_id, id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct
+      FROM ins ORDER BY device_id, kind, target, started_at DESC
       ON CONFLICT (device_id, kind, target) DO UPDATE SET
         ou_id = excluded.ou_id, result_id = excluded.result_id, started_at = excluded.started_at, ok = excluded.ok,
         error_code = excluded.error_code, latency_ms = excluded.latency_ms, jitter_ms = excluded.jitter_ms, loss_pct = excluded.loss_pct
       WHERE excluded.started_at >= l.started_at
+    ),
+    pending AS (
+      INSERT INTO rollup_pending (device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct)
+      SELECT device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct FROM ins
+    ),
+    st AS (
+      SELECT a.device_id, a.kind, a.target, a.metric, a.state, a.pending, a.pending_count FROM alert_states a
+      WHERE (a.device_id, a.kind, a.target) IN (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(series)}::jsonb) AS s(device_id bigint, kind text, target text))
+      ORDER BY a.device_id, a.kind COLLATE "C", a.target COLLATE "C", a.metric COLLATE "C"
+      FOR UPDATE
     )
-    SELECT id FROM ins`.execute(db);
-  return r.rows.map((x) => x.id);
+    SELECT (SELECT coalesce(json_agg(id), '[]') FROM ins) AS ids,
+      (SELECT coalesce(json_agg(st), '[]') FROM st) AS states`.execute(db);
+  const out = r.rows[0] as { ids: string[]; states: AlertStateRow[] };
+  // json_agg renders bigint as a JSON number
+  for (const s of out.states) s.device_id = String(s.device_id);
+  return out;
+}
+
+/**
+ * Removes up to `limit` queued results from `rollup_pending` and returns them; run it in the
+ * transaction that adds their rollups, so each is rolled up exactly once. Concurrent callers never
+ * get the same row.
+ */
+export async function takePendingRollups(db: Db, limit: number): Promise<RollupInput[]> {
+  const r = await sql<RollupInput & { started_at: Date }>`
+    DELETE FROM rollup_pending WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_pending LIMIT ${limit}))
+    RETURNING device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct`.execute(db);
+  return r.rows.map((x) => ({ ...x, started_at: x.started_at.toISOString() }));
+}
+
+/** INSERT … SELECT of rollup deltas (JSON), without its WHERE / ON CONFLICT. */
+const rollupInsert = (deltas: readonly RollupDelta[]) => sql`
+  INSERT INTO result_rollups AS r (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
+    lat_sum, lat_min, lat_max, jitter_sum, jitter_count, loss_sum, loss_count, hist)
+  SELECT granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count, lat_sum, lat_min, lat_max,
+    jitter_sum, jitter_count, loss_sum, loss_count, hist
+  FROM jsonb_to_recordset(${JSON.stringify(deltas)}::jsonb) AS v(granularity text, bucket timestamptz, device_id bigint,
+    kind text, target text, ou_id bigint, count int, ok_count int, lat_count int, lat_sum float8, lat_min float8,
+    lat_max float8, jitter_sum float8, jitter_count int, loss_sum float8, loss_count int, hist int[])`;
+
+const ROLLUP_CONFLICT = sql`
+  ON CONFLICT (granularity, device_id, kind, target, bucket) DO UPDATE SET
+    count = r.count + excluded.count,
+    ok_count = r.ok_count + excluded.ok_count,
+    lat_count = r.lat_count + excluded.lat_count,
+    lat_sum = r.lat_sum + excluded.lat_sum,
+    lat_min = least(r.lat_min, excluded.lat_min),
+    lat_max = greatest(r.lat_max, excluded.lat_max),
+    jitter_sum = r.jitter_sum + excluded.jitter_sum,
+    jitter_count = r.jitter_count + excluded.jitter_count,
+    loss_sum = r.loss_sum + excluded.loss_sum,
+    loss_count = r.loss_count + excluded.loss_count,
+    -- element-wise sum written out (an SQL function call per row costs ~4x as much)
+    hist = ARRAY(SELECT r.hist[i] + excluded.hist[i] FROM generate_series(1, ${sql.lit(HIST_BUCKETS)}) AS i ORDER BY i)`;
+
+/**
+ * Adds rollup deltas to their rows (created when missing), in the order given: pass them sorted as
+ * `rollupDeltas` returns them, so concurrent writers lock rows in one order. One statement.
+ */
+export async function upsertRollups(db: Db, deltas: readonly RollupDelta[]): Promise<void> {
+  if (deltas.length) await sql`${rollupInsert(deltas)} ${ROLLUP_CONFLICT}`.execute(db);
 }
 
 export interface RollupRow {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureResultPartitions, applyRetention } from '../../db/queries/results.js';
+import { foldPendingRollups } from '../../jobs/rollup-fold.js';
 import { createHarness, type Harness } from '../../testing/harness.js';
 
 let h: Harness;
@@ -87,7 +88,7 @@ describe('upload', () => {
   it('answers 429 with Retry-After when saturated', async () => {
     const t = await createHarness(
       {},
-      { ingestLimits: { concurrent: 0, retryAfter: 3, maxAgeDays: 30, maxFutureSeconds: 86_400 } },
+      { ingestLimits: { maxBacklogRows: 0, retryAfter: 3, maxAgeDays: 30, maxFutureSeconds: 86_400 } },
     );
     try {
       const e = await t.enroll((await t.createSecret(await t.createOu('X'))).secret, 'busy');
@@ -177,6 +178,8 @@ describe('queries', () => {
     batch.push(icmp(new Date(base + 60_000).toISOString(), 50, 0, true, '10.0.0.1'));
     const up = await upload(dev.credential, batch);
     expect(up.body, JSON.stringify(up.body)).toMatchObject({ stored: 11 });
+    // rollups are folded by the leader's job; here at once
+    expect(await foldPendingRollups(h.tdb.db)).toBeGreaterThanOrEqual(11);
     const q = `/api/v1/results/series?device_id=${dev.id}&kind=icmp&target=10.0.0.1&since=${new Date(base - 60_000).toISOString()}&until=${new Date(base + 120_000).toISOString()}`;
     const r = await h.req('GET', q, { token: await h.adminToken() });
     expect(r.status).toBe(200);
@@ -237,6 +240,7 @@ describe('queries', () => {
 
 describe('maintenance', () => {
   it('creates the coming days’ partitions and applies retention', async () => {
+    await foldPendingRollups(h.tdb.db);
     await ensureResultPartitions(h.tdb.db, 2);
     await ensureResultPartitions(h.tdb.db, 2);
     const parts = await sql<{

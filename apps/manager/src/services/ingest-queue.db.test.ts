@@ -1,0 +1,107 @@
+// Group commit of uploads and the rollup fold: many uploads share transactions, every result is stored
+// and rolled up exactly once, and one upload the database refuses fails alone.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DeviceRow, findDeviceByCredential } from '../db/queries/devices.js';
+import type { ResultRowIn } from '../db/queries/results.js';
+import { foldPendingRollups } from '../jobs/rollup-fold.js';
+import { createHarness, type Harness } from '../testing/harness.js';
+import { sha256 } from './crypto.js';
+import { IngestQueue } from './ingest-queue.js';
+
+let h: Harness;
+const devices: DeviceRow[] = [];
+beforeAll(async () => {
+  h = await createHarness();
+  const secret = (await h.createSecret(await h.createOu('Ingest'))).secret;
+  for (let i = 0; i < 3; i++) {
+    const e = await h.enroll(secret, `iq-${i}`);
+    devices.push((await findDeviceByCredential(h.tdb.db, sha256(e.body.device_credential))) as DeviceRow);
+  }
+});
+afterAll(() => h.close());
+
+const base = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+const row = (target: string, i: number, latency: number): ResultRowIn => ({
+  id: randomUUID(),
+  kind: 'tcp',
+  target,
+  started_at: new Date(base + i * 1000).toISOString(),
+  duration_ms: latency,
+  ok: true,
+  error_code: null,
+  latency_ms: latency,
+  jitter_ms: null,
+  loss_pct: null,
+  metrics: JSON.stringify({ connectMs: latency }),
+});
+
+const count = async (q: string) => Number((await sql<{ n: string }>`${sql.raw(q)}`.execute(h.tdb.db)).rows[0]?.n);
+
+describe('IngestQueue', () => {
+  it('stores concurrent uploads of several devices once each, retries included, in fewer transactions', async () => {
+    const q = new IngestQueue(h.tdb.db, undefined, { writers: 1, batchRows: 1000 });
+    const uploads = Array.from({ length: 30 }, (_, u) =>
+      Array.from({ length: 5 }, (_, k) => row(`t${k}`, u * 5 + k, 1 + ((u + k) % 7))),
+    );
+    const x0 = await count('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
+    // every upload twice at once (a retry racing its original), spread over three devices
+    const answers = await Promise.all(
+      uploads.flatMap((rows, u) => [0, 1].map(() => q.submit(devices[u % 3] as DeviceRow, rows))),
+    );
+    const x1 = await count('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
+    expect(answers.reduce((n, a) => n + a.fresh.length, 0)).toBe(150);
+    // of each pair, exactly one stored the rows
+    for (let u = 0; u < 30; u++) {
+      expect([answers[2 * u]?.fresh.length, answers[2 * u + 1]?.fresh.length].sort()).toEqual([0, 5]);
+    }
+    expect(await count('SELECT count(*) AS n FROM results')).toBe(150);
+    // 60 submissions; the statistics counter may lag a little, so only an upper bound is asserted
+    expect(x1 - x0).toBeLessThan(40);
+
+    // two folds racing each other: every queued result rolled up once
+    const [a, b] = await Promise.all([foldPendingRollups(h.tdb.db, 40), foldPendingRollups(h.tdb.db, 40)]);
+    expect(a + b).toBe(150);
+    expect(await count('SELECT count(*) AS n FROM rollup_pending')).toBe(0);
+    for (const g of ['minute', 'hour', 'day']) {
+      expect(await count(`SELECT sum(count) AS n FROM result_rollups WHERE granularity = '${g}'`)).toBe(150);
+      // the histogram holds every latency once
+      expect(await count(`SELECT sum(x) AS n FROM result_rollups, unnest(hist) AS x WHERE granularity = '${g}'`)).toBe(
+        150,
+      );
+    }
+    const hour = await sql<{ lat_min: number; lat_max: number; n: number }>`
+      SELECT min(lat_min) AS lat_min, max(lat_max) AS lat_max, sum(lat_count)::int AS n FROM result_rollups
+      WHERE granularity = 'hour'`.execute(h.tdb.db);
+    expect(hour.rows[0]).toEqual({ lat_min: 1, lat_max: 7, n: 150 });
+    expect(await foldPendingRollups(h.tdb.db)).toBe(0);
+  });
+
+  it('an upload the database refuses fails alone; the others in its transaction are stored', async () => {
+    await sql`CREATE FUNCTION rk_test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.target = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$`.execute(h.tdb.db);
+    await sql`CREATE TRIGGER rk_test_poison BEFORE INSERT ON results FOR EACH ROW EXECUTE FUNCTION rk_test_poison()`.execute(
+      h.tdb.db,
+    );
+    try {
+      const q = new IngestQueue(h.tdb.db, undefined, { writers: 1, batchRows: 1000 });
+      const before = await count('SELECT count(*) AS n FROM results');
+      const good = [row('ok-a', 0, 1), row('ok-b', 1, 2)];
+      const bad = [row('poison', 2, 3)];
+      // the first write takes the first upload alone; the next three queue up and share one transaction
+      const results = await Promise.allSettled([
+        q.submit(devices[0] as DeviceRow, [row('ok-0', 3, 1)]),
+        q.submit(devices[0] as DeviceRow, good.slice(0, 1)),
+        q.submit(devices[1] as DeviceRow, bad),
+        q.submit(devices[2] as DeviceRow, good.slice(1)),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(/poisoned/);
+      expect(await count('SELECT count(*) AS n FROM results')).toBe(before + 3);
+    } finally {
+      await sql`DROP TRIGGER rk_test_poison ON results`.execute(h.tdb.db);
+      await sql`DROP FUNCTION rk_test_poison()`.execute(h.tdb.db);
+    }
+  });
+});

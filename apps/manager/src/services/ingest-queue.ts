@@ -1,0 +1,124 @@
+// Group commit for result uploads: uploads that arrive while a write is under way are stored together
+// in the next transaction (results, latest, rollups, alert machines), and each upload is answered once
+// that transaction has committed. Busy replicas write fewer, larger statements instead of queueing
+// many small ones; an idle replica writes each upload at once.
+import type { DeviceRow } from '../db/queries/devices.js';
+import { type IngestRow, type ResultRowIn, storeResults } from '../db/queries/results.js';
+import type { Db } from '../db/database.js';
+import { type AlertEvent, AlertService } from './alerts.js';
+
+export interface IngestQueueOptions {
+  /** transactions writing at once; @default 2 (one in PostgreSQL while the next is prepared) */
+  writers: number;
+  /** results per transaction, at most (an upload is never split); @default 4000 */
+  batchRows: number;
+}
+
+export const DEFAULT_INGEST_QUEUE: IngestQueueOptions = {
+  writers: 2,
+  batchRows: 4000,
+};
+
+/** What one upload stored: its new rows (duplicates of earlier uploads left out) and the alert changes they caused. */
+export interface Stored {
+  fresh: ResultRowIn[];
+  events: AlertEvent[];
+}
+
+interface Item {
+  device: DeviceRow;
+  rows: ResultRowIn[];
+  resolve(s: Stored): void;
+  reject(err: unknown): void;
+}
+
+/** Deadlock or serialization failure: the whole transaction may simply run again. */
+const retryable = (err: unknown) => ['40P01', '40001'].includes((err as { code?: string }).code ?? '');
+
+export class IngestQueue {
+  private readonly queue: Item[] = [];
+  private queuedRows = 0;
+  private writing = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly alerts: AlertService | undefined,
+    private readonly o: IngestQueueOptions = DEFAULT_INGEST_QUEUE,
+  ) {}
+
+  /** Results waiting for a transaction (not counting those being written). */
+  get backlog(): number {
+    return this.queuedRows;
+  }
+
+  /** Stores a device's rows; resolves after commit. Rejects with the database error if they cannot be stored. */
+  submit(device: DeviceRow, rows: ResultRowIn[]): Promise<Stored> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ device, rows, resolve, reject });
+      this.queuedRows += rows.length;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.writing < this.o.writers && this.queue.length) {
+      const batch: Item[] = [];
+      let n = 0;
+      while (this.queue.length && (batch.length === 0 || n + (this.queue[0] as Item).rows.length <= this.o.batchRows)) {
+        const it = this.queue.shift() as Item;
+        batch.push(it);
+        n += it.rows.length;
+      }
+      this.queuedRows -= n;
+      this.writing++;
+      void this.write(batch).finally(() => {
+        this.writing--;
+        this.pump();
+      });
+    }
+  }
+
+  private async write(batch: Item[]): Promise<void> {
+    try {
+      const out = await this.store(batch).catch((err: unknown) => {
+        if (retryable(err)) return this.store(batch);
+        throw err;
+      });
+      batch.forEach((it, i) => it.resolve(out[i] as Stored));
+    } catch (err) {
+      if (batch.length === 1) return (batch[0] as Item).reject(err);
+      // one upload the database refuses must not fail the others: store each alone
+      for (const it of batch) {
+        await this.store([it]).then(
+          ([s]) => it.resolve(s as Stored),
+          (e: unknown) => it.reject(e),
+        );
+      }
+    }
+  }
+
+  /**
+   * One transaction for the batch, three round trips: one statement stores rows and latest, queues
+   * them for the rollups and locks the alert machines; one writes the machines; then COMMIT.
+   * Per item, what it stored.
+   */
+  private async store(batch: Item[]): Promise<Stored[]> {
+    const all = batch.flatMap((it, item) =>
+      it.rows.map((r) => ({ ...r, device_id: it.device.id, ou_id: it.device.ou_id, item })),
+    );
+    return this.db.transaction().execute(async (tx) => {
+      const { ids, states } = await storeResults(tx, all, AlertService.seriesOf(all));
+      const stored = new Set(ids);
+      // an id is fresh once, for the first upload that carries it (two retries may share a batch)
+      const fresh = all.filter((r) => stored.delete(r.id));
+      const mine = batch.map((_, i) => fresh.filter((r) => r.item === i));
+      const events =
+        (await this.alerts?.evaluate(
+          batch.map((it, i) => ({ device: it.device, rows: mine[i] as IngestRow[] })),
+          states,
+          tx,
+        )) ?? [];
+      return mine.map((rows, i) => ({ fresh: rows, events: events[i] ?? [] }));
+    });
+  }
+}
