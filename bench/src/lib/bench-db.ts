@@ -132,10 +132,14 @@ export async function startManagerChild(databaseUrl: string): Promise<ManagerChi
 
 /** Spawns the bare node:http JSON server (reference); resolves with its URL. */
 export async function startBareServerChild(): Promise<ManagerChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', process.env.BARE_SERVER ?? 'bench/src/bare-json-server.ts'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', process.env.BARE_SERVER ?? 'bench/src/bare-json-server.ts'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const m = await waitForLine(child, /listening on (http:\/\/\S+)/, 30_000);
   return { url: m[1] as string, pid: child.pid as number, stop: () => stopChild(child) };
 }
