@@ -8,6 +8,7 @@ export class Notifier {
   private readonly listeners = new Map<string, Set<Listener>>();
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
+  private readonly queue: { channel: string; payload: string; resolve(): void; reject(err: unknown): void }[] = [];
 
   /**
    * @param url connection URL (a dedicated session: LISTEN does not work through a pool)
@@ -64,9 +65,29 @@ export class Notifier {
     if (fresh && this.client) await this.client.query(`LISTEN ${channel}`);
   }
 
-  /** Sends to every replica (this one included). Payload must stay under 8000 bytes. */
-  async notify(channel: string, payload: unknown): Promise<void> {
-    await this.send.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(payload)]);
+  /**
+   * Sends to every replica (this one included). Payload must stay under 8000 bytes. Notifications
+   * made in the same turn of the event loop go out in one statement (a batch of uploads stored
+   * together makes one round trip, not one per upload); each keeps its own payload and order.
+   */
+  notify(channel: string, payload: unknown): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.queue.length === 0) setImmediate(() => void this.flush());
+      this.queue.push({ channel, payload: JSON.stringify(payload), resolve, reject });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue.splice(0);
+    try {
+      await this.send.query(
+        'SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(c, p, n)',
+        [batch.map((b) => b.channel), batch.map((b) => b.payload)],
+      );
+      for (const b of batch) b.resolve();
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
   }
 
   async stop(): Promise<void> {
