@@ -12,7 +12,8 @@ import { keepAliveAgent, type LoadRequest, openLoopStep, type StepResult, stepPa
 import { machineLine, publish } from './lib/results.js';
 import { ms, summarize } from './lib/stats.js';
 
-const RATES = [50, 100, 200, 400, 800, 1600, 3200];
+// finer steps where the manager tops out, so the sustained rate is not rounded down to a power of two
+const RATES = [50, 100, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2400, 3200];
 const STEP_MS = 3000;
 const BATCH = 10; // results per upload in the mix
 const INGEST_ROWS = 100_000;

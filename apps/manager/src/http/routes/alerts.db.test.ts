@@ -141,6 +141,9 @@ describe('metrics', () => {
     expect(text).toMatch(/rookery_alerts_open\{level="critical"\} 1/);
     expect(text).toMatch(/rookery_results_uploaded_total \d+/);
     expect(Number(/rookery_results_stored_total (\d+)/.exec(text)?.[1])).toBeGreaterThan(10);
+    expect(text).toMatch(/rookery_ingest_queue_results 0/);
+    // the harness runs no jobs: everything stored so far still waits for the rollup fold
+    expect(Number(/rookery_rollup_pending_results (\d+)/.exec(text)?.[1])).toBeGreaterThan(10);
     expect(text).toMatch(/rookery_probe_target_vantage_points\{kind="icmp",target="192.0.2.50"\} 1/);
     expect(
       text,

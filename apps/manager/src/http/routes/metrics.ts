@@ -52,6 +52,23 @@ export function metricsRoutes(app: App, d: Deps): Registry {
       for (const s of ['warning', 'critical']) this.labels(s).set(Number(r.rows.find((x) => x.state === s)?.n ?? 0));
     },
   });
+  new Gauge({
+    name: 'rookery_ingest_queue_results',
+    help: 'Results accepted by this replica and waiting for a transaction (429 past 20000)',
+    registers: [registry],
+    collect() {
+      this.set(d.results.backlog);
+    },
+  });
+  new Gauge({
+    name: 'rookery_rollup_pending_results',
+    help: 'Stored results not yet folded into the rollups (all replicas; the fold job runs every 2 s)',
+    registers: [registry],
+    async collect() {
+      const r = await sql<{ n: string }>`SELECT count(*) AS n FROM rollup_pending`.execute(d.ctx.db);
+      this.set(Number(r.rows[0]?.n ?? 0));
+    },
+  });
   // per-target probe summaries over every vantage point's latest result; at most TOP_TARGETS series.
   // prom-client collects metrics concurrently: the three gauges share one query per scrape.
   const TOP_TARGETS = 200;
