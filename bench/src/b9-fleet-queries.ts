@@ -304,6 +304,8 @@ export interface B9Data {
   rollupBytes: number;
   /** 1-minute load average before and after the measurements */
   load: number[];
+  /** devices offline when the measurements ended (the manager's offline job runs throughout) */
+  offlineAtEnd: number;
   machine: string;
 }
 
@@ -322,9 +324,13 @@ export async function runB9(): Promise<B9Data> {
       for (const q of queries(ids)) rows.push(await measure(manager.url, token, db.pool, q));
       const after = await floor(manager.url, token);
       load.push(loadavg()[0] ?? 0);
+      const offline = await db.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM devices WHERE status = 'offline'",
+      );
       return {
         machine: machineLine(),
         load,
+        offlineAtEnd: offline.rows[0]?.n ?? -1,
         rows,
         floor: before.p50 <= after.p50 ? before : after,
         seed: steps,
@@ -339,7 +345,10 @@ export async function runB9(): Promise<B9Data> {
 }
 
 /** Markdown section for RESULTS.md. */
-export function b9Markdown({ rows, floor, seed: steps, rollupBytes, load, machine }: B9Data, command: string): string {
+export function b9Markdown(
+  { rows, floor, seed: steps, rollupBytes, load, offlineAtEnd, machine }: B9Data,
+  command: string,
+): string {
   const misses = rows.filter((r) => r.httpP95 >= 100);
   const total = steps.reduce((t, s) => t + s.seconds, 0);
   const lines = [
@@ -364,6 +373,7 @@ export function b9Markdown({ rows, floor, seed: steps, rollupBytes, load, machin
     'sample; at the rate this machine inserts rollups (see the table) the hour rows alone would take most of an hour.',
     `result_rollups as seeded: ${(rollupBytes / 2 ** 30).toFixed(1)} GiB with its indexes.`,
     'No raw `results` rows: none of the timed queries reads them (series come from rollups).',
+    `The manager's offline job runs throughout; devices offline when the measurements ended: ${offlineAtEnd}.`,
     '',
     `Admin token (scope: all). Each query ${ITERATIONS}× after 3 warm-ups, sequential; HTTP = client wall time for the page`,
     '(limit 50, mesh 1000); SQL = planning + execution time from `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON)` of the',

@@ -128,6 +128,17 @@ export async function seed(pool: pg.Pool): Promise<{ ids: SeedIds; steps: SeedSt
     `minute rollups, 1 % of devices, last ${MINUTE_HOURS} h`,
     rollups('minute', MINUTE_HOURS * 60, sample),
   );
+  // the manager's offline job (180 s threshold) has been running during the rollup inserts: make the fleet
+  // live again right before the measurements, as heartbeating agents keep it (10 % offline, rest seen < 60 s ago)
+  await timed(
+    pool,
+    steps,
+    'devices: status and last_seen_at refreshed (10 % offline)',
+    `UPDATE devices SET
+       status = CASE WHEN substr(hostname, 6)::int % 10 = 0 THEN 'offline' ELSE 'online' END,
+       last_seen_at = CASE WHEN substr(hostname, 6)::int % 10 = 0 THEN now() - interval '1 hour'
+         ELSE now() - (substr(hostname, 6)::int % 60) * interval '1 second' END`,
+  );
   await timed(
     pool,
     steps,

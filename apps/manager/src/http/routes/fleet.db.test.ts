@@ -137,9 +137,9 @@ describe('fleet summary follows moves and deletions', () => {
 
     expect((await h.req('DELETE', `/api/v1/devices/${dev.device_id}`, { token: admin })).status).toBe(204);
     expect(await counts(root)).toEqual([]);
-    const left = await sql<{ n: number }>`SELECT count(*)::int AS n FROM result_latest WHERE device_id = ${dev.device_id}`.execute(
-      h.tdb.db,
-    );
+    const left = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM result_latest WHERE device_id = ${dev.device_id}`.execute(h.tdb.db);
     expect(left.rows[0]?.n).toBe(0);
   });
 
