@@ -11,6 +11,8 @@ CREATE INDEX devices_hostname_idx ON devices (hostname);
 UPDATE result_latest r SET ou_id = d.ou_id FROM devices d WHERE d.id = r.device_id AND r.ou_id <> d.ou_id;
 DELETE FROM result_latest r WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = r.device_id);
 
+-- an upload that read the device before a concurrent move can still write the old OU once; the
+-- device's next upload writes the new one (ingest sets ou_id from the device it authenticated)
 CREATE FUNCTION rk_device_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE result_latest SET ou_id = NEW.ou_id WHERE device_id = NEW.id AND ou_id <> NEW.ou_id;
