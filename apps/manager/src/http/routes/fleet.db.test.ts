@@ -95,6 +95,61 @@ describe('fleet summary', () => {
   });
 });
 
+describe('fleet summary follows moves and deletions', () => {
+  const counts = async (ouId: number) =>
+    (await h.req('GET', `/api/v1/fleet/summary?ou_id=${ouId}`, { token: await h.adminToken() })).body.children.map(
+      (c: any) => `${c.name}:${c.devices}/${c.series}/${c.series_failing}`,
+    );
+  const upload = (credential: string, ok: boolean[]) =>
+    h.req('POST', '/api/v1/results/upload', {
+      headers: { authorization: `Bearer ${credential}` },
+      body: {
+        results: ok.map((o, i) => ({
+          id: randomUUID(),
+          result: {
+            kind: 'tcp',
+            target: `m${i}:1`,
+            ok: o,
+            startedAt: new Date().toISOString(),
+            durationMs: 1,
+            metrics: { connectMs: 1 },
+          },
+        })),
+      },
+    });
+
+  it('counts a moved or re-enrolled device’s series in its new OU, and a deleted one’s nowhere', async () => {
+    const root = await h.createOu('Moves');
+    const m1 = await h.createOu('M1', root);
+    const m2 = await h.createOu('M2', root);
+    const dev = (await h.enroll((await h.createSecret(m1)).secret, 'mv-a')).body;
+    expect((await upload(dev.device_credential, [true, false])).status).toBe(200);
+    expect(await counts(root)).toEqual(['M1:1/2/1']);
+
+    const admin = await h.adminToken();
+    const moved = await h.req('PATCH', `/api/v1/devices/${dev.device_id}`, { token: admin, body: { ou_id: m2 } });
+    expect(moved.status).toBe(200);
+    expect(await counts(root)).toEqual(['M2:1/2/1']);
+
+    // re-enrolling the same serial with a secret of another OU moves it too
+    await h.enroll((await h.createSecret(m1)).secret, 'mv-a');
+    expect(await counts(root)).toEqual(['M1:1/2/1']);
+
+    expect((await h.req('DELETE', `/api/v1/devices/${dev.device_id}`, { token: admin })).status).toBe(204);
+    expect(await counts(root)).toEqual([]);
+    const left = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM result_latest WHERE device_id = ${dev.device_id}`.execute(h.tdb.db);
+    expect(left.rows[0]?.n).toBe(0);
+  });
+
+  it('summarises the roots for a global role, with names', async () => {
+    const s = await h.req('GET', '/api/v1/fleet/summary', { token: await h.adminToken() });
+    expect(s.status).toBe(200);
+    expect(s.body).toMatchObject({ ou_id: null, children: [{ ou_id: ou.corp, name: 'Corp', devices: 4, series: 4 }] });
+  });
+});
+
 describe('mesh', () => {
   it('pairs results whose target is another device’s hostname', async () => {
     const m = await h.req('GET', '/api/v1/results/mesh', { token: await h.adminToken() });

@@ -42,31 +42,21 @@ export function fleetRoutes(app: App, d: Deps): void {
       const p = req.principal;
       const scope = scopeOf(p);
       // an OU outside the scope is not found, whatever the role
-      if (req.query.ou_id && !(await findOu(d.ctx.db, scope, req.query.ou_id))) throw notFound('OU');
+      let ou = req.query.ou_id ? await findOu(d.ctx.db, scope, req.query.ou_id) : undefined;
+      if (req.query.ou_id && !ou) throw notFound('OU');
       if (p.role === 'user') throw forbidden('the fleet summary is for admins and reporters');
-      let ouId: string | null = req.query.ou_id ?? (scope.kind === 'all' ? null : p.ouId);
-      let path = '/';
-      if (ouId) {
-        const ou = await findOu(d.ctx.db, scope, ouId);
+      // without ou_id: the roots for global roles, else the caller's own OU (never the whole fleet)
+      if (!ou && scope.kind !== 'all') {
+        ou = p.ouId ? await findOu(d.ctx.db, scope, p.ouId) : undefined;
         if (!ou) throw notFound('OU');
-        path = ou.path;
-      } else ouId = null;
-      const rows = await fleetSummary(d.ctx.db, path);
-      const ids = rows.flatMap((r) => (r.ou_id ? [r.ou_id] : []));
-      const names = new Map(
-        ids.length
-          ? (await d.ctx.db.selectFrom('ous').select(['id', 'name']).where('id', 'in', ids).execute()).map((o) => [
-              o.id,
-              o.name,
-            ])
-          : [],
-      );
+      }
+      const ouId = ou ? ou.id : null;
+      const rows = await fleetSummary(d.ctx.db, ou ? ou.path : '/');
       return {
         ou_id: ouId === null ? null : Number(ouId),
         children: rows.map((r) => ({
           ...r,
           ou_id: r.ou_id === null ? null : Number(r.ou_id),
-          name: r.ou_id ? (names.get(r.ou_id) ?? null) : null,
         })),
       };
     },
