@@ -7,7 +7,7 @@ const r = (o: Partial<RollupInput>): RollupInput => ({
   ou_id: '1',
   kind: 'icmp',
   target: 'a',
-  started_at: '2026-12-02T10:15:30.000Z',
+  at: Date.parse('2026-12-02T10:15:30.000Z'),
   ok: true,
   latency_ms: 1,
   jitter_ms: null,
@@ -19,8 +19,8 @@ describe('rollupDeltas', () => {
   it('folds results into UTC minute, hour and day buckets per series', () => {
     const d = rollupDeltas([
       r({ latency_ms: 2, jitter_ms: 0.5, loss_pct: 10 }),
-      r({ started_at: '2026-12-02T10:15:59.999Z', latency_ms: 4, ok: false }),
-      r({ started_at: '2026-12-02T10:16:00.000Z', latency_ms: null }),
+      r({ at: Date.parse('2026-12-02T10:15:59.999Z'), latency_ms: 4, ok: false }),
+      r({ at: Date.parse('2026-12-02T10:16:00.000Z'), latency_ms: null }),
     ]);
     expect(d.map((x) => `${x.granularity} ${x.bucket} ${x.count}`)).toEqual([
       'day 2026-12-02T00:00:00.000Z 3',

@@ -13,8 +13,8 @@ export interface RollupInput {
   ou_id: string;
   kind: string;
   target: string;
-  /** ISO timestamp */
-  started_at: string;
+  /** when the probe started, ms since the epoch */
+  at: number;
   ok: boolean;
   latency_ms: number | null;
   jitter_ms: number | null;
@@ -43,22 +43,37 @@ export interface RollupDelta {
   hist: number[];
 }
 
+const GRANULARITY_ORDER: Record<Granularity, number> = { day: 0, hour: 1, minute: 2 };
+
+/** granularity (name order), device (numerically), kind, target (code units), bucket. */
+function byRow(a: RollupDelta & { t: number }, b: RollupDelta & { t: number }): number {
+  if (a.granularity !== b.granularity) return GRANULARITY_ORDER[a.granularity] - GRANULARITY_ORDER[b.granularity];
+  if (a.device_id !== b.device_id) {
+    return a.device_id.length - b.device_id.length || (a.device_id < b.device_id ? -1 : 1);
+  }
+  if (a.kind !== b.kind) return a.kind < b.kind ? -1 : 1;
+  if (a.target !== b.target) return a.target < b.target ? -1 : 1;
+  return a.t - b.t;
+}
+
 /**
  * Folds results into rollup deltas, sorted by (granularity, device, kind, target, bucket): writers that
  * upsert in one fixed order cannot deadlock on rollup rows.
  */
 export function rollupDeltas(rows: readonly RollupInput[]): RollupDelta[] {
-  const out = new Map<string, RollupDelta>();
+  const out = new Map<string, RollupDelta & { t: number }>();
   for (const r of rows) {
-    const t = Date.parse(r.started_at);
+    const series = `${r.device_id}\u0000${r.kind}\u0000${r.target}\u0000`;
+    const bucketOf = histBucketOrZero(r.latency_ms);
     for (const g of GRANULARITIES) {
-      const bucket = new Date(Math.floor(t / STEP_MS[g]) * STEP_MS[g]).toISOString();
-      const key = `${g}\u0000${r.device_id.padStart(20, '0')}\u0000${r.kind}\u0000${r.target}\u0000${bucket}`;
+      const t = Math.floor(r.at / STEP_MS[g]) * STEP_MS[g];
+      const key = `${g}${series}${t}`;
       let d = out.get(key);
       if (!d) {
         d = {
           granularity: g,
-          bucket,
+          bucket: '',
+          t,
           device_id: r.device_id,
           kind: r.kind,
           target: r.target,
@@ -84,7 +99,7 @@ export function rollupDeltas(rows: readonly RollupInput[]): RollupDelta[] {
         d.lat_sum += r.latency_ms;
         d.lat_min = d.lat_min === null ? r.latency_ms : Math.min(d.lat_min, r.latency_ms);
         d.lat_max = d.lat_max === null ? r.latency_ms : Math.max(d.lat_max, r.latency_ms);
-        (d.hist[histBucket(r.latency_ms) - 1] as number)++;
+        (d.hist[bucketOf - 1] as number)++;
       }
       if (r.jitter_ms !== null) {
         d.jitter_count++;
@@ -96,5 +111,7 @@ export function rollupDeltas(rows: readonly RollupInput[]): RollupDelta[] {
       }
     }
   }
-  return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, d]) => d);
+  return [...out.values()].sort(byRow).map(({ t, ...d }) => ({ ...d, bucket: new Date(t).toISOString() }));
 }
+
+const histBucketOrZero = (ms: number | null) => (ms === null ? 0 : histBucket(ms));

@@ -54,9 +54,20 @@ function byMachine(a: Machine, b: Machine): number {
   return 0;
 }
 
-/** Values a result gives each metric (null: the result says nothing about it). */
-function valuesOf(r: ResultRowIn): Record<AlertMetric, number | null> {
-  return { latency: r.latency_ms, jitter: r.jitter_ms, loss: r.loss_pct, availability: r.ok ? 0 : 1 };
+const METRICS: readonly AlertMetric[] = ['latency', 'jitter', 'loss', 'availability'];
+
+/** The value a result gives a metric (null: the result says nothing about it). */
+function valueOf(r: ResultRowIn, metric: AlertMetric): number | null {
+  switch (metric) {
+    case 'latency':
+      return r.latency_ms;
+    case 'jitter':
+      return r.jitter_ms;
+    case 'loss':
+      return r.loss_pct;
+    case 'availability':
+      return r.ok ? 0 : 1;
+  }
 }
 
 export class AlertService {
@@ -116,51 +127,66 @@ export class AlertService {
       if (rows.length && !thresholds.has(device.id)) thresholds.set(device.id, await this.thresholds(device));
     }
     if (thresholds.size === 0) return out;
-    // each device's results in time order, whichever upload of the batch brought them
-    const rows = items
-      .flatMap(({ device, rows: rs }, item) => rs.map((r) => ({ r, device, item })))
-      .sort((a, b) => (a.r.started_at < b.r.started_at ? -1 : a.r.started_at > b.r.started_at ? 1 : 0));
+    // each series' results in time order, whichever upload of the batch brought them
+    const bySeries = new Map<string, { device: DeviceRow; rows: { r: ResultRowIn; item: number }[] }>();
+    items.forEach(({ device, rows }, item) => {
+      for (const r of rows) {
+        const key = `${device.id}\u0000${r.kind}\u0000${r.target}\u0000`;
+        const s = bySeries.get(key);
+        if (s) s.rows.push({ r, item });
+        else bySeries.set(key, { device, rows: [{ r, item }] });
+      }
+    });
     const states = new Map<string, AlertState>();
     for (const e of existing) states.set(machineKey({ deviceId: e.device_id, ...e }), e);
-    const touched = new Map<string, { m: Machine; s: AlertState; value: number; at: string; since?: string }>();
+    const up: { m: Machine; s: AlertState; value: number; at: string; since: string }[] = [];
     const events: { item: number; device: DeviceRow; e: Omit<AlertEvent, 'id'> }[] = [];
-    for (const { r, device, item } of rows) {
+    for (const [key, { device, rows }] of bySeries) {
+      if (rows.length > 1)
+        rows.sort((a, b) => (a.r.started_at < b.r.started_at ? -1 : a.r.started_at > b.r.started_at ? 1 : 0));
       const t = thresholds.get(device.id) as Record<AlertMetric, Thresholds>;
-      for (const [metric, value] of Object.entries(valuesOf(r)) as [AlertMetric, number | null][]) {
-        if (value === null) continue;
-        const m = { deviceId: device.id, kind: r.kind, target: r.target, metric };
-        const key = machineKey(m);
-        const cur = states.get(key) ?? INITIAL;
-        const { next, changed } = step(cur, levelOf(value, t[metric], cur.state, this.machine), this.machine);
-        states.set(key, next);
-        const prev = touched.get(key);
-        touched.set(key, { m, s: next, value, at: r.started_at, since: changed ? r.started_at : prev?.since });
-        if (!changed) continue;
-        events.push({
-          item,
-          device,
-          e: {
-            device_id: device.id,
-            kind: r.kind,
-            target: r.target,
-            metric,
-            from_state: cur.state,
-            to_state: next.state,
-            value,
-            threshold: next.state === 'ok' ? null : t[metric][next.state],
-            at: new Date(r.started_at),
-          },
-        });
+      const { kind, target } = (rows[0] as { r: ResultRowIn }).r;
+      for (const metric of METRICS) {
+        let cur = states.get(key + metric) ?? INITIAL;
+        let last: { value: number; at: string } | undefined;
+        let since: string | undefined;
+        for (const { r, item } of rows) {
+          const value = valueOf(r, metric);
+          if (value === null) continue;
+          const { next, changed } = step(cur, levelOf(value, t[metric], cur.state, this.machine), this.machine);
+          last = { value, at: r.started_at };
+          if (changed) {
+            since = r.started_at;
+            events.push({
+              item,
+              device,
+              e: {
+                device_id: device.id,
+                kind,
+                target,
+                metric,
+                from_state: cur.state,
+                to_state: next.state,
+                value,
+                threshold: next.state === 'ok' ? null : t[metric][next.state],
+                at: new Date(r.started_at),
+              },
+            });
+          }
+          cur = next;
+        }
+        if (last)
+          up.push({ m: { deviceId: device.id, kind, target, metric }, s: cur, ...last, since: since ?? last.at });
       }
     }
-    const up = [...touched.values()].sort((a, b) => byMachine(a.m, b.m));
+    up.sort((a, b) => byMachine(a.m, b.m));
     if (up.length) {
       const col = <T>(f: (v: (typeof up)[number]) => T) => up.map(f);
       await sql`INSERT INTO alert_states (device_id, kind, target, metric, state, pending, pending_count, since, last_value, last_at)
         SELECT * FROM unnest(
           ${col((v) => v.m.deviceId)}::bigint[], ${col((v) => v.m.kind)}::text[], ${col((v) => v.m.target)}::text[],
           ${col((v) => v.m.metric)}::text[], ${col((v) => v.s.state)}::text[], ${col((v) => v.s.pending)}::text[],
-          ${col((v) => v.s.pending_count)}::int[], ${col((v) => v.since ?? v.at)}::timestamptz[],
+          ${col((v) => v.s.pending_count)}::int[], ${col((v) => v.since)}::timestamptz[],
           ${col((v) => v.value)}::float8[], ${col((v) => v.at)}::timestamptz[])
         ON CONFLICT (device_id, kind, target, metric) DO UPDATE SET state = excluded.state, pending = excluded.pending,
           pending_count = excluded.pending_count, last_value = excluded.last_value, last_at = excluded.last_at,

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeviceRow, findDeviceByCredential } from '../db/queries/devices.js';
-import type { ResultRowIn } from '../db/queries/results.js';
+import type { IngestRow, ResultRowIn } from '../db/queries/results.js';
 import { foldPendingRollups } from '../jobs/rollup-fold.js';
 import { createHarness, type Harness } from '../testing/harness.js';
 import { sha256 } from './crypto.js';
@@ -37,6 +37,9 @@ const row = (target: string, i: number, latency: number): ResultRowIn => ({
   metrics: JSON.stringify({ connectMs: latency }),
 });
 
+const of = (d: DeviceRow | undefined, rows: ResultRowIn[]): IngestRow[] =>
+  rows.map((r) => ({ ...r, device_id: (d as DeviceRow).id, ou_id: (d as DeviceRow).ou_id }));
+
 const count = async (q: string) => Number((await sql<{ n: string }>`${sql.raw(q)}`.execute(h.tdb.db)).rows[0]?.n);
 
 describe('IngestQueue', () => {
@@ -48,7 +51,7 @@ describe('IngestQueue', () => {
     const x0 = await count('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
     // every upload twice at once (a retry racing its original), spread over three devices
     const answers = await Promise.all(
-      uploads.flatMap((rows, u) => [0, 1].map(() => q.submit(devices[u % 3] as DeviceRow, rows))),
+      uploads.flatMap((rows, u) => [0, 1].map(() => q.submit(devices[u % 3] as DeviceRow, of(devices[u % 3], rows)))),
     );
     const x1 = await count('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
     expect(answers.reduce((n, a) => n + a.fresh.length, 0)).toBe(150);
@@ -91,10 +94,10 @@ describe('IngestQueue', () => {
       const bad = [row('poison', 2, 3)];
       // the first write takes the first upload alone; the next three queue up and share one transaction
       const results = await Promise.allSettled([
-        q.submit(devices[0] as DeviceRow, [row('ok-0', 3, 1)]),
-        q.submit(devices[0] as DeviceRow, good.slice(0, 1)),
-        q.submit(devices[1] as DeviceRow, bad),
-        q.submit(devices[2] as DeviceRow, good.slice(1)),
+        q.submit(devices[0] as DeviceRow, of(devices[0], [row('ok-0', 3, 1)])),
+        q.submit(devices[0] as DeviceRow, of(devices[0], good.slice(0, 1))),
+        q.submit(devices[1] as DeviceRow, of(devices[1], bad)),
+        q.submit(devices[2] as DeviceRow, of(devices[2], good.slice(1))),
       ]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
       expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(/poisoned/);

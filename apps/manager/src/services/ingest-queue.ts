@@ -27,7 +27,7 @@ export interface Stored {
 
 interface Item {
   device: DeviceRow;
-  rows: ResultRowIn[];
+  rows: IngestRow[];
   resolve(s: Stored): void;
   reject(err: unknown): void;
 }
@@ -51,8 +51,11 @@ export class IngestQueue {
     return this.queuedRows;
   }
 
-  /** Stores a device's rows; resolves after commit. Rejects with the database error if they cannot be stored. */
-  submit(device: DeviceRow, rows: ResultRowIn[]): Promise<Stored> {
+  /**
+   * Stores a device's rows (their `device_id`/`ou_id` are the device's); resolves after commit.
+   * Rejects with the database error if they cannot be stored.
+   */
+  submit(device: DeviceRow, rows: IngestRow[]): Promise<Stored> {
     return new Promise((resolve, reject) => {
       this.queue.push({ device, rows, resolve, reject });
       this.queuedRows += rows.length;
@@ -103,22 +106,19 @@ export class IngestQueue {
    * Per item, what it stored.
    */
   private async store(batch: Item[]): Promise<Stored[]> {
-    const all = batch.flatMap((it, item) =>
-      it.rows.map((r) => ({ ...r, device_id: it.device.id, ou_id: it.device.ou_id, item })),
-    );
+    const all = batch.length === 1 ? (batch[0] as Item).rows : batch.flatMap((it) => it.rows);
     return this.db.transaction().execute(async (tx) => {
       const { ids, states } = await storeResults(tx, all, AlertService.seriesOf(all));
       const stored = new Set(ids);
       // an id is fresh once, for the first upload that carries it (two retries may share a batch)
-      const fresh = all.filter((r) => stored.delete(r.id));
-      const mine = batch.map((_, i) => fresh.filter((r) => r.item === i));
+      const fresh = batch.map((it) => it.rows.filter((r) => stored.delete(r.id)));
       const events =
         (await this.alerts?.evaluate(
-          batch.map((it, i) => ({ device: it.device, rows: mine[i] as IngestRow[] })),
+          batch.map((it, i) => ({ device: it.device, rows: fresh[i] as IngestRow[] })),
           states,
           tx,
         )) ?? [];
-      return mine.map((rows, i) => ({ fresh: rows, events: events[i] ?? [] }));
+      return fresh.map((rows, i) => ({ fresh: rows, events: events[i] ?? [] }));
     });
   }
 }

@@ -2,7 +2,7 @@
 import type { ResultEnvelope, UploadResponse } from '@rookery/protocol';
 import { type DeviceRow, findDevice } from '../db/queries/devices.js';
 import { findOu } from '../db/queries/ous.js';
-import { latestResults, type LatestRow, type ResultRowIn, seriesRollups } from '../db/queries/results.js';
+import { type IngestRow, latestResults, type LatestRow, type ResultRowIn, seriesRollups } from '../db/queries/results.js';
 import { AppError, badRequest, notFound, tooManyRequests } from '../domain/errors.js';
 import type { Page } from '../domain/pagination.js';
 import { type Principal, scopeOf } from '../domain/principal.js';
@@ -83,7 +83,7 @@ export class ResultService {
     if (this.queue.backlog + results.length > this.limits.maxBacklogRows) throw tooManyRequests(this.limits.retryAfter);
     const now = Date.now();
     const rejected: UploadResponse['rejected'] = [];
-    const rows: ResultRowIn[] = [];
+    const rows: IngestRow[] = [];
     for (const { id, result: r } of results) {
       const t = Date.parse(r.startedAt);
       const metrics = JSON.stringify(r.metrics);
@@ -99,6 +99,8 @@ export class ResultService {
       } else {
         rows.push({
           id: id.toLowerCase(),
+          device_id: device.id,
+          ou_id: device.ou_id,
           kind: r.kind,
           target: r.target,
           started_at: new Date(t).toISOString(),

@@ -108,10 +108,11 @@ export async function storeResults(
  * get the same row.
  */
 export async function takePendingRollups(db: Db, limit: number): Promise<RollupInput[]> {
-  const r = await sql<RollupInput & { started_at: Date }>`
+  const r = await sql<RollupInput>`
     DELETE FROM rollup_pending WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_pending LIMIT ${limit}))
-    RETURNING device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct`.execute(db);
-  return r.rows.map((x) => ({ ...x, started_at: x.started_at.toISOString() }));
+    RETURNING device_id, ou_id, kind, target, (extract(epoch FROM started_at) * 1000)::float8 AS at, ok, latency_ms,
+      jitter_ms, loss_pct`.execute(db);
+  return r.rows;
 }
 
 /** INSERT … SELECT of rollup deltas (JSON), without its WHERE / ON CONFLICT. */
