@@ -137,8 +137,9 @@ const ROLLUP_CONFLICT = sql`
     jitter_count = r.jitter_count + excluded.jitter_count,
     loss_sum = r.loss_sum + excluded.loss_sum,
     loss_count = r.loss_count + excluded.loss_count,
-    -- element-wise sum written out (an SQL function call per row costs ~4x as much)
-    hist = ARRAY(SELECT r.hist[i] + excluded.hist[i] FROM generate_series(1, ${sql.lit(HIST_BUCKETS)}) AS i ORDER BY i)`;
+    -- element-wise sum written out (an SQL function call per row costs ~4x as much); a function scan of
+    -- generate_series yields 1..64 in order
+    hist = ARRAY(SELECT r.hist[i] + excluded.hist[i] FROM generate_series(1, ${sql.lit(HIST_BUCKETS)}) AS i)`;
 
 /**
  * Adds rollup deltas to their rows (created when missing), in the order given: pass them sorted as
