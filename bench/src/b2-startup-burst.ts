@@ -3,6 +3,7 @@
 import { type Agent, request } from 'node:http';
 import { createBenchDb, startBareServerChild, startManagerChild } from './lib/bench-db.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
+import { Backoff } from '../../apps/agent/src/link/backoff.js';
 import { keepAliveAgent } from './lib/open-loop.js';
 import { machineLine, publish } from './lib/results.js';
 import { quantile } from './lib/stats.js';
@@ -14,7 +15,7 @@ const WINDOW_S = Number(process.env.B2_WINDOW_S ?? 60);
 const CYCLE_S = Number(process.env.B2_CYCLE_S ?? 60);
 const AFTER_CYCLES = Number(process.env.B2_AFTER_CYCLES ?? 2);
 const TIMEOUT_MS = 10_000;
-// agents keep retrying a 429 until the run ends (bounded by the run length, ≥ 1 s apart)
+// check-ins keep retrying until the run ends (bounded by the run length, ≥ 2.5 s apart)
 const MAX_RETRIES = 1000;
 const SOCKETS = 5000;
 
@@ -110,8 +111,19 @@ export async function burst(target: string, baseUrl: string, devices: BenchDevic
   let started = 0;
   const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, t0 + at - performance.now())));
 
-  /** Sends at `at` ms (relative), retrying 429s after Retry-After + 0–1 s jitter; true on 2xx. */
-  const call = async (at: number, method: string, path: string, h: Record<string, string>, body?: string) => {
+  /**
+   * Sends at `at` ms (relative); with `backoff`, a 429 is retried as the agent retries a failed config
+   * check-in (its `Backoff`: 5 s doubling to 5 min, equal jitter, Retry-After as the floor) until the run
+   * ends. True on 2xx.
+   */
+  const call = async (
+    at: number,
+    method: string,
+    path: string,
+    h: Record<string, string>,
+    body?: string,
+    backoff?: Backoff,
+  ) => {
     for (let attempt = 0; attempt <= MAX_RETRIES && at < endMs; attempt++) {
       await sleepUntil(at);
       const a = await send(base, agent, method, path, h, body);
@@ -133,23 +145,38 @@ export async function burst(target: string, baseUrl: string, devices: BenchDevic
                 : cls.s2xx;
       c[bin] = (c[bin] as number) + 1;
       if (a.status >= 200 && a.status < 300) return true;
-      if (a.status !== 429) return false;
-      at = Math.max(performance.now() - t0, at) + (a.retryAfter ?? 1) * 1000 + Math.random() * 1000;
+      if (a.status !== 429 || !backoff) return false;
+      at = Math.max(performance.now() - t0, at) + Math.max(backoff.next(), (a.retryAfter ?? 0) * 1000);
     }
     return false;
   };
 
+  // like the agent: the config check-in retries with backoff; heartbeats run on their own timer from
+  // the start, and a refused heartbeat is not retried (the next one goes at the next interval)
   const runAgent = async (d: BenchDevice) => {
     const h = { authorization: `Bearer ${d.credential}`, 'x-api-version': '1' };
     const hb = JSON.stringify({ agent_state: 'enrolled', config_version: 1, spool_backlog: 0 });
     const hbPath = `/api/v1/enrollment/devices/${d.id}/heartbeat`;
     const start = Math.random() * WINDOW_S * 1000;
-    const cfg = await call(start, 'GET', `/api/v1/enrollment/config?device_serial=${encodeURIComponent(d.serial)}`, h);
-    const firstAt = performance.now() - t0;
-    if ((await call(firstAt, 'POST', hbPath, h, hb)) && cfg) started++;
-    for (let next = firstAt + CYCLE_S * 1000; next < endMs; next += CYCLE_S * 1000) {
-      await call(next, 'POST', hbPath, h, hb);
-    }
+    const backoff = new Backoff({ initialMs: 5000, maxMs: 300_000 });
+    const heartbeats = async () => {
+      let any = false;
+      for (let next = start; next < endMs; next += CYCLE_S * 1000)
+        any = (await call(next, 'POST', hbPath, h, hb)) || any;
+      return any;
+    };
+    const [cfg, hbOk] = await Promise.all([
+      call(
+        start,
+        'GET',
+        `/api/v1/enrollment/config?device_serial=${encodeURIComponent(d.serial)}`,
+        h,
+        undefined,
+        backoff,
+      ),
+      heartbeats(),
+    ]);
+    if (cfg && hbOk) started++;
   };
   await Promise.all(devices.slice(0, AGENTS).map(runAgent));
   agent.destroy();
@@ -263,7 +290,10 @@ function readingNotes(d: B2Data): string[] {
       '  itself, so the "≤ 1.2× mean within 2 cycles" check passes without being tested; the answers column shows',
       '  whether the backlog drained.',
     );
-  else notes.push(`- ${o.totals.s429} requests were shed with 429 and retried after Retry-After + jitter.`);
+  else
+    notes.push(
+      `- ${o.totals.s429} requests were shed with 429 (check-ins retried with the agent's backoff, heartbeats not).`,
+    );
   notes.push(
     `- Bare node:http with the same generator: ${d.bare.totals.s2xx} × 2xx, worst per-second p99 ${Math.max(...d.bare.seconds.map((s) => s.p99).filter(Number.isFinite)).toFixed(0)} ms: the generator`,
     '  keeps up with the schedule, so the manager numbers are the manager (plus PostgreSQL on the same cores).',
@@ -289,11 +319,13 @@ export function b2Markdown(d: B2Data, command: string): string {
     `Command: \`${command}\` · ${machineLine()}`,
     '',
     `${d.agents} devices with their own credentials seeded by SQL (${d.seedSeconds.toFixed(1)} s) on a fresh database;`,
-    `manager in its own process. Every agent starts at a uniform random time in a ${d.windowS} s window: config`,
-    'check-in `GET /api/v1/enrollment/config?device_serial=…`, then a heartbeat, then a heartbeat every',
-    `${d.cycleS} s; a 429 is retried after Retry-After + 0–1 s jitter until the run ends; other errors are not`,
-    `retried. Run length: window + ${d.afterCycles} cycles. One generator process, ≤ ${SOCKETS} keep-alive sockets,`,
-    `10 s timeout. Reference: the same generator against the bare node:http server answering 200.`,
+    `manager in its own process. Every agent starts at a uniform random time in a ${d.windowS} s window and behaves`,
+    'like the agent: a config check-in `GET /api/v1/enrollment/config?device_serial=…` and, on its own timer from',
+    `the start, a heartbeat every ${d.cycleS} s. A refused check-in (429) is retried with the agent's backoff (5 s`,
+    'doubling to 5 min, equal jitter, at least Retry-After) until the run ends; a refused heartbeat is not retried',
+    `(the next one follows a cycle later); other errors are not retried. Run length: window + ${d.afterCycles} cycles.`,
+    `One generator process, ≤ ${SOCKETS} keep-alive sockets, 10 s timeout. Reference: the same generator against`,
+    'the bare node:http server answering 200.',
     '',
     ...(d.agents < 100_000
       ? [`**Scaled down, plainly**: ${d.agents} agents, not 100k (B2_AGENTS overrides the default of 100 000).`]
