@@ -48,23 +48,36 @@ const layerId = (r: Pick<LayerRow, 'scope_type' | 'scope_id'>) =>
   r.scope_type === 'global' ? 'global' : `${r.scope_type}:${r.scope_id}`;
 
 export class ConfigService {
+  /** merges by chain identity (layers and versions, device epoch) */
+  private readonly merged = new Map<string, Effective>();
+
   constructor(
     private readonly ctx: ServiceContext,
     readonly broadcast: Broadcast = async () => {},
   ) {}
 
-  /** The merged config of a device, every key with the layer that set it. */
+  /**
+   * The merged config of a device, every key with the layer that set it. Devices whose chain is the
+   * same layers at the same versions share one merge (a layer's version changes with every save),
+   * so the result must not be modified.
+   */
   async effectiveFor(device: Pick<DeviceRow, 'id' | 'ou_path' | 'config_epoch'>): Promise<Effective> {
     const rows = await layersForDevice(this.ctx.db, device.id, device.ou_path);
+    const key = `${device.config_epoch}|${rows.map((r) => `${layerId(r)}@${r.version}`).join('|')}`;
+    const hit = this.merged.get(key);
+    if (hit) return hit;
     const merged = mergeLayers(rows.map(toLayer));
     const last = rows[rows.length - 1];
     const version = Math.max(Number(device.config_epoch), ...rows.map((r) => Number(r.version)), 0);
-    return {
+    const out = {
       ...merged,
       name: last?.name ?? 'Default',
       version,
       layers: rows.map((r) => ({ id: layerId(r), name: r.name, version: Number(r.version) })),
     };
+    if (this.merged.size >= 10_000) this.merged.clear();
+    this.merged.set(key, out);
+    return out;
   }
 
   /** Effective config of a device the caller may read. */
