@@ -217,7 +217,10 @@ export class EnrolledSession {
       spool_backlog: this.deps.spoolBacklog(),
     };
     // why: the stream is already open and authenticated; HTTP stays the fallback when it is down or silent
-    if (await this.streamHeartbeats.send(body)) return this.landed('stream');
+    if (await this.streamHeartbeats.send(body)) {
+      this.deps.onAuthenticated(); // the stream authenticated with this credential
+      return this.landed('stream');
+    }
     if (this.closed || this.deps.signal.aborted) return;
     try {
       await api.heartbeat(credential.device_credential, credential.device_id, body, {
