@@ -12,7 +12,15 @@ import { keepAliveAgent, type LoadRequest, openLoopStep, type StepResult, stepPa
 import { machineLine, publish } from './lib/results.js';
 import { StalenessProbe, xacts } from './lib/staleness.js';
 import { ms, type Summary, summarize } from './lib/stats.js';
-import { WS_SAMPLES_PER_STEP, WS_STEP_MS, type WsStep, wsHeartbeatLadder } from './b3-ws-ladder.js';
+import {
+  restPercent,
+  WS_ATTEMPTS,
+  WS_QUIET_REST,
+  WS_SAMPLES_PER_STEP,
+  WS_STEP_MS,
+  type WsStep,
+  wsHeartbeatLadder,
+} from './b3-ws-ladder.js';
 import type pg from 'pg';
 
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
@@ -204,7 +212,7 @@ function wsTable(d: B3Data): string[] {
     'bench process (no worker threads): its CPU column shows it was not the limit. CPU columns are % of one core;',
     '"machine busy" counts everything on both cores (200 = saturated); "rest" = machine busy − manager − generator:',
     'PostgreSQL, the kernel and other tenants of this shared machine (a few % when it is ours alone). A failing step is',
-    'run once more ("repeat"); the ladder stops when the repeat fails too. Sustained = best passing step.',
+    `run again (≤ ${WS_ATTEMPTS} attempts); the ladder stops at a failure with rest ≤ ${WS_QUIET_REST} % or after the last attempt. Sustained = best passing step.`,
     '"DB xacts/hb" as above (an estimate from commit counters, shown ≥ 0).',
     '',
     '| offered hb/s | ok | errors | achieved hb/s | p50 ms | p99 ms | staleness n | staleness p50 ms | staleness p99 ms | DB xacts/hb | manager CPU % | generator CPU % | machine busy % | rest % | step |',
@@ -212,14 +220,13 @@ function wsTable(d: B3Data): string[] {
   ];
   for (const s of d.wsSteps) {
     lines.push(
-      `| ${s.offered} | ${s.ok} | ${s.errors} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${s.staleness.n} | ${s.staleness.p50.toFixed(0)} | ${s.staleness.p99.toFixed(0)} | ${Math.max(0, s.dbXactPerHeartbeat).toFixed(3)} | ${s.managerCpuPercent.toFixed(0)} | ${s.generatorCpuPercent.toFixed(0)} | ${s.machineBusyPercent.toFixed(0)} | ${rest(s).toFixed(0)} | ${passFail(stepPasses(s))}${s.repeat ? ' (repeat)' : ''} |`,
+      `| ${s.offered} | ${s.ok} | ${s.errors} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${s.staleness.n} | ${s.staleness.p50.toFixed(0)} | ${s.staleness.p99.toFixed(0)} | ${Math.max(0, s.dbXactPerHeartbeat).toFixed(3)} | ${s.managerCpuPercent.toFixed(0)} | ${s.generatorCpuPercent.toFixed(0)} | ${s.machineBusyPercent.toFixed(0)} | ${rest(s).toFixed(0)} | ${passFail(stepPasses(s))}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''} |`,
     );
   }
   return lines;
 }
 
-/** CPU on the machine that is neither the manager nor the generator, % of one core. */
-const rest = (s: WsStep) => Math.max(0, s.machineBusyPercent - s.managerCpuPercent - s.generatorCpuPercent);
+const rest = restPercent;
 
 function readingB3(d: B3Data): string[] {
   const lastWs = d.wsSteps.at(-1);

@@ -11,9 +11,16 @@ import { StalenessProbe, xacts } from './lib/staleness.js';
 import { summarize, type Summary } from './lib/stats.js';
 import { WsFleet } from './lib/ws-open-loop.js';
 
-/** Offered heartbeats/s per step; a failing step is run once more, and the ladder stops when that fails too. */
+/**
+ * Offered heartbeats/s per step. A failing step is run again, at most {@link WS_ATTEMPTS} times in all; the
+ * ladder stops at a failure while the rest of the machine was quiet (≤ {@link WS_QUIET_REST} %), or after the
+ * last attempt.
+ */
 export const WS_RATES = [2000, 5000, 10000, 15000, 20000, 25000, 30000, 35000, 40000, 50000];
 export const WS_STEP_MS = 3000;
+export const WS_ATTEMPTS = 3;
+/** % of one core the rest of the machine (not manager, not generator) may use for a failure to count as ours */
+export const WS_QUIET_REST = 30;
 /** staleness probes per step (spread evenly over its heartbeats) */
 export const WS_SAMPLES_PER_STEP = 40;
 
@@ -24,11 +31,15 @@ export interface WsStep extends StepResult {
   managerCpuPercent: number;
   /** CPU of the generator (this process: streams and staleness probes), % of one core */
   generatorCpuPercent: number;
-  /** a repeat of the step before, which failed */
-  repeat: boolean;
+  /** 1 for the first run of a rate, 2… for runs again after a failure */
+  attempt: number;
   /** CPU busy on the whole machine during the step, % of one core (2 cores: 200 = saturated), anyone's */
   machineBusyPercent: number;
 }
+
+/** CPU on the machine that is neither the manager nor the generator (PostgreSQL, kernel, other tenants), % of one core. */
+export const restPercent = (s: WsStep) =>
+  Math.max(0, s.machineBusyPercent - s.managerCpuPercent - s.generatorCpuPercent);
 
 /** Busy and total jiffies of all CPUs so far (/proc/stat). */
 function machineJiffies(): { busy: number; total: number } {
@@ -58,7 +69,7 @@ export async function wsHeartbeatLadder(
   try {
     await fleet.step(1000, 2000, (_i, id) => body(id)); // warm-up
     const queue = [...WS_RATES];
-    let repeat = false;
+    let attempt = 1;
     for (let rate = queue.shift(); rate !== undefined; rate = queue.shift()) {
       const total = Math.round((rate * WS_STEP_MS) / 1000);
       const every = Math.max(1, Math.round(total / WS_SAMPLES_PER_STEP));
@@ -96,13 +107,14 @@ export async function wsHeartbeatLadder(
         managerCpuPercent,
         generatorCpuPercent: ((g.user + g.system) / 1000 / wall) * 100,
         machineBusyPercent: ((j1.busy - j0.busy) / Math.max(1, j1.total - j0.total)) * cpus().length * 100,
-        repeat,
+        attempt,
       });
-      // why: 2 shared, noisy cores; one stall should not end the ladder, two in a row do
-      if (stepPasses(s)) repeat = false;
-      else if (repeat) break;
+      // why: 2 shared, noisy cores; a failure while other tenants held the CPU is not the manager's limit
+      const last = steps.at(-1) as WsStep;
+      if (stepPasses(s)) attempt = 1;
+      else if (restPercent(last) <= WS_QUIET_REST || attempt >= WS_ATTEMPTS) break;
       else {
-        repeat = true;
+        attempt++;
         queue.unshift(rate);
       }
     }
