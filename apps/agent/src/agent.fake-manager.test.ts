@@ -88,6 +88,8 @@ const readCredential = async () =>
 describe('agent against a fake manager', () => {
   it('fresh enroll → config → test run → heartbeat, with the contract headers and a 0600 credential file', async () => {
     manager.secrets.add(SECRET);
+    // a manager without stream heartbeats: the agent falls back to HTTP at once
+    manager.streamHeartbeats = 'unknown';
     const a = startAgent();
     await a.agent.start();
     await waitFor('heartbeat', () => manager.heartbeats.length >= 1);
@@ -103,14 +105,23 @@ describe('agent against a fake manager', () => {
     for (const r of manager.requests) expect(r.headers['x-api-version']).toBe('1');
     expect(enroll?.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
     expect(heartbeat?.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
-    expect(manager.heartbeats[0]?.body).toEqual({ agent_state: 'enrolled', config_version: 1, spool_backlog: 0 });
+    expect(manager.heartbeats[0]).toMatchObject({
+      via: 'http',
+      body: { agent_state: 'enrolled', config_version: 1, spool_backlog: 0 },
+    });
     expect(a.runner.runs.map((r) => `${r.kind} ${r.target}`)).toEqual(['tcp 127.0.0.1:22', 'icmp 127.0.0.1']);
     expect((await stat(credentialFile())).mode & 0o777).toBe(0o600);
     expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
     await waitFor('stream', () => manager.streams === 1);
 
     const status = await waitForJson('status.json', (s) => s.config_version === 1 && s.last_heartbeat_at !== null);
-    expect(status).toMatchObject({ state: 'enrolled', device_id: 42, ou_id: 3, config_source: 'manager' });
+    expect(status).toMatchObject({
+      state: 'enrolled',
+      device_id: 42,
+      ou_id: 3,
+      config_source: 'manager',
+      last_heartbeat_via: 'http',
+    });
     expect(JSON.stringify(status)).not.toContain(credential);
 
     // a restart reuses the stored credential: no second enrollment
@@ -120,6 +131,29 @@ describe('agent against a fake manager', () => {
     await waitFor('second check-in', () => manager.requests.filter((r) => r.path.endsWith('/config')).length === 2);
     expect(manager.requests.filter((r) => r.path.endsWith('/enroll'))).toHaveLength(1);
     expect(b.agent.state).toBe('enrolled');
+  });
+
+  it('heartbeats over the stream once it is connected, not over HTTP, and says so in status.json', async () => {
+    manager.secrets.add(SECRET);
+    const a = startAgent({ heartbeatIntervalMs: 100 });
+    await a.agent.start();
+    await waitFor('a stream heartbeat', () => manager.heartbeats.some((h) => h.via === 'stream'));
+    const http = () => manager.requests.filter((r) => r.path.endsWith('/heartbeat')).length;
+    const before = { http: http(), stream: manager.heartbeats.filter((h) => h.via === 'stream').length };
+    await waitFor(
+      'three more stream heartbeats',
+      () => manager.heartbeats.filter((h) => h.via === 'stream').length >= before.stream + 3,
+    );
+    expect(http()).toBe(before.http);
+    expect(manager.heartbeats.find((h) => h.via === 'stream')).toMatchObject({
+      deviceId: 42,
+      body: { agent_state: 'enrolled', spool_backlog: 0 },
+    });
+    const status = await waitForJson('status.json', (s) => s.last_heartbeat_via === 'stream');
+    expect(status).toMatchObject({ stream_connected: true, state: 'enrolled' });
+    // a manager that stops taking stream heartbeats: the next ones go over HTTP
+    manager.streamHeartbeats = 'unknown';
+    await waitFor('an HTTP heartbeat', () => http() > before.http);
   });
 
   it('applies a config change pushed by a nudge within seconds, without restart', async () => {
@@ -166,11 +200,7 @@ describe('agent against a fake manager', () => {
     expect(second).not.toBe(first);
     expect(second).toBe(manager.devices[1]?.credential);
     expect((await stat(credentialFile())).mode & 0o777).toBe(0o600);
-    await waitFor('heartbeat with the new credential', () =>
-      manager.requests.some(
-        (r) => r.status === 200 && r.headers.authorization === `Bearer ${second}` && r.method === 'POST',
-      ),
-    );
+    await waitFor('heartbeat with the new credential', () => manager.heartbeats.some((h) => h.credential === second));
     const refusedHttp = manager.requests.filter(
       (r) => r.status === 401 && r.headers.authorization === `Bearer ${first}`,
     );

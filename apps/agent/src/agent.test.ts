@@ -130,6 +130,102 @@ describe('fresh enrollment', () => {
   });
 });
 
+describe('heartbeat transport', () => {
+  /** enrolled, first (HTTP) heartbeat done, tests rare so only the 60 s timer heartbeats */
+  async function enrolled() {
+    const t = setup();
+    t.api.configValues.schedule.interval_seconds = 3600;
+    await t.agent.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.at('heartbeat')).toHaveLength(1);
+    return t;
+  }
+  const httpBeats = (t: ReturnType<typeof setup>) => t.at('heartbeat').length;
+
+  it('goes over the stream while it is connected and over HTTP while it is not; status says which', async () => {
+    const t = await enrolled();
+    expect(t.store.status).toMatchObject({ last_heartbeat_via: 'http', stream_connected: false });
+    t.stream.connect();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(httpBeats(t)).toBe(1);
+    expect(t.stream.heartbeats()).toHaveLength(1);
+    expect(t.stream.heartbeats()[0]).toMatchObject({ agent_state: 'enrolled', config_version: 1, spool_backlog: 0 });
+    expect(t.stream.heartbeats()[0]?.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(t.store.status).toMatchObject({
+      last_heartbeat_via: 'stream',
+      last_heartbeat_at: new Date(T0 + 60_000).toISOString(),
+      stream_connected: true,
+    });
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(t.stream.heartbeats()).toHaveLength(3);
+    expect(httpBeats(t)).toBe(1);
+    t.stream.drop();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(httpBeats(t)).toBe(2);
+    expect(t.stream.heartbeats()).toHaveLength(3);
+    expect(t.store.status).toMatchObject({ last_heartbeat_via: 'http', stream_connected: false });
+  });
+
+  it('without an ack within 5 s sends the heartbeat over HTTP, keeps to HTTP, and tries the stream again after a reconnect', async () => {
+    const t = await enrolled();
+    t.stream.connect();
+    t.stream.heartbeatAnswer = 'silent';
+    await vi.advanceTimersByTimeAsync(60_000 + 4_999);
+    expect(t.stream.heartbeats()).toHaveLength(1);
+    expect(httpBeats(t)).toBe(1);
+    expect(t.store.status?.last_heartbeat_at).toBe(new Date(T0).toISOString()); // not acked: not counted
+    await vi.advanceTimersByTimeAsync(1);
+    expect(httpBeats(t)).toBe(2);
+    expect(t.lines.some((l) => String(l.msg).startsWith('no ack for a stream heartbeat'))).toBe(true);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.stream.heartbeats()).toHaveLength(1); // given up on this connection
+    expect(httpBeats(t)).toBe(3);
+    t.stream.drop();
+    t.stream.connect();
+    t.stream.heartbeatAnswer = 'ack';
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.stream.heartbeats()).toHaveLength(2);
+    expect(httpBeats(t)).toBe(3);
+    expect(t.store.status?.last_heartbeat_via).toBe('stream');
+  });
+
+  it('an error answer (a manager without stream heartbeats) or a drop while waiting goes to HTTP at once', async () => {
+    const t = await enrolled();
+    t.stream.connect();
+    t.stream.heartbeatAnswer = 'error';
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.stream.heartbeats()).toHaveLength(1);
+    expect(t.api.calls.filter((c) => c.op === 'heartbeat').at(-1)?.at).toBe(T0 + 60_000);
+    expect(t.lines.some((l) => String(l.msg).startsWith('manager refused a stream heartbeat'))).toBe(true);
+
+    t.stream.drop();
+    t.stream.connect();
+    t.stream.heartbeatAnswer = 'silent';
+    await vi.advanceTimersByTimeAsync(60_000 + 1_000);
+    expect(t.stream.heartbeats()).toHaveLength(2);
+    expect(httpBeats(t)).toBe(2);
+    t.stream.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(httpBeats(t)).toBe(3);
+    expect(t.api.calls.at(-1)?.at).toBe(T0 + 121_000);
+  });
+
+  it('a late ack of an abandoned heartbeat does not count for the next one', async () => {
+    const t = await enrolled();
+    t.stream.connect();
+    t.stream.heartbeatAnswer = 'silent';
+    await vi.advanceTimersByTimeAsync(60_000);
+    const stale = t.stream.heartbeats()[0]?.id;
+    t.stream.drop();
+    t.stream.connect();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.stream.heartbeats()).toHaveLength(2);
+    t.stream.deliver({ type: 'heartbeat_ack', id: stale });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(httpBeats(t)).toBe(3); // both unacked heartbeats went over HTTP
+  });
+});
+
 describe('enrollment failure', () => {
   it('runs the local config, retries with growing backoff and one idempotency key, then switches to the manager', async () => {
     const t = setup({ rng: () => 0.5 });
@@ -191,13 +287,13 @@ describe('enrolled operation', () => {
     const t = setup({ rng: () => 0.5 });
     await t.agent.start();
     await vi.advanceTimersByTimeAsync(1000);
-    t.stream.send({ type: 'nudge', reason: 'config_changed', config_version: 1 });
+    t.stream.deliver({ type: 'nudge', reason: 'config_changed', config_version: 1 });
     await vi.advanceTimersByTimeAsync(0);
     expect(t.at('config')).toHaveLength(1);
     t.api.configVersion = 2;
     t.api.configValues.tests.udp = { enabled: true, targets: ['127.0.0.1:5201'] };
     t.api.configValues.schedule.interval_seconds = 600;
-    t.stream.send({ type: 'nudge', reason: 'config_changed', config_version: 2 });
+    t.stream.deliver({ type: 'nudge', reason: 'config_changed', config_version: 2 });
     await vi.advanceTimersByTimeAsync(0);
     expect(t.at('config')).toEqual([T0, T0 + 1000]);
     expect(t.agent.config).toMatchObject({ source: 'manager', version: 2 });
@@ -213,14 +309,14 @@ describe('enrolled operation', () => {
     const t = setup({ rng: () => 0.5 });
     await t.agent.start();
     await vi.advanceTimersByTimeAsync(0);
-    t.stream.send({ type: 'hello', device_id: 42 });
+    t.stream.deliver({ type: 'hello', device_id: 42 });
     await vi.advanceTimersByTimeAsync(0);
     expect(t.at('config')).toEqual([T0]); // the first hello follows the session's own check-in
     // the stream drops; meanwhile the config changes and the nudge goes nowhere; then it reconnects
     await vi.advanceTimersByTimeAsync(5000);
     t.api.configVersion = 2;
     t.api.configValues.tests.udp = { enabled: true, targets: ['127.0.0.1:5201'] };
-    t.stream.send({ type: 'hello', device_id: 42 });
+    t.stream.deliver({ type: 'hello', device_id: 42 });
     await vi.advanceTimersByTimeAsync(0);
     expect(t.at('config')).toEqual([T0, T0 + 5000]);
     expect(t.agent.config).toMatchObject({ source: 'manager', version: 2 });

@@ -27,6 +27,8 @@ export interface AgentTiming {
   checkinBackoff?: BackoffOptions;
   /** heartbeat at least this often while enrolled, milliseconds; @default 60000 */
   heartbeatIntervalMs?: number | undefined;
+  /** a heartbeat sent on the stream and not acked within this long goes over HTTP, milliseconds; @default 5000 */
+  streamAckTimeoutMs?: number | undefined;
   /** on stop, try to upload spooled results for at most this long, milliseconds; @default 3000 */
   resultFlushMs?: number | undefined;
 }
@@ -185,6 +187,7 @@ export class Agent {
       last_test_run_at: iso(this.tests.lastRunAt),
       next_test_run_at: iso(this.tests.nextRunAt),
       last_heartbeat_at: iso(s?.lastHeartbeatAt),
+      last_heartbeat_via: s?.lastHeartbeatVia ?? null,
       stream_connected: s !== undefined && this.deps.stream.connected,
       spool: this.deps.results?.status() ?? null,
       updated_at: new Date().toISOString(),
@@ -254,6 +257,7 @@ export class Agent {
       tests: this.tests,
       checkinBackoff: this.checkinBackoff,
       heartbeatIntervalMs: this.deps.timing?.heartbeatIntervalMs ?? 60_000,
+      streamAckTimeoutMs: this.deps.timing?.streamAckTimeoutMs ?? 5000,
       spoolBacklog: () => this.deps.results?.backlog ?? 0,
       signal: this.abort.signal,
       onUnauthorized: (where) => this.onUnauthorized(where),

@@ -1,4 +1,4 @@
-// One enrolled session (one credential): stream with nudges, timer 2 (config check-ins), heartbeats.
+// One enrolled session (one credential): stream with nudges, timer 2 (config check-ins), heartbeats (stream, else HTTP).
 import { randomUUID } from 'node:crypto';
 import type { ConfigResponse, ConfigValues, ServerStreamMessage } from '@rookery/protocol';
 import type { Logger } from 'pino';
@@ -6,6 +6,7 @@ import type { Backoff } from './link/backoff.js';
 import { logLinkError, requestedDelayMs, UnauthorizedError } from './link/errors.js';
 import type { ManagerApi } from './link/manager-api.js';
 import type { AgentStream } from './link/stream.js';
+import { StreamHeartbeats } from './link/stream-heartbeats.js';
 import type { AgentStore, StoredCredential } from './state-store.js';
 import type { TestSchedule } from './tasks/test-schedule.js';
 import { OneShotTimer } from './tasks/timer.js';
@@ -21,6 +22,8 @@ export interface SessionDeps {
   checkinBackoff: Backoff;
   /** heartbeat at least this often, milliseconds */
   heartbeatIntervalMs: number;
+  /** a stream heartbeat not acked within this long is sent over HTTP instead, milliseconds */
+  streamAckTimeoutMs: number;
   /** results waiting in the spool, reported as `spool_backlog` */
   spoolBacklog(): number;
   /** aborted when the agent stops */
@@ -55,8 +58,13 @@ export class EnrolledSession {
   private hellos = 0;
   lastCheckinAt: number | undefined;
   lastHeartbeatAt: number | undefined;
+  /** how the last heartbeat that landed travelled */
+  lastHeartbeatVia: 'stream' | 'http' | undefined;
+  private readonly streamHeartbeats: StreamHeartbeats;
 
-  constructor(private readonly deps: SessionDeps) {}
+  constructor(private readonly deps: SessionDeps) {
+    this.streamHeartbeats = new StreamHeartbeats(deps.stream, deps.streamAckTimeoutMs, deps.logger);
+  }
 
   get credential(): StoredCredential {
     return this.deps.credential;
@@ -69,9 +77,14 @@ export class EnrolledSession {
   /** Opens the stream, arms the heartbeat timer, checks in at once. */
   open(): void {
     this.deps.stream.start(this.credential.device_credential, {
-      onMessage: (message) => this.onStreamMessage(message),
+      onMessage: (message) => {
+        if (!this.streamHeartbeats.onMessage(message)) this.onStreamMessage(message);
+      },
       onUnauthorized: () => this.refused('stream'),
-      onConnectionChange: () => this.deps.onChange(),
+      onConnectionChange: (connected) => {
+        this.streamHeartbeats.onConnectionChange(connected);
+        this.deps.onChange();
+      },
     });
     this.heartbeatTimer.schedule(this.deps.heartbeatIntervalMs, () => this.detach(this.heartbeat()));
     this.detach(this.checkIn('enrolled'));
@@ -83,6 +96,7 @@ export class EnrolledSession {
     this.checkinTimer.cancel();
     this.heartbeatTimer.cancel();
     this.deps.stream.stop();
+    this.streamHeartbeats.cancel();
     await Promise.allSettled([this.checkinRun, this.heartbeatRun]);
   }
 
@@ -102,7 +116,7 @@ export class EnrolledSession {
     return this.checkinRun;
   }
 
-  /** Sends a heartbeat now (one at a time) and re-arms the 60 s timer. */
+  /** Sends a heartbeat now (one at a time; over the stream when connected, else HTTP) and re-arms the 60 s timer. */
   heartbeat(): Promise<void> {
     this.heartbeatRun ??= this.sendHeartbeat().finally(() => {
       this.heartbeatRun = undefined;
@@ -197,24 +211,34 @@ export class EnrolledSession {
     if (this.closed) return;
     const { api, credential, logger, tests } = this.deps;
     this.heartbeatTimer.schedule(this.deps.heartbeatIntervalMs, () => this.detach(this.heartbeat()));
+    const body = {
+      agent_state: 'enrolled' as const,
+      config_version: tests.config.version ?? undefined,
+      spool_backlog: this.deps.spoolBacklog(),
+    };
+    // why: the stream is already open and authenticated; HTTP stays the fallback when it is down or silent
+    if (await this.streamHeartbeats.send(body)) {
+      this.deps.onAuthenticated(); // the stream authenticated with this credential
+      return this.landed('stream');
+    }
+    if (this.closed || this.deps.signal.aborted) return;
     try {
-      await api.heartbeat(
-        credential.device_credential,
-        credential.device_id,
-        {
-          agent_state: 'enrolled',
-          config_version: tests.config.version ?? undefined,
-          spool_backlog: this.deps.spoolBacklog(),
-        },
-        { signal: this.deps.signal, idempotencyKey: randomUUID() },
-      );
-      this.lastHeartbeatAt = Date.now();
+      await api.heartbeat(credential.device_credential, credential.device_id, body, {
+        signal: this.deps.signal,
+        idempotencyKey: randomUUID(),
+      });
       this.deps.onAuthenticated();
-      this.deps.onChange();
+      this.landed('http');
     } catch (err) {
       if (this.closed || this.deps.signal.aborted) return;
       if (err instanceof UnauthorizedError) return this.refused('heartbeat');
       logLinkError(logger, err, 'heartbeat failed', this.deps.heartbeatIntervalMs);
     }
+  }
+
+  private landed(via: 'stream' | 'http'): void {
+    this.lastHeartbeatAt = Date.now();
+    this.lastHeartbeatVia = via;
+    this.deps.onChange();
   }
 }

@@ -33,6 +33,8 @@ export interface AgentStatus {
   last_test_run_at: string | null;
   next_test_run_at: string | null;
   last_heartbeat_at: string | null;
+  /** how the last heartbeat travelled (absent in status files of older agents) */
+  last_heartbeat_via?: 'stream' | 'http' | null;
   stream_connected: boolean;
   /** spool and upload counters; null when the agent runs without a spool */
   spool?: UploadStatus | null;

@@ -40,6 +40,19 @@ describe('renderStatus', () => {
     expect(text).toContain('spool:          — (no spool)');
   });
 
+  it('says how the last heartbeat travelled (absent in an older status file: nothing claimed)', () => {
+    const at = '2026-01-01T11:59:00.000Z';
+    expect(renderStatus({ ...status, last_heartbeat_at: at, last_heartbeat_via: 'stream' }, '/s', true, now)).toContain(
+      `last heartbeat: ${at} (60 s ago) over the stream`,
+    );
+    expect(renderStatus({ ...status, last_heartbeat_at: at, last_heartbeat_via: 'http' }, '/s', true, now)).toContain(
+      `last heartbeat: ${at} (60 s ago) over HTTP`,
+    );
+    expect(renderStatus({ ...status, last_heartbeat_at: at }, '/s', true, now)).toContain(
+      `last heartbeat: ${at} (60 s ago)\n`,
+    );
+  });
+
   it('shows the spool backlog, faults and the last upload', () => {
     const spool = {
       appended: 120,

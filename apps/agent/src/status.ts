@@ -19,6 +19,11 @@ function ago(iso: string | null, nowMs: number): string {
   return `${iso} (${s >= 0 ? `in ${span}` : `${span} ago`})`;
 }
 
+function viaText(s: AgentStatus): string {
+  if (!s.last_heartbeat_at || !s.last_heartbeat_via) return '';
+  return s.last_heartbeat_via === 'stream' ? ' over the stream' : ' over HTTP';
+}
+
 function spoolLines(s: UploadStatus | null | undefined, nowMs: number): string[] {
   if (!s) return ['spool:          — (no spool)'];
   const dropped = s.dropped_overflow + s.dropped_expired + s.dropped_unwritable;
@@ -58,7 +63,7 @@ export function renderStatus(
     `next check-in:  ${running ? ago(status.next_checkin_at, nowMs) : '— (not running)'}`,
     `last test run:  ${ago(status.last_test_run_at, nowMs)}`,
     `next test run:  ${running ? ago(status.next_test_run_at, nowMs) : '— (not running)'}`,
-    `last heartbeat: ${ago(status.last_heartbeat_at, nowMs)}`,
+    `last heartbeat: ${ago(status.last_heartbeat_at, nowMs)}${viaText(status)}`,
     ...spoolLines(status.spool, nowMs),
     `updated:        ${ago(status.updated_at, nowMs)}`,
   ];

@@ -10,6 +10,8 @@ import {
   EnrollResponse,
   HeartbeatRequest,
   ServerStreamMessage,
+  ClientStreamMessage,
+  HEARTBEAT_INT_MAX,
 } from './enrollment.js';
 
 const seedEnroll = {
@@ -102,6 +104,10 @@ describe('agent contract schemas', () => {
     expect(Value.Check(HeartbeatRequest, { agent_state: 'enrolled', config_version: 3, spool_backlog: 0 })).toBe(true);
     expect(Value.Check(HeartbeatRequest, { agent_state: 'dancing' })).toBe(false);
     expect(Value.Check(HeartbeatRequest, { spool_backlog: -1 })).toBe(false);
+    // why: the columns are 32-bit; one oversized value would fail the whole coalesced batch
+    expect(Value.Check(HeartbeatRequest, { config_version: HEARTBEAT_INT_MAX })).toBe(true);
+    expect(Value.Check(HeartbeatRequest, { config_version: HEARTBEAT_INT_MAX + 1 })).toBe(false);
+    expect(Value.Check(HeartbeatRequest, { spool_backlog: 2 ** 40 })).toBe(false);
     expect(AGENT_PATHS.heartbeat(42)).toBe('/api/v1/enrollment/devices/42/heartbeat');
   });
 
@@ -110,5 +116,19 @@ describe('agent contract schemas', () => {
     expect(Value.Check(ServerStreamMessage, { type: 'nudge', reason: 'config_changed', config_version: 2 })).toBe(true);
     expect(Value.Check(ServerStreamMessage, { type: 'pong' })).toBe(true);
     expect(Value.Check(ServerStreamMessage, { type: 'nudge', reason: 'other', config_version: 2 })).toBe(false);
+  });
+
+  it('stream heartbeats carry the HTTP heartbeat fields with the same limits, acks and errors echo the id', () => {
+    const hb = { type: 'heartbeat', id: 'h1', agent_state: 'enrolled', config_version: 3, spool_backlog: 0 };
+    expect(Value.Check(ClientStreamMessage, hb)).toBe(true);
+    expect(Value.Check(ClientStreamMessage, { type: 'heartbeat' })).toBe(true);
+    expect(Value.Check(ClientStreamMessage, { ...hb, agent_state: 'dancing' })).toBe(false);
+    expect(Value.Check(ClientStreamMessage, { ...hb, config_version: HEARTBEAT_INT_MAX + 1 })).toBe(false);
+    expect(Value.Check(ClientStreamMessage, { ...hb, id: '' })).toBe(false);
+    expect(Value.Check(ClientStreamMessage, { ...hb, id: 'x'.repeat(65) })).toBe(false);
+    expect(Value.Check(ServerStreamMessage, { type: 'heartbeat_ack', id: 'h1' })).toBe(true);
+    expect(Value.Check(ServerStreamMessage, { type: 'error', error: 'invalid_message', message: 'm', id: 'h1' })).toBe(
+      true,
+    );
   });
 });

@@ -133,15 +133,20 @@ export const AGENT_STATES = [
 ] as const;
 export type AgentState = (typeof AGENT_STATES)[number];
 
+/** Largest value of an integer heartbeat field (the columns are 32-bit; a larger one would fail the whole batch). */
+export const HEARTBEAT_INT_MAX = 2_147_483_647;
+
+/** Fields of a heartbeat, over HTTP or the stream; every field optional. */
+export const HeartbeatFields = {
+  agent_state: Type.Optional(Type.Union(AGENT_STATES.map((s) => Type.Literal(s)))),
+  config_version: Type.Optional(Type.Integer({ minimum: 0, maximum: HEARTBEAT_INT_MAX })),
+  spool_backlog: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: HEARTBEAT_INT_MAX, description: 'results waiting for upload' }),
+  ),
+};
+
 /** `POST /api/v1/enrollment/devices/{device_id}/heartbeat` body; every field optional. */
-export const HeartbeatRequest = Type.Object(
-  {
-    agent_state: Type.Optional(Type.Union(AGENT_STATES.map((s) => Type.Literal(s)))),
-    config_version: Type.Optional(Type.Integer({ minimum: 0 })),
-    spool_backlog: Type.Optional(Type.Integer({ minimum: 0, description: 'results waiting for upload' })),
-  },
-  { title: 'HeartbeatRequest' },
-);
+export const HeartbeatRequest = Type.Object(HeartbeatFields, { title: 'HeartbeatRequest' });
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
 export const HeartbeatParams = Type.Object({ device_id: Type.Integer({ minimum: 1 }) });
@@ -149,6 +154,9 @@ export type HeartbeatParams = Static<typeof HeartbeatParams>;
 
 export const HeartbeatResponse = Type.Object({ message: Type.String() }, { title: 'HeartbeatResponse' });
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
+
+/** Correlates a stream heartbeat with its ack or error; chosen by the agent, echoed by the manager. */
+const MessageId = Type.String({ minLength: 1, maxLength: 64 });
 
 /** Manager → agent messages on `GET /api/v1/agent/stream` (JSON text frames). */
 export const StreamHello = Type.Object({ type: Type.Literal('hello'), device_id: Type.Integer() });
@@ -158,10 +166,32 @@ export const StreamNudge = Type.Object({
   config_version: Type.Integer({ minimum: 0 }),
 });
 export const StreamPong = Type.Object({ type: Type.Literal('pong') });
-export const ServerStreamMessage = Type.Union([StreamHello, StreamNudge, StreamPong], { title: 'ServerStreamMessage' });
+/** The heartbeat was recorded (it reaches the database with the next flush, about once a second). */
+export const StreamHeartbeatAck = Type.Object({ type: Type.Literal('heartbeat_ack'), id: Type.Optional(MessageId) });
+/** A message the manager could not take; `id` is echoed when the message carried a valid one. */
+export const StreamError = Type.Object({
+  type: Type.Literal('error'),
+  error: Type.String({ description: 'code: invalid_message, unknown_message_type' }),
+  message: Type.String(),
+  id: Type.Optional(MessageId),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export const ServerStreamMessage = Type.Union([StreamHello, StreamNudge, StreamPong, StreamHeartbeatAck, StreamError], {
+  title: 'ServerStreamMessage',
+});
 export type ServerStreamMessage = Static<typeof ServerStreamMessage>;
 
 /** Agent → manager messages on the stream. */
 export const StreamPing = Type.Object({ type: Type.Literal('ping') });
-export const ClientStreamMessage = Type.Union([StreamPing], { title: 'ClientStreamMessage' });
+/**
+ * A heartbeat of the connected device (the device is the one the stream authenticated as, never a
+ * field); the same fields and limits as {@link HeartbeatRequest}. Answered with `heartbeat_ack` or `error`.
+ */
+export const StreamHeartbeat = Type.Object({
+  type: Type.Literal('heartbeat'),
+  id: Type.Optional(MessageId),
+  ...HeartbeatFields,
+});
+export type StreamHeartbeat = Static<typeof StreamHeartbeat>;
+export const ClientStreamMessage = Type.Union([StreamPing, StreamHeartbeat], { title: 'ClientStreamMessage' });
 export type ClientStreamMessage = Static<typeof ClientStreamMessage>;

@@ -91,6 +91,19 @@ describe('WsAgentStream', () => {
     expect(sockets).toHaveLength(2);
   });
 
+  it('sends agent messages only while connected', async () => {
+    answerPings = false;
+    const s = makeStream();
+    expect(s.stream.send({ type: 'heartbeat', id: 'h0' })).toBe(false);
+    s.stream.start('rkd_cred', s.handlers);
+    await waitFor(() => s.stream.connected);
+    expect(s.stream.send({ type: 'heartbeat', id: 'h1', agent_state: 'enrolled' })).toBe(true);
+    await waitFor(() => received.length === 1);
+    expect(JSON.parse(received[0] as string)).toEqual({ type: 'heartbeat', id: 'h1', agent_state: 'enrolled' });
+    s.stream.stop();
+    expect(s.stream.send({ type: 'heartbeat', id: 'h2' })).toBe(false);
+  });
+
   it('reconnects when the manager stops answering pings', async () => {
     answerPings = false;
     const s = makeStream(30, 50);

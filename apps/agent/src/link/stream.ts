@@ -1,5 +1,5 @@
-// The agent's WebSocket to the manager: reconnects with backoff, pings, hands server messages to the agent.
-import { AGENT_API_VERSION, AGENT_PATHS, ServerStreamMessage } from '@rookery/protocol';
+// The agent's WebSocket to the manager: reconnects with backoff, pings, sends agent messages, hands server messages on.
+import { AGENT_API_VERSION, AGENT_PATHS, type ClientStreamMessage, ServerStreamMessage } from '@rookery/protocol';
 import { Value } from '@sinclair/typebox/value';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
@@ -20,6 +20,11 @@ export interface AgentStream {
   start(credential: string, handlers: StreamHandlers): void;
   /** Closes and stops reconnecting. Never throws. */
   stop(): void;
+  /**
+   * Sends a message on the open connection. Returns false (and sends nothing) when not connected;
+   * true means handed to the socket, not that the manager got it. Never throws.
+   */
+  send(message: ClientStreamMessage): boolean;
   readonly connected: boolean;
 }
 
@@ -80,6 +85,13 @@ export class WsAgentStream implements AgentStream {
       socket.terminate();
     }
     this.setConnected(false, undefined);
+  }
+
+  send(message: ClientStreamMessage): boolean {
+    const socket = this.socket;
+    if (!this.isConnected || socket?.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify(message));
+    return true;
   }
 
   private setConnected(value: boolean, handlers: StreamHandlers | undefined): void {

@@ -41,7 +41,10 @@ export class FakeManager {
   readonly secrets = new Set<string>();
   readonly devices: Device[] = [];
   readonly requests: RecordedRequest[] = [];
-  readonly heartbeats: { deviceId: number; body: HeartbeatRequest }[] = [];
+  /** heartbeats that landed, over HTTP or the stream, with the credential they came with */
+  readonly heartbeats: { deviceId: number; body: HeartbeatRequest; via: 'http' | 'stream'; credential: string }[] = [];
+  /** stream heartbeats: acked like the real manager, or answered as an unknown type (a manager without them) */
+  streamHeartbeats: 'ack' | 'unknown' = 'ack';
   config: ConfigValues = structuredClone(DEFAULT_CONFIG_VALUES);
   configVersion = 1;
   nextCheckinSeconds = 1800;
@@ -79,8 +82,20 @@ export class FakeManager {
         this.sockets.set(ws, device.id);
         ws.on('close', () => this.sockets.delete(ws));
         ws.on('message', (data) => {
-          if ((JSON.parse(String(data)) as { type?: string }).type === 'ping')
-            ws.send(JSON.stringify({ type: 'pong' }));
+          const m = JSON.parse(String(data)) as { type?: string; id?: string };
+          if (m.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+          if (m.type !== 'heartbeat') return;
+          if (this.streamHeartbeats === 'unknown') {
+            ws.send(JSON.stringify({ type: 'error', error: 'unknown_message_type', message: 'unknown', id: m.id }));
+            return;
+          }
+          const { type: _type, id, ...body } = m;
+          if (!Value.Check(HeartbeatRequest, body)) {
+            ws.send(JSON.stringify({ type: 'error', error: 'invalid_message', message: 'bad heartbeat', id }));
+            return;
+          }
+          this.heartbeats.push({ deviceId: device.id, body, via: 'stream', credential: device.credential });
+          ws.send(JSON.stringify({ type: 'heartbeat_ack', id }));
         });
         ws.send(JSON.stringify({ type: 'hello', device_id: device.id }));
       });
@@ -184,7 +199,7 @@ export class FakeManager {
       if (Number(hb[1]) !== device.id) return error(404, 'not_found', 'device not found');
       const parsed = body ?? {};
       if (!Value.Check(HeartbeatRequest, parsed)) return error(400, 'validation_failed', 'bad heartbeat');
-      this.heartbeats.push({ deviceId: device.id, body: parsed });
+      this.heartbeats.push({ deviceId: device.id, body: parsed, via: 'http', credential: device.credential });
       return send(200, { message: 'Heartbeat recorded' });
     }
     return error(404, 'not_found', 'no such route');

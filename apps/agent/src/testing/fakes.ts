@@ -1,5 +1,6 @@
 // Fakes of the agent's ports for unit tests: scripted manager API, stream, store, probe runner, sink.
 import type {
+  ClientStreamMessage,
   ConfigResponse,
   EnrollRequest,
   HeartbeatRequest,
@@ -101,29 +102,68 @@ export class FakeManagerApi implements ManagerApi {
   }
 }
 
-/** A stream the test drives: `send` delivers a server message, `refuse` simulates a 401 upgrade. */
+/**
+ * A stream the test drives: `connect`/`drop` the connection, `deliver` a server message, `refuse` a
+ * 401 upgrade. Started streams stay disconnected until `connect()`. Heartbeats sent while connected
+ * are recorded in `sent` and answered per `heartbeatAnswer`.
+ */
 export class FakeStream implements AgentStream {
   handlers: StreamHandlers | undefined;
   credential: string | undefined;
   starts = 0;
+  private open = false;
+  readonly sent: ClientStreamMessage[] = [];
+  /** how heartbeats are answered (on the next microtask): ack, an error, or not at all */
+  heartbeatAnswer: 'ack' | 'error' | 'silent' = 'ack';
   get connected(): boolean {
-    return this.handlers !== undefined;
+    return this.open;
   }
   start(credential: string, handlers: StreamHandlers): void {
+    this.stop();
     this.starts++;
     this.credential = credential;
     this.handlers = handlers;
   }
   stop(): void {
+    this.open = false;
     this.handlers = undefined;
   }
-  send(message: ServerStreamMessage): void {
+  send(message: ClientStreamMessage): boolean {
+    if (!this.open) return false;
+    this.sent.push(message);
+    if (message.type === 'heartbeat' && this.heartbeatAnswer !== 'silent') {
+      const id = message.id;
+      const answer: ServerStreamMessage =
+        this.heartbeatAnswer === 'ack'
+          ? { type: 'heartbeat_ack', id }
+          : { type: 'error', error: 'unknown_message_type', message: 'unknown message type "heartbeat"', id };
+      queueMicrotask(() => this.deliver(answer));
+    }
+    return true;
+  }
+  /** the connection opened (the manager's hello follows separately, via `deliver`) */
+  connect(): void {
+    if (!this.handlers || this.open) return;
+    this.open = true;
+    this.handlers.onConnectionChange?.(true);
+  }
+  /** the connection dropped; the real stream would reconnect */
+  drop(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.handlers?.onConnectionChange?.(false);
+  }
+  deliver(message: ServerStreamMessage): void {
     this.handlers?.onMessage(message);
   }
   refuse(): void {
     const h = this.handlers;
-    this.handlers = undefined;
+    this.stop();
     h?.onUnauthorized();
+  }
+  /** heartbeats sent on the stream */
+  heartbeats(): Extract<ClientStreamMessage, { type: 'heartbeat' }>[] {
+    return this.sent.filter((m) => m.type === 'heartbeat');
   }
 }
 

@@ -77,6 +77,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   // load shedding: past the cap, answer 429 at once instead of queueing into timeouts
   let inFlight = 0;
   const maxInFlight = o.maxInFlight ?? 256;
+  const upgrades = new WeakMap<object, () => void>();
   app.addHook('onRequest', async (req, reply) => {
     if (inFlight >= maxInFlight && !req.url.startsWith('/healthz')) {
       throw new AppError(
@@ -88,8 +89,19 @@ export async function createApp(o: AppOptions): Promise<App> {
       );
     }
     inFlight++;
+    let held = true;
+    const release = () => {
+      if (held) inFlight--;
+      held = false;
+    };
     // the response's 'close' fires for finished and aborted requests alike
-    reply.raw.once('close', () => inFlight--);
+    reply.raw.once('close', release);
+    // why: an upgraded WebSocket keeps its response open as long as the stream lives; the handshake is
+    // in flight only until it reaches its handler (after authentication), or every stream would hold a slot
+    if (req.headers.upgrade?.toLowerCase() === 'websocket') upgrades.set(req, release);
+  });
+  app.addHook('preHandler', async (req) => {
+    upgrades.get(req)?.();
   });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

@@ -1,5 +1,6 @@
 // Past its in-flight cap the manager answers 429 + Retry-After at once (never a timeout or a 5xx).
 import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { DEFAULT_AUTH_SETTINGS } from '../services/context.js';
 import { createServices } from '../services/index.js';
 import { createTestDatabase } from '../testing/test-db.js';
@@ -44,6 +45,81 @@ describe('load shedding', () => {
         expect((await fetch(`http://127.0.0.1:${port}/api/v1/auth/me`)).status).toBe(401);
       }
     } finally {
+      await app.close();
+      await tdb.drop();
+    }
+  });
+
+  it('an open agent stream does not hold a slot once its handshake is done (streams outnumber the cap)', async () => {
+    const tdb = await createTestDatabase();
+    const deps = createServices(
+      { db: tdb.db, secretKey: TEST_SECRET_KEY, auth: DEFAULT_AUTH_SETTINGS },
+      { database: async () => true, jobs: () => ({}) },
+    );
+    const app = await buildServer(deps, { maxInFlight: 2 });
+    const sockets: WebSocket[] = [];
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = app.server.address() as { port: number };
+      await deps.users.bootstrapAdmin('admin', 'admin-password-for-tests');
+      const login = await app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username: 'admin', password: 'admin-password-for-tests' },
+      });
+      const token = login.json().access_token as string;
+      const auth = { authorization: `Bearer ${token}` };
+      const ou = (
+        await app.inject({ method: 'POST', url: '/api/v1/ous', headers: auth, payload: { name: 'S' } })
+      ).json();
+      const secret = (
+        await app.inject({
+          method: 'POST',
+          url: '/api/v1/enrollment/secrets',
+          headers: auth,
+          payload: { ou_id: ou.id, name: 's' },
+        })
+      ).json().secret as string;
+      const enrolled = (
+        await app.inject({
+          method: 'POST',
+          url: '/api/v1/enrollment/enroll',
+          payload: {
+            secret,
+            device_serial: 'shed-1',
+            device_hostname: 'h',
+            device_os: 'Linux',
+            device_os_version: '6',
+            client_type: 't',
+            client_version: '1',
+          },
+        })
+      ).json();
+      for (let i = 0; i < 4; i++) {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/agent/stream`, {
+          headers: { authorization: `Bearer ${enrolled.device_credential}`, 'x-api-version': '1' },
+        });
+        sockets.push(ws);
+        await new Promise((resolve, reject) => {
+          ws.once('message', resolve);
+          ws.once('unexpected-response', (_req, res) => reject(new Error(`stream ${i}: ${res.statusCode}`)));
+          ws.once('error', reject);
+        });
+      }
+      expect((await fetch(`http://127.0.0.1:${port}/api/v1/auth/me`)).status).toBe(401);
+      // a refused upgrade (bad credential) gives its slot back too
+      for (let i = 0; i < 3; i++) {
+        const bad = new WebSocket(`ws://127.0.0.1:${port}/api/v1/agent/stream`, {
+          headers: { authorization: 'Bearer rkd_nope', 'x-api-version': '1' },
+        });
+        const status = await new Promise<number>((resolve) =>
+          bad.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+        );
+        expect(status).toBe(401);
+      }
+      expect((await fetch(`http://127.0.0.1:${port}/api/v1/auth/me`)).status).toBe(401);
+    } finally {
+      for (const s of sockets) s.terminate();
       await app.close();
       await tdb.drop();
     }

@@ -33,7 +33,7 @@ import { type FleetSettings, loadFleetSettings } from './fleet-settings.js';
 import { type OuService, writeScope } from './ous.js';
 import { credentialTag } from '../ws/agent-gateway.js';
 import { RateLimiter } from './rate-limit.js';
-import { HeartbeatBuffer } from './heartbeats.js';
+import { HeartbeatBuffer, type HeartbeatFields } from './heartbeats.js';
 
 export interface EnrollmentLimits {
   /** enrollment attempts per IP per minute. @default 120 */
@@ -247,12 +247,24 @@ export class EnrollmentService {
     };
   }
 
-  async heartbeat(
-    device: DeviceRow,
-    deviceId: number,
-    body: { agent_state?: string; config_version?: number; spool_backlog?: number },
-  ): Promise<void> {
+  /**
+   * The HTTP heartbeat: the device id in the path must be the caller's own.
+   * @throws AppError 404 when it is another device's id
+   */
+  async heartbeat(device: DeviceRow, deviceId: number, body: HeartbeatFields): Promise<void> {
     if (String(deviceId) !== device.id) throw notFound('device');
-    this.heartbeats.add(device.id, body);
+    this.recordHeartbeat(device, body);
+  }
+
+  /**
+   * Records a heartbeat of an authenticated device (HTTP or stream) into the coalescing buffer; the
+   * next flush writes it. A device deleted meanwhile is not recreated (the flush only updates rows).
+   */
+  recordHeartbeat(device: Pick<DeviceRow, 'id'>, f: HeartbeatFields): void {
+    this.heartbeats.add(device.id, {
+      agent_state: f.agent_state,
+      config_version: f.config_version,
+      spool_backlog: f.spool_backlog,
+    });
   }
 }

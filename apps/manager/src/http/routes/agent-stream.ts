@@ -1,4 +1,4 @@
-// GET /api/v1/agent/stream: the agent's WebSocket (device credential); config nudges arrive here.
+// GET /api/v1/agent/stream: the agent's WebSocket (device credential): heartbeats, config nudges, ping/pong.
 import websocket from '@fastify/websocket';
 import type { DeviceRow } from '../../db/queries/devices.js';
 import { touchDevice } from '../../db/queries/devices.js';
@@ -7,6 +7,8 @@ import type { Deps } from '../deps.js';
 import { assertApiVersion, bearerOf } from './enrollment.js';
 import { sha256 } from '../../services/crypto.js';
 import { credentialTag } from '../../ws/agent-gateway.js';
+import { handleAgentMessage } from '../../ws/agent-messages.js';
+import type { HeartbeatFields } from '../../services/heartbeats.js';
 
 export async function agentStreamRoutes(app: App, d: Deps): Promise<void> {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
@@ -18,7 +20,7 @@ export async function agentStreamRoutes(app: App, d: Deps): Promise<void> {
       config: { public: true },
       schema: {
         tags: ['agent'],
-        summary: 'Agent WebSocket: hello, config nudges, ping/pong (device credential)',
+        summary: 'Agent WebSocket: heartbeats (acked), hello, config nudges, ping/pong (device credential)',
         hide: false,
       },
       preValidation: async (req) => {
@@ -31,14 +33,13 @@ export async function agentStreamRoutes(app: App, d: Deps): Promise<void> {
       if (!device) return socket.close(4401, 'unauthenticated');
       const remove = d.gateway.add(socket, device.id, device.ou_path, credentialTag(sha256(bearerOf(req) ?? '')));
       void touchDevice(d.ctx.db, device.id).catch(() => undefined);
+      const target = { heartbeat: (f: HeartbeatFields) => d.enrollment.recordHeartbeat(device, f) };
       socket.on('message', (raw) => {
-        let msg: { type?: unknown };
-        try {
-          msg = JSON.parse(String(raw));
-        } catch {
-          return socket.close(1003, 'messages are JSON');
-        }
-        if (msg.type === 'ping') socket.send(JSON.stringify({ type: 'pong' }));
+        // why: a stream being closed (revoked, re-enrolled) no longer speaks for its device
+        if (socket.readyState !== socket.OPEN) return;
+        const outcome = handleAgentMessage(String(raw), target);
+        if ('close' in outcome) return socket.close(outcome.close.code, outcome.close.reason);
+        socket.send(JSON.stringify(outcome.reply));
       });
       socket.on('close', remove);
     },
