@@ -1,6 +1,6 @@
 // Builds the manager's Fastify app: validation, OpenAPI, error shape, 404/405, auth, routes.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -51,10 +51,46 @@ function ajvFor(coerce: boolean) {
   return ajv;
 }
 
+const OVERLOADED = JSON.stringify({
+  error: 'overloaded',
+  message: 'the manager is busy; retry shortly',
+  details: { retry_after_seconds: 1 },
+});
+
+/**
+ * Load shedding in front of the router: past `max` requests in flight a request is answered 429 +
+ * Retry-After at once, before routing, body parsing or hooks (a refusal must cost far less than the
+ * work it refuses, or an overload feeds on its own retries; see bench B2). `/healthz` is always served.
+ * WebSocket upgrades do not pass here: an open agent stream never holds a slot.
+ */
+function shedding(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  max: number,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  let inFlight = 0;
+  return (req, res) => {
+    if (inFlight >= max && !req.url?.startsWith('/healthz')) {
+      res.writeHead(429, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(OVERLOADED),
+        'retry-after': '1',
+      });
+      res.end(OVERLOADED);
+      // the body is not read; a keep-alive connection stays usable because Node discards it
+      return;
+    }
+    inFlight++;
+    // 'close' fires for finished and aborted requests alike
+    res.once('close', () => inFlight--);
+    handler(req, res);
+  };
+}
+
 /** Creates the app with the cross-cutting behaviour; routes are added by the caller, then `ready()`. */
 export async function createApp(o: AppOptions): Promise<App> {
   const app = Fastify({
     ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
+    serverFactory: (handler) => createServer(shedding(handler, o.maxInFlight ?? 256)),
     bodyLimit: o.bodyLimit ?? 1_048_576,
     trustProxy: o.trustProxy ?? false,
     genReqId: (req) => {
@@ -74,35 +110,6 @@ export async function createApp(o: AppOptions): Promise<App> {
   );
   app.setErrorHandler(errorHandler);
 
-  // load shedding: past the cap, answer 429 at once instead of queueing into timeouts
-  let inFlight = 0;
-  const maxInFlight = o.maxInFlight ?? 256;
-  const upgrades = new WeakMap<object, () => void>();
-  app.addHook('onRequest', async (req, reply) => {
-    if (inFlight >= maxInFlight && !req.url.startsWith('/healthz')) {
-      throw new AppError(
-        429,
-        'overloaded',
-        'the manager is busy; retry shortly',
-        { retry_after_seconds: 1 },
-        { 'retry-after': '1' },
-      );
-    }
-    inFlight++;
-    let held = true;
-    const release = () => {
-      if (held) inFlight--;
-      held = false;
-    };
-    // the response's 'close' fires for finished and aborted requests alike
-    reply.raw.once('close', release);
-    // why: an upgraded WebSocket keeps its response open as long as the stream lives; the handshake is
-    // in flight only until it reaches its handler (after authentication), or every stream would hold a slot
-    if (req.headers.upgrade?.toLowerCase() === 'websocket') upgrades.set(req, release);
-  });
-  app.addHook('preHandler', async (req) => {
-    upgrades.get(req)?.();
-  });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

@@ -16,11 +16,26 @@ describe('load shedding', () => {
     );
     const app = await buildServer(deps, { maxInFlight: 0 });
     try {
-      const r = await app.inject({ method: 'POST', url: '/api/v1/enrollment/enroll', payload: {} });
-      expect(r.statusCode).toBe(429);
-      expect(r.headers['retry-after']).toBe('1');
-      expect(r.json()).toMatchObject({ error: 'overloaded' });
-      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      // shedding sits in front of the router, on the real socket
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = app.server.address() as { port: number };
+      const base = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 3; i++) {
+        // a body the manager never reads must not break the keep-alive connection
+        const r = await fetch(`${base}/api/v1/enrollment/enroll`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ pad: 'x'.repeat(100_000) }),
+        });
+        expect(r.status).toBe(429);
+        expect(r.headers.get('retry-after')).toBe('1');
+        expect(await r.json()).toEqual({
+          error: 'overloaded',
+          message: 'the manager is busy; retry shortly',
+          details: { retry_after_seconds: 1 },
+        });
+      }
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
     } finally {
       await app.close();
       await tdb.drop();
