@@ -294,6 +294,15 @@ function readingNotes(d: B2Data): string[] {
     notes.push(
       `- ${o.totals.s429} requests were shed with 429 (check-ins retried with the agent's backoff, heartbeats not).`,
     );
+  if (o.totals.s429 > 0 && o.totals.failed > 0)
+    notes.push(
+      `- ${o.totals.failed} requests got no answer within 10 s, by second of their send time: ` +
+        o.seconds
+          .filter((s) => s.failed > 0)
+          .map((s) => `${s.t}s:${s.failed}`)
+          .join(' ') +
+        '. Not explained yet; the bare server with the same generator had none.',
+    );
   notes.push(
     `- Bare node:http with the same generator: ${d.bare.totals.s2xx} × 2xx, worst per-second p99 ${Math.max(...d.bare.seconds.map((s) => s.p99).filter(Number.isFinite)).toFixed(0)} ms: the generator`,
     '  keeps up with the schedule, so the manager numbers are the manager (plus PostgreSQL on the same cores).',
