@@ -2,7 +2,13 @@
 import type { ResultEnvelope, UploadResponse } from '@rookery/protocol';
 import { type DeviceRow, findDevice } from '../db/queries/devices.js';
 import { findOu } from '../db/queries/ous.js';
-import { type IngestRow, latestResults, type LatestRow, type ResultRowIn, seriesRollups } from '../db/queries/results.js';
+import {
+  type IngestRow,
+  latestResults,
+  type LatestRow,
+  type ResultRowIn,
+  seriesRollups,
+} from '../db/queries/results.js';
 import { AppError, badRequest, notFound, tooManyRequests } from '../domain/errors.js';
 import type { Page } from '../domain/pagination.js';
 import { type Principal, scopeOf } from '../domain/principal.js';
