@@ -21,14 +21,8 @@ export interface RollupInput {
   loss_pct: number | null;
 }
 
-export interface RollupDelta {
-  granularity: Granularity;
-  /** start of the bucket (UTC, as date_trunc in a UTC session), ISO */
-  bucket: string;
-  device_id: string;
-  kind: string;
-  target: string;
-  ou_id: string;
+/** What a rollup row adds up (the columns of result_rollups besides its key). */
+export interface RollupCounters {
   count: number;
   ok_count: number;
   lat_count: number;
@@ -41,6 +35,16 @@ export interface RollupDelta {
   loss_count: number;
   /** HIST_BUCKETS counts */
   hist: number[];
+}
+
+export interface RollupDelta extends RollupCounters {
+  granularity: Granularity;
+  /** start of the bucket (UTC, as date_trunc in a UTC session), ISO */
+  bucket: string;
+  device_id: string;
+  kind: string;
+  target: string;
+  ou_id: string;
 }
 
 const GRANULARITY_ORDER: Record<Granularity, number> = { day: 0, hour: 1, minute: 2 };

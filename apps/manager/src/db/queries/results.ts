@@ -2,7 +2,7 @@
 // rollup upserts, and the reads behind the query API.
 import { sql } from 'kysely';
 import { HIST_BUCKETS } from '../../domain/result-headline.js';
-import type { RollupDelta, RollupInput } from '../../domain/rollups.js';
+import type { RollupCounters, RollupDelta, RollupInput } from '../../domain/rollups.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Db } from '../database.js';
 import { inScope } from './scope.js';
@@ -149,19 +149,8 @@ export async function upsertRollups(db: Db, deltas: readonly RollupDelta[]): Pro
   if (deltas.length) await sql`${rollupInsert(deltas)} ${ROLLUP_CONFLICT}`.execute(db);
 }
 
-export interface RollupRow {
+export interface RollupRow extends RollupCounters {
   bucket: Date;
-  count: number;
-  ok_count: number;
-  lat_count: number;
-  lat_sum: number;
-  lat_min: number | null;
-  lat_max: number | null;
-  jitter_sum: number;
-  jitter_count: number;
-  loss_sum: number;
-  loss_count: number;
-  hist: number[];
 }
 
 /** Rollup buckets of one series in [since, until), oldest first, scoped by the series' current OU. */
