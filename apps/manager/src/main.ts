@@ -43,7 +43,7 @@ const program = new Command('rookery manager')
       process.on('SIGINT', () => shutdown('SIGINT'));
     } catch (err) {
       const msg =
-        err instanceof ConfigError || (err as Error).name === 'DataDirLockedError'
+        err instanceof ConfigError || ['DataDirLockedError', 'EmbeddedSetupError'].includes((err as Error).name)
           ? (err as Error).message
           : String((err as Error).stack ?? err);
       process.stderr.write(`rookery manager: ${msg}\n`);

