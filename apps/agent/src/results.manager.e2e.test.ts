@@ -193,8 +193,16 @@ describe('results against the real manager', () => {
       return (series.points as { count: number }[]).reduce((n, p) => n + p.count, 0);
     };
     // envelope(i) targets 127.0.0.1:(1000 + i): one row per result id, none twice
-    let total = 0;
-    for (let i = 0; i < 500; i++) total += await counted(`127.0.0.1:${1000 + i}`);
-    expect(total).toBe(500);
+    const total = async () => {
+      let n = 0;
+      for (let i = 0; i < 500; i++) n += await counted(`127.0.0.1:${1000 + i}`);
+      return n;
+    };
+    // the rollups follow ingest within about 2 s (the manager's rollup-fold job); never more than 500
+    let seen = 0;
+    await waitFor('rollups folded', async () => (seen = await total()) >= 500, 30_000);
+    expect(seen).toBe(500);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await total()).toBe(500);
   }, 120_000);
 });

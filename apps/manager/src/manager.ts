@@ -95,7 +95,9 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
     }
     deps.enrollment.heartbeats.start();
     const app = await buildServer(deps, { logger: log });
-    await app.listen({ host: config.host, port: config.port });
+    // a fleet starting at once opens connections faster than a busy event loop accepts them: Node's
+    // default accept backlog (511) then drops SYNs, and clients wait out 1 s, 3 s, 7 s retransmits
+    await app.listen({ host: config.host, port: config.port, backlog: 4096 });
     jobs.start();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
