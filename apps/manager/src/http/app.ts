@@ -51,6 +51,9 @@ function ajvFor(coerce: boolean) {
   return ajv;
 }
 
+/** Idle keep-alive connections are closed after this, ms. */
+const KEEP_ALIVE_MS = 60_000;
+
 const OVERLOADED = JSON.stringify({
   error: 'overloaded',
   message: 'the manager is busy; retry shortly',
@@ -90,7 +93,17 @@ function shedding(
 export async function createApp(o: AppOptions): Promise<App> {
   const app = Fastify({
     ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
-    serverFactory: (handler) => createServer(shedding(handler, o.maxInFlight ?? 256)),
+    // why: Node's connection checker (every 30 s) closes a connection whose next request has not been
+    // parsed within headersTimeout of the previous one's start; on a busy replica requests wait in
+    // socket buffers, so with the defaults (60 s, below Fastify's 72 s keep-alive) a startup burst lost
+    // thousands of in-flight requests at each check (bench B2). Idle connections now close at 60 s,
+    // before the checker would count them; slow headers still time out.
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    serverFactory: (handler) =>
+      createServer(
+        { keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: KEEP_ALIVE_MS + 30_000, requestTimeout: 300_000 },
+        shedding(handler, o.maxInFlight ?? 256),
+      ),
     bodyLimit: o.bodyLimit ?? 1_048_576,
     trustProxy: o.trustProxy ?? false,
     genReqId: (req) => {

@@ -55,6 +55,10 @@ describe('load shedding', () => {
       }
       // and over a real socket
       await app.listen({ host: '127.0.0.1', port: 0 });
+      // an idle keep-alive connection closes before Node's connection checker would call its next
+      // request's headers late (that closed in-flight requests under load, bench B2)
+      expect(app.server.keepAliveTimeout).toBe(60_000);
+      expect(app.server.headersTimeout).toBeGreaterThan(app.server.keepAliveTimeout);
       const { port } = app.server.address() as { port: number };
       for (let i = 0; i < 5; i++) {
         expect((await fetch(`http://127.0.0.1:${port}/api/v1/auth/me`)).status).toBe(401);
