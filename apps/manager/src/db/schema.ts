@@ -1,4 +1,5 @@
 // Kysely table types; one interface per table, mirroring migrations/.
+import type { RollupCounters } from '../domain/rollups.js';
 import type { ColumnType, Generated } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -159,24 +160,13 @@ export interface ConfigLayerHistoryTable {
   changed_at: DefaultTimestamp;
 }
 
-export interface ResultRollupTable {
+export interface ResultRollupTable extends RollupCounters {
   granularity: string;
   bucket: Timestamp;
   device_id: string;
   kind: string;
   target: string;
   ou_id: string;
-  count: number;
-  ok_count: number;
-  lat_count: number;
-  lat_sum: number;
-  lat_min: number | null;
-  lat_max: number | null;
-  jitter_sum: number;
-  jitter_count: number;
-  loss_sum: number;
-  loss_count: number;
-  hist: number[];
 }
 
 export interface ResultLatestTable {
