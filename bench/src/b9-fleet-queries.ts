@@ -16,6 +16,9 @@ import {
   type SeedStep,
   SHARED_TARGET,
 } from './b9-seed.js';
+import { Kysely, PostgresDialect } from 'kysely';
+import { fleetSummaryQuery } from '../../apps/manager/src/db/queries/fleet.js';
+import type { Database } from '../../apps/manager/src/db/schema.js';
 import { createBenchDb, startManagerChild } from './lib/bench-db.js';
 import { adminToken } from './lib/fleet.js';
 import { machineLine, publish } from './lib/results.js';
@@ -32,32 +35,10 @@ const LATEST = `SELECT result_latest.device_id, devices.hostname, result_latest.
   result_latest.loss_pct FROM result_latest INNER JOIN devices ON devices.id = result_latest.device_id
   INNER JOIN ous ON ous.id = devices.ou_id`;
 
-/** `fleetSummary` in apps/manager/src/db/queries/fleet.ts; `filtered` false for the roots ('/'). */
-function summarySql(filtered: boolean): string {
-  const under = (col: string) => (filtered ? `${col} IN (SELECT id FROM o)` : 'true');
-  return `WITH o AS (
-      SELECT id, nullif(split_part(substr(path, $1), '/', 1), '') AS child FROM ous WHERE path LIKE $2
-    ),
-    a AS (
-      SELECT device_id, count(*) FILTER (WHERE state = 'warning') AS w, count(*) FILTER (WHERE state = 'critical') AS c
-      FROM alert_states WHERE state <> 'ok' GROUP BY 1
-    ),
-    g AS (
-      SELECT dv.ou_id, count(*) AS devices, count(*) FILTER (WHERE dv.status = 'online') AS online,
-        coalesce(sum(a.w), 0) AS w, coalesce(sum(a.c), 0) AS c
-      FROM devices dv LEFT JOIN a ON a.device_id = dv.id
-      WHERE ${under('"dv"."ou_id"')} GROUP BY 1
-    ),
-    l AS (
-      SELECT ou_id, count(*) AS n, count(*) FILTER (WHERE NOT ok) AS failing
-      FROM result_latest WHERE ${under('"ou_id"')} GROUP BY 1
-    )
-    SELECT o.child AS ou_id, min(c.name) AS name, sum(g.devices)::int AS devices, sum(g.online)::int AS online,
-      sum(g.devices - g.online)::int AS offline, sum(g.w)::int AS alerts_warning, sum(g.c)::int AS alerts_critical,
-      coalesce(sum(l.n), 0)::int AS series, coalesce(sum(l.failing), 0)::int AS series_failing
-    FROM o JOIN g ON g.ou_id = o.id LEFT JOIN l ON l.ou_id = o.id LEFT JOIN ous c ON c.id = o.child::bigint
-    GROUP BY o.child
-    ORDER BY o.child NULLS FIRST`;
+/** The manager's own fleet-summary statement for `parentPath`, compiled (never a copy that can drift). */
+function summarySql(pool: pg.Pool, parentPath: string): { sql: string; params: unknown[] } {
+  const c = fleetSummaryQuery(parentPath).compile(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
+  return { sql: c.sql, params: [...c.parameters] };
 }
 
 /** `meshCells` in apps/manager/src/db/queries/mesh.ts (admin scope, no kind filter). */
@@ -94,7 +75,7 @@ interface Query {
   list?: string;
 }
 
-function queries(ids: SeedIds): Query[] {
+function queries(ids: SeedIds, pool: pg.Pool): Query[] {
   const underOu = `ous.path LIKE (SELECT path FROM ous WHERE id = $1) || '%'`;
   return [
     {
@@ -151,15 +132,13 @@ function queries(ids: SeedIds): Query[] {
       name: 'fleet summary, roots (whole fleet)',
       path: '/api/v1/fleet/summary',
       list: 'children',
-      sql: summarySql(false),
-      params: [2, '/%'],
+      ...summarySql(pool, '/'),
     },
     {
       name: 'fleet summary, region OU (10 %)',
       path: `/api/v1/fleet/summary?ou_id=${ids.parent}`,
       list: 'children',
-      sql: summarySql(true),
-      params: [ids.parentPath.length + 1, `${ids.parentPath}%`],
+      ...summarySql(pool, ids.parentPath),
       note: '+ OU lookup',
     },
     {
@@ -321,7 +300,7 @@ export async function runB9(): Promise<B9Data> {
       const rows: B9Row[] = [];
       const load = [loadavg()[0] ?? 0];
       const before = await floor(manager.url, token);
-      for (const q of queries(ids)) rows.push(await measure(manager.url, token, db.pool, q));
+      for (const q of queries(ids, db.pool)) rows.push(await measure(manager.url, token, db.pool, q));
       const after = await floor(manager.url, token);
       load.push(loadavg()[0] ?? 0);
       const offline = await db.pool.query<{ n: number }>(
