@@ -56,6 +56,29 @@ describe('upload', () => {
     expect(await rowCount()).toBe(before + 3);
   });
 
+  it('stores targets, error codes and metrics with quotes, backslashes, braces and commas as sent', async () => {
+    const odd = 'a"b\\c,{d} NULL é\t"';
+    const r = icmp(new Date().toISOString(), 3, 0, false, odd);
+    const rec = {
+      ...r,
+      result: {
+        ...r.result,
+        error: { code: 'x",\\{}', message: 'm' },
+        metrics: { ...r.result.metrics, note: 'q"\\n{,}', nested: { s: '\\"' } },
+      },
+    };
+    const up = await upload(dev.credential, [rec, icmp(new Date().toISOString(), 1, 0, true, 'NULL')]);
+    expect(up.body).toMatchObject({ stored: 2, rejected: [] });
+    const row = (
+      await sql<{ target: string; error_code: string; metrics: Record<string, unknown> }>`
+        SELECT target, error_code, metrics FROM results WHERE id = ${rec.id}::uuid`.execute(h.tdb.db)
+    ).rows[0];
+    expect(row).toEqual({ target: odd, error_code: 'x",\\{}', metrics: rec.result.metrics });
+    const latest = await sql<{ target: string }>`
+      SELECT target FROM result_latest WHERE device_id = ${dev.id} AND target IN (${odd}, 'NULL')`.execute(h.tdb.db);
+    expect(latest.rows.map((x) => x.target).sort()).toEqual(['NULL', odd].sort());
+  });
+
   it('rejects records that can never be stored, and stores the rest', async () => {
     const ok = icmp(new Date().toISOString(), 1);
     const future = icmp(new Date(Date.now() + 3 * 86_400_000).toISOString(), 1);
