@@ -53,7 +53,7 @@ function upload(d: BenchDevice, n: number, size: number): LoadRequest {
 }
 
 /** The mix: 40 % uploads of 10 results, 50 % heartbeats, 10 % config check-ins, round-robin over devices. */
-function mix(devices: BenchDevice[]) {
+export function mix(devices: BenchDevice[]) {
   return (i: number): LoadRequest => {
     const d = devices[i % devices.length] as BenchDevice;
     const auth = { authorization: `Bearer ${d.credential}`, 'x-api-version': '1' };

@@ -22,7 +22,11 @@ const SOCKETS = 5000;
 interface Answer {
   status: number;
   retryAfter: number | undefined;
+  /** why there was no answer (status 0): the error code, or 'timeout' */
+  cause?: string;
 }
+
+const causeOf = (err: unknown) => (err as { code?: string }).code ?? (err as Error).message ?? 'error';
 
 function send(base: URL, agent: Agent, method: string, path: string, headers: Record<string, string>, body?: string) {
   return new Promise<Answer>((resolve) => {
@@ -45,11 +49,11 @@ function send(base: URL, agent: Agent, method: string, path: string, headers: Re
         const ra = Number(res.headers['retry-after']);
         const done = () => resolve({ status: res.statusCode ?? 0, retryAfter: Number.isFinite(ra) ? ra : undefined });
         res.on('end', done);
-        res.on('error', () => resolve({ status: 0, retryAfter: undefined }));
+        res.on('error', (err) => resolve({ status: 0, retryAfter: undefined, cause: causeOf(err) }));
       },
     );
-    req.setTimeout(TIMEOUT_MS, () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, retryAfter: undefined }));
+    req.setTimeout(TIMEOUT_MS, () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+    req.on('error', (err) => resolve({ status: 0, retryAfter: undefined, cause: causeOf(err) }));
     req.end(body);
   });
 }
@@ -74,6 +78,8 @@ export interface BurstRun {
   agents: number;
   seconds: SecondBin[];
   totals: { sent: number; s2xx: number; s429: number; s4xx: number; s5xx: number; failed: number };
+  /** requests without an answer by cause (error code, or 'timeout') */
+  failedBy: Record<string, number>;
   /** agents whose start (config + first heartbeat) succeeded */
   started: number;
   /** steady mean = agents / cycle (heartbeats/s once every agent runs) */
@@ -107,6 +113,7 @@ export async function burst(target: string, baseUrl: string, devices: BenchDevic
   const lat: number[][] = Array.from({ length: nBins }, () => []);
   // answers binned by arrival time (the run's last requests can answer up to the timeout after its end)
   const answered = new Array<number>(nBins + Math.ceil(TIMEOUT_MS / 1000) + 1).fill(0);
+  const failedBy: Record<string, number> = {};
   const t0 = performance.now();
   let started = 0;
   const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, t0 + at - performance.now())));
@@ -133,6 +140,7 @@ export async function burst(target: string, baseUrl: string, devices: BenchDevic
       (lat[bin] as number[]).push(now - at);
       const doneBin = Math.floor(now / 1000);
       if (a.status !== 0) answered[doneBin] = (answered[doneBin] as number) + 1;
+      else failedBy[a.cause ?? 'error'] = (failedBy[a.cause ?? 'error'] ?? 0) + 1;
       const c =
         a.status === 0
           ? cls.failed
@@ -217,6 +225,7 @@ export async function burst(target: string, baseUrl: string, devices: BenchDevic
       s5xx: sum('s5xx'),
       failed: sum('failed'),
     },
+    failedBy,
     started,
     steadyMean,
     cycles,
@@ -301,6 +310,9 @@ function readingNotes(d: B2Data): string[] {
           .filter((s) => s.failed > 0)
           .map((s) => `${s.t}s:${s.failed}`)
           .join(' ') +
+        ` (by cause: ${Object.entries(o.failedBy)
+          .map(([c, n]) => `${c} ${n}`)
+          .join(', ')})` +
         '. Before 2026-12-02 thousands were lost every 30 s: Node closed busy keep-alive connections whose next' +
         ' request waited in the socket buffer past headersTimeout (now above the keep-alive timeout). Losses in' +
         ' the first second fall while the generator opens its sockets; not analysed further.',

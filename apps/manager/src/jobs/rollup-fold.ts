@@ -1,22 +1,17 @@
 // Job: folds results queued by ingest (rollup_pending) into the minute, hour and day rollups.
 import type { Db } from '../db/database.js';
-import { takePendingRollups, upsertRollups } from '../db/queries/results.js';
-import { rollupDeltas } from '../domain/rollups.js';
+import { foldPendingBatch } from '../db/queries/results.js';
 import type { Job } from './leader.js';
 
 /**
- * Folds everything queued so far, `batch` results per transaction (each result exactly once: taken and
- * rolled up in one transaction). Bounded: stops after `maxBatches` per call.
+ * Folds everything queued so far, `batch` results per statement (each result exactly once: taken and
+ * rolled up in one statement). Bounded: stops after `maxBatches` per call.
  * @returns results folded
  */
 export async function foldPendingRollups(db: Db, batch = 20_000, maxBatches = 50): Promise<number> {
   let total = 0;
   for (let i = 0; i < maxBatches; i++) {
-    const n = await db.transaction().execute(async (tx) => {
-      const rows = await takePendingRollups(tx, batch);
-      await upsertRollups(tx, rollupDeltas(rows));
-      return rows.length;
-    });
+    const n = await foldPendingBatch(db, batch);
     total += n;
     if (n < batch) break;
   }

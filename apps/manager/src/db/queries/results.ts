@@ -2,7 +2,7 @@
 // rollup upserts, and the reads behind the query API.
 import { sql } from 'kysely';
 import { HIST_BUCKETS } from '../../domain/result-headline.js';
-import type { RollupCounters, RollupDelta, RollupInput } from '../../domain/rollups.js';
+import type { RollupCounters } from '../../domain/rollups.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Db } from '../database.js';
 import { inScope } from './scope.js';
@@ -79,7 +79,7 @@ function rowColumns(rows: readonly IngestRow[]): string[] {
  * Stores a batch of results of any number of devices in one statement (one round trip; run it in the
  * transaction that then writes the alert machines):
  * - inserts the rows; rows already stored (same id and started_at) are skipped;
- * - updates latest-per-series from the new rows, and queues them for the rollups (`takePendingRollups`);
+ * - updates latest-per-series from the new rows, and queues them for the rollups (`foldPendingBatch`);
  * - locks and returns the alert machines of `series`, in one fixed order.
  * @returns ids stored by this call and the machines' states
  */
@@ -126,45 +126,6 @@ export async function storeResults(
   return out;
 }
 
-/**
- * Removes up to `limit` queued results from `rollup_pending` and returns them; run it in the
- * transaction that adds their rollups, so each is rolled up exactly once. Concurrent callers never
- * get the same row.
- */
-export async function takePendingRollups(db: Db, limit: number): Promise<RollupInput[]> {
-  const r = await sql<RollupInput>`
-    DELETE FROM rollup_pending WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_pending LIMIT ${limit}))
-    RETURNING device_id, ou_id, kind, target, (extract(epoch FROM started_at) * 1000)::float8 AS at, ok, latency_ms,
-      jitter_ms, loss_pct`.execute(db);
-  return r.rows;
-}
-
-/**
- * INSERT … SELECT of rollup deltas, without its ON CONFLICT: one typed array per column, unnested, and the
- * histograms as one flat int[] sliced per row. Measured against one JSON document of the deltas
- * (jsonb_to_recordset): 2.2× less PostgreSQL time for 60k deltas, most of it the JSON decoding of the
- * 64-element histograms (bench/RESULTS.md, B1).
- */
-function rollupInsert(deltas: readonly RollupDelta[]) {
-  const col = <T>(f: (d: RollupDelta) => T) => deltas.map(f);
-  const hist = `{${deltas.map((d) => d.hist.join(',')).join(',')}}`;
-  return sql`
-  INSERT INTO result_rollups AS r (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
-    lat_sum, lat_min, lat_max, jitter_sum, jitter_count, loss_sum, loss_count, hist)
-  SELECT granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count, lat_sum, lat_min, lat_max,
-    jitter_sum, jitter_count, loss_sum, loss_count,
-    h.a[(n - 1) * ${sql.lit(HIST_BUCKETS)} + 1 : n * ${sql.lit(HIST_BUCKETS)}]
-  FROM unnest(${col((d) => d.granularity)}::text[], ${col((d) => d.bucket)}::timestamptz[], ${col((d) => d.device_id)}::bigint[],
-    ${col((d) => d.kind)}::text[], ${col((d) => d.target)}::text[], ${col((d) => d.ou_id)}::bigint[],
-    ${col((d) => d.count)}::int[], ${col((d) => d.ok_count)}::int[], ${col((d) => d.lat_count)}::int[],
-    ${col((d) => d.lat_sum)}::float8[], ${col((d) => d.lat_min)}::float8[], ${col((d) => d.lat_max)}::float8[],
-    ${col((d) => d.jitter_sum)}::float8[], ${col((d) => d.jitter_count)}::int[], ${col((d) => d.loss_sum)}::float8[],
-    ${col((d) => d.loss_count)}::int[]) WITH ORDINALITY AS v(granularity, bucket, device_id, kind, target, ou_id, count,
-    ok_count, lat_count, lat_sum, lat_min, lat_max, jitter_sum, jitter_count, loss_sum, loss_count, n),
-    (SELECT ${hist}::int[] AS a) AS h
-  ORDER BY n`;
-}
-
 const ROLLUP_CONFLICT = sql`
   ON CONFLICT (granularity, device_id, kind, target, bucket) DO UPDATE SET
     count = r.count + excluded.count,
@@ -181,12 +142,60 @@ const ROLLUP_CONFLICT = sql`
     -- generate_series yields 1..64 in order
     hist = ARRAY(SELECT r.hist[i] + excluded.hist[i] FROM generate_series(1, ${sql.lit(HIST_BUCKETS)}) AS i)`;
 
+/** Histogram bucket (1–64) of a latency, as `histBucket` (domain/result-headline.ts) and `rk_hist` compute it. */
+const HIST_BUCKET_OF = (v: ReturnType<typeof sql.ref>) =>
+  sql`least(${sql.lit(HIST_BUCKETS)}, greatest(1, ceil(ln(greatest(${v}, 0.05) / 0.05) / ln(1.25))::int + 1))`;
+
 /**
- * Adds rollup deltas to their rows (created when missing), in the order given: pass them sorted as
- * `rollupDeltas` returns them, so concurrent writers lock rows in one order. One statement.
+ * Folds up to `limit` queued results into the minute, hour and day rollups in one statement: takes them
+ * out of `rollup_pending` (concurrent callers never get the same row), sums them per granularity ×
+ * series × bucket, and adds the sums to the rollup rows (created when missing) in one fixed order
+ * (granularity, device, kind, target bytewise, bucket), so concurrent folds cannot deadlock. Each
+ * result is rolled up exactly once: taking and adding commit together.
+ *
+ * The summing runs in PostgreSQL, not in the manager: measured against returning the rows and summing
+ * them in Node (bench/RESULTS.md, B1), the same total CPU, but none of it on the manager's event loop.
+ * @returns results folded
  */
-export async function upsertRollups(db: Db, deltas: readonly RollupDelta[]): Promise<void> {
-  if (deltas.length) await sql`${rollupInsert(deltas)} ${ROLLUP_CONFLICT}`.execute(db);
+export async function foldPendingBatch(db: Db, limit: number): Promise<number> {
+  const r = await sql<{ n: number }>`
+    WITH taken AS (
+      DELETE FROM rollup_pending WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_pending LIMIT ${limit}))
+      RETURNING device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct
+    ),
+    x AS (
+      SELECT g.granularity, date_trunc(g.granularity, t.started_at) AS bucket, t.*, ${HIST_BUCKET_OF(sql.ref('t.latency_ms'))} AS hb
+      FROM taken t CROSS JOIN (VALUES ('day'), ('hour'), ('minute')) AS g(granularity)
+    ),
+    -- the histogram sparse: bucket numbers and their counts per row
+    hb AS (
+      SELECT granularity, bucket, device_id, kind, target, hb, count(*)::int AS c FROM x WHERE latency_ms IS NOT NULL
+      GROUP BY granularity, bucket, device_id, kind, target, hb
+    ),
+    hs AS (
+      SELECT granularity, bucket, device_id, kind, target, array_agg(hb) AS hbs, array_agg(c) AS cs FROM hb
+      GROUP BY granularity, bucket, device_id, kind, target
+    ),
+    agg AS (
+      SELECT granularity, bucket, device_id, kind, target, min(ou_id) AS ou_id, count(*)::int AS count,
+        (count(*) FILTER (WHERE ok))::int AS ok_count, count(latency_ms)::int AS lat_count,
+        coalesce(sum(latency_ms), 0) AS lat_sum, min(latency_ms) AS lat_min, max(latency_ms) AS lat_max,
+        coalesce(sum(jitter_ms), 0) AS jitter_sum, count(jitter_ms)::int AS jitter_count,
+        coalesce(sum(loss_pct), 0) AS loss_sum, count(loss_pct)::int AS loss_count
+      FROM x GROUP BY granularity, bucket, device_id, kind, target
+    ),
+    up AS (
+      INSERT INTO result_rollups AS r (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
+        lat_sum, lat_min, lat_max, jitter_sum, jitter_count, loss_sum, loss_count, hist)
+      SELECT a.granularity, a.bucket, a.device_id, a.kind, a.target, a.ou_id, a.count, a.ok_count, a.lat_count, a.lat_sum,
+        a.lat_min, a.lat_max, a.jitter_sum, a.jitter_count, a.loss_sum, a.loss_count,
+        ARRAY(SELECT coalesce(s.cs[array_position(s.hbs, i)], 0) FROM generate_series(1, ${sql.lit(HIST_BUCKETS)}) AS i)
+      FROM agg a LEFT JOIN hs s USING (granularity, bucket, device_id, kind, target)
+      ORDER BY a.granularity, a.device_id, a.kind COLLATE "C", a.target COLLATE "C", a.bucket
+      ${ROLLUP_CONFLICT}
+    )
+    SELECT count(*)::int AS n FROM taken`.execute(db);
+  return (r.rows[0] as { n: number }).n;
 }
 
 export interface RollupRow extends RollupCounters {
