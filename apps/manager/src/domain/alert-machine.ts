@@ -54,3 +54,9 @@ export function step(
 }
 
 export const INITIAL: AlertState = { state: 'ok', pending: 'ok', pending_count: 0 };
+
+/**
+ * Ok with nothing pending: how many ok readings in a row no longer matters (the next breach starts its
+ * own count at 1), so a quiet machine behaves as INITIAL.
+ */
+export const isQuiet = (s: AlertState) => s.state === 'ok' && s.pending === 'ok';

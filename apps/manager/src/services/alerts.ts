@@ -8,6 +8,7 @@ import {
   type AlertMetric,
   type AlertState,
   INITIAL,
+  isQuiet,
   type Level,
   levelOf,
   type MachineOptions,
@@ -175,7 +176,9 @@ export class AlertService {
           }
           cur = next;
         }
-        if (last)
+        // a machine that was and stays quiet (ok, nothing pending) is not written: only open alerts show
+        // their last value, and a missing row is the initial state. A healthy fleet writes no machines.
+        if (last && !(isQuiet(cur) && isQuiet(states.get(key + metric) ?? INITIAL)))
           up.push({ m: { deviceId: device.id, kind, target, metric }, s: cur, ...last, since: since ?? last.at });
       }
     }

@@ -119,6 +119,30 @@ describe('alerts', () => {
     status = 200;
   });
 
+  it('writes no machine for a quiet series, one once a breach is pending', async () => {
+    const machines = async (target: string) =>
+      (
+        await sql<{ metric: string; state: string; pending: string }>`
+          SELECT metric, state, pending FROM alert_states WHERE device_id = ${dev.id} AND target = ${target}
+          ORDER BY metric`.execute(h.tdb.db)
+      ).rows;
+    const at = (avgMs: number) => {
+      const r = icmp(avgMs);
+      return { ...r, result: { ...r.result, target: '192.0.2.51' } };
+    };
+    await upload([at(5), at(6), at(7)]);
+    expect(await machines('192.0.2.51')).toEqual([]);
+    await upload([at(150)]);
+    expect(await machines('192.0.2.51')).toEqual([{ metric: 'latency', state: 'ok', pending: 'warning' }]);
+    // back to quiet: the stored machine must say so, or the next breach would count from 2
+    await upload([at(5)]);
+    expect(await machines('192.0.2.51')).toEqual([{ metric: 'latency', state: 'ok', pending: 'ok' }]);
+    await upload([at(150), at(150)]);
+    expect((await h.req('GET', '/api/v1/alerts', { token: await h.adminToken() })).body.items).toHaveLength(1);
+    await upload([at(150)]);
+    expect((await h.req('GET', '/api/v1/alerts', { token: await h.adminToken() })).body.items).toHaveLength(2);
+  });
+
   it('a retried upload evaluates nothing twice', async () => {
     const batch = [icmp(20), icmp(20)];
     await upload(batch);
