@@ -18,6 +18,8 @@ import {
 } from './b9-seed.js';
 import { Kysely, PostgresDialect } from 'kysely';
 import { fleetSummaryQuery } from '../../apps/manager/src/db/queries/fleet.js';
+import { meshQuery } from '../../apps/manager/src/db/queries/mesh.js';
+import { type SeriesQuery, seriesRollupsQuery } from '../../apps/manager/src/db/queries/results.js';
 import type { Database } from '../../apps/manager/src/db/schema.js';
 import { createBenchDb, startManagerChild } from './lib/bench-db.js';
 import { adminToken } from './lib/fleet.js';
@@ -35,33 +37,26 @@ const LATEST = `SELECT result_latest.device_id, devices.hostname, result_latest.
   result_latest.loss_pct FROM result_latest INNER JOIN devices ON devices.id = result_latest.device_id
   INNER JOIN ous ON ous.id = devices.ou_id`;
 
+/** A Kysely instance that only compiles (the manager's statements, never copies that can drift). */
+const compiler = (pool: pg.Pool) => new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+
 /** The manager's own fleet-summary statement for `parentPath`, compiled (never a copy that can drift). */
 function summarySql(pool: pg.Pool, parentPath: string): { sql: string; params: unknown[] } {
-  const c = fleetSummaryQuery(parentPath).compile(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
+  const c = fleetSummaryQuery(parentPath).compile(compiler(pool));
   return { sql: c.sql, params: [...c.parameters] };
 }
 
-/** `meshCells` in apps/manager/src/db/queries/mesh.ts (admin scope, no kind filter). */
-function meshSql(source: string, dest: string, limit: string): string {
-  const host = `lower(split_part(split_part(regexp_replace(regexp_replace(r.target, '^[a-z]+://', ''), '^[^@/]*@', ''), '/', 1), ':', 1))`;
-  return `SELECT s.id AS source_id, s.hostname AS source, d.id AS dest_id, d.hostname AS dest, r.kind, r.ok,
-      r.latency_ms, r.loss_pct, r.started_at
-    FROM result_latest r
-    JOIN devices s ON s.id = r.device_id JOIN ous so ON so.id = s.ou_id
-    JOIN devices d ON lower(d.hostname) = ${host} AND d.id <> s.id JOIN ous dou ON dou.id = d.ou_id
-    WHERE ${source} AND ${dest}
-    ORDER BY s.hostname, d.hostname, r.kind
-    LIMIT ${limit}`;
+/** The manager's own mesh statement (admin scope, no kind filter), compiled. */
+function meshSql(pool: pg.Pool, ouPath?: string): { sql: string; params: unknown[] } {
+  const c = meshQuery({ kind: 'all' }, { ouPath, limit: 1000 }).compile(compiler(pool));
+  return { sql: c.sql, params: [...c.parameters] };
 }
 
-/** `seriesRollups` in apps/manager/src/db/queries/results.ts (admin scope). */
-const SERIES = `SELECT result_rollups.bucket, result_rollups.count, result_rollups.ok_count, result_rollups.lat_count,
-  result_rollups.lat_sum, result_rollups.lat_min, result_rollups.lat_max, result_rollups.jitter_sum, result_rollups.jitter_count,
-  result_rollups.loss_sum, result_rollups.loss_count, result_rollups.hist
-  FROM result_rollups INNER JOIN devices ON devices.id = result_rollups.device_id INNER JOIN ous ON ous.id = devices.ou_id
-  WHERE result_rollups.granularity = $1 AND result_rollups.device_id = $2 AND result_rollups.kind = $3
-    AND result_rollups.target = $4 AND result_rollups.bucket >= $5 AND result_rollups.bucket < $6 AND true
-  ORDER BY result_rollups.bucket LIMIT $7`;
+/** The manager's own series statement (admin scope), compiled. */
+function seriesSql(pool: pg.Pool, q: SeriesQuery): { sql: string; params: unknown[] } {
+  const c = seriesRollupsQuery(compiler(pool), { kind: 'all' }, q).compile();
+  return { sql: c.sql, params: [...c.parameters] };
+}
 
 interface Query {
   name: string;
@@ -145,15 +140,13 @@ function queries(ids: SeedIds, pool: pg.Pool): Query[] {
       name: 'mesh, whole fleet (limit 1000)',
       path: '/api/v1/results/mesh',
       list: 'cells',
-      sql: meshSql('true', 'true', '$1'),
-      params: [1000],
+      ...meshSql(pool),
     },
     {
       name: 'mesh, site OU (1 %)',
       path: `/api/v1/results/mesh?ou_id=${ids.child}`,
       list: 'cells',
-      sql: meshSql('so.path LIKE $1', 'dou.path LIKE $2', '$3'),
-      params: [`${ids.childPath}%`, `${ids.childPath}%`, 1000],
+      ...meshSql(pool, ids.childPath),
       note: '+ OU lookup',
     },
     ...(
@@ -169,16 +162,15 @@ function queries(ids: SeedIds, pool: pg.Pool): Query[] {
         name,
         path: `/api/v1/results/series?device_id=${ids.seriesDevice}&kind=icmp&target=${ids.seriesTarget}&since=${new Date(since).toISOString()}&until=${new Date(until).toISOString()}`,
         list: 'points',
-        sql: SERIES,
-        params: [
+        ...seriesSql(pool, {
           granularity,
-          ids.seriesDevice,
-          'icmp',
-          ids.seriesTarget,
-          new Date(Math.floor(since / step) * step),
-          new Date(until),
-          5000,
-        ],
+          deviceId: ids.seriesDevice,
+          kind: 'icmp',
+          target: ids.seriesTarget,
+          since: new Date(Math.floor(since / step) * step),
+          until: new Date(until),
+          limit: 5000,
+        }),
         note: '+ device lookup',
       };
     }),

@@ -18,12 +18,8 @@ export interface MeshCell {
 /** The host part of a probe target: scheme, user info, port, path and DNS "name@" stripped. */
 const HOST = sql`lower(split_part(split_part(regexp_replace(regexp_replace(r.target, '^[a-z]+://', ''), '^[^@/]*@', ''), '/', 1), ':', 1))`;
 
-/** Cells source → destination, both devices inside `scope` (and under `ouPath` when given). */
-export async function meshCells(
-  db: Db,
-  scope: Scope,
-  o: { kind?: string; ouPath?: string; limit: number },
-): Promise<MeshCell[]> {
+/** The mesh statement (see `meshCells`), unexecuted: benchmarks compile it as the manager runs it. */
+export function meshQuery(scope: Scope, o: { kind?: string; ouPath?: string; limit: number }) {
   const visible = (alias: string) => {
     const col = sql.raw(`${alias}.path`);
     const parts = [];
@@ -33,7 +29,7 @@ export async function meshCells(
     if (o.ouPath) parts.push(sql`${col} LIKE ${`${o.ouPath}%`}`);
     return parts.length ? sql.join(parts, sql` AND `) : sql`true`;
   };
-  const r = await sql<MeshCell>`
+  return sql<MeshCell>`
     SELECT s.id AS source_id, s.hostname AS source, d.id AS dest_id, d.hostname AS dest, r.kind, r.ok,
       r.latency_ms, r.loss_pct, r.started_at
     FROM result_latest r
@@ -41,6 +37,14 @@ export async function meshCells(
     JOIN devices d ON lower(d.hostname) = ${HOST} AND d.id <> s.id JOIN ous dou ON dou.id = d.ou_id
     WHERE ${visible('so')} AND ${visible('dou')} ${o.kind ? sql`AND r.kind = ${o.kind}` : sql``}
     ORDER BY s.hostname, d.hostname, r.kind
-    LIMIT ${o.limit}`.execute(db);
-  return r.rows;
+    LIMIT ${o.limit}`;
+}
+
+/** Cells source → destination, both devices inside `scope` (and under `ouPath` when given). */
+export async function meshCells(
+  db: Db,
+  scope: Scope,
+  o: { kind?: string; ouPath?: string; limit: number },
+): Promise<MeshCell[]> {
+  return (await meshQuery(scope, o).execute(db)).rows;
 }

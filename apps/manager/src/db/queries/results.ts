@@ -202,12 +202,23 @@ export interface RollupRow extends RollupCounters {
   bucket: Date;
 }
 
+export interface SeriesQuery {
+  granularity: string;
+  deviceId: string;
+  kind: string;
+  target: string;
+  since: Date;
+  until: Date;
+  limit: number;
+}
+
 /** Rollup buckets of one series in [since, until), oldest first, scoped by the series' current OU. */
-export function seriesRollups(
-  db: Db,
-  scope: Scope,
-  q: { granularity: string; deviceId: string; kind: string; target: string; since: Date; until: Date; limit: number },
-): Promise<RollupRow[]> {
+export function seriesRollups(db: Db, scope: Scope, q: SeriesQuery): Promise<RollupRow[]> {
+  return seriesRollupsQuery(db, scope, q).execute();
+}
+
+/** The statement behind `seriesRollups`, unexecuted: benchmarks compile it as the manager runs it. */
+export function seriesRollupsQuery(db: Db, scope: Scope, q: SeriesQuery) {
   return db
     .selectFrom('result_rollups')
     .innerJoin('devices', 'devices.id', 'result_rollups.device_id')
@@ -234,8 +245,7 @@ export function seriesRollups(
     .where('result_rollups.bucket', '<', q.until)
     .where((eb) => inScope(eb, scope, 'ous.path'))
     .orderBy('result_rollups.bucket')
-    .limit(q.limit)
-    .execute();
+    .limit(q.limit);
 }
 
 export interface LatestRow {
