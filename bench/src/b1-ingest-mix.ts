@@ -18,7 +18,7 @@ const STEP_MS = 3000;
 const BATCH = 10; // results per upload in the mix
 const INGEST_ROWS = 100_000;
 const INGEST_BATCH = 500;
-const INGEST_WORKERS = 8; // the manager's per-replica upload concurrency
+const INGEST_WORKERS = 8; // uploads in flight at once (agents uploading together)
 
 function result(n: number, at: string) {
   return {

@@ -19,7 +19,13 @@ import {
 import { Kysely, PostgresDialect } from 'kysely';
 import { fleetSummaryQuery } from '../../apps/manager/src/db/queries/fleet.js';
 import { meshQuery } from '../../apps/manager/src/db/queries/mesh.js';
-import { type SeriesQuery, seriesRollupsQuery } from '../../apps/manager/src/db/queries/results.js';
+import {
+  type LatestQuery,
+  latestResultsQuery,
+  type SeriesQuery,
+  seriesRollupsQuery,
+} from '../../apps/manager/src/db/queries/results.js';
+import { type ListDevicesOptions, listDevicesQuery } from '../../apps/manager/src/db/queries/devices.js';
 import type { Database } from '../../apps/manager/src/db/schema.js';
 import { createBenchDb, startManagerChild } from './lib/bench-db.js';
 import { adminToken } from './lib/fleet.js';
@@ -28,34 +34,33 @@ import { ms, type Summary, summarize } from './lib/stats.js';
 
 const ITERATIONS = 40;
 
-const DEVICE_COLUMNS = `devices.id, devices.ou_id, ous.path AS ou_path, devices.serial, devices.hostname, devices.os,
-  devices.os_version, devices.client_type, devices.client_version, devices.labels, devices.status, devices.last_seen_at,
-  devices.agent_state, devices.config_version, devices.spool_backlog, devices.config_epoch, devices.enrolled_at, devices.updated_at`;
-const DEVICE_FROM = 'FROM devices INNER JOIN ous ON ous.id = devices.ou_id';
-const LATEST = `SELECT result_latest.device_id, devices.hostname, result_latest.kind, result_latest.target, result_latest.result_id,
-  result_latest.started_at, result_latest.ok, result_latest.error_code, result_latest.latency_ms, result_latest.jitter_ms,
-  result_latest.loss_pct FROM result_latest INNER JOIN devices ON devices.id = result_latest.device_id
-  INNER JOIN ous ON ous.id = devices.ou_id`;
-
 /** A Kysely instance that only compiles (the manager's statements, never copies that can drift). */
 const compiler = (pool: pg.Pool) => new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 
+/** A compiled statement as the benchmark runs it: SQL text and parameters. */
+const compiled = (c: { sql: string; parameters: readonly unknown[] }) => ({ sql: c.sql, params: [...c.parameters] });
+
 /** The manager's own fleet-summary statement for `parentPath`, compiled (never a copy that can drift). */
 function summarySql(pool: pg.Pool, parentPath: string): { sql: string; params: unknown[] } {
-  const c = fleetSummaryQuery(parentPath).compile(compiler(pool));
-  return { sql: c.sql, params: [...c.parameters] };
+  return compiled(fleetSummaryQuery(parentPath).compile(compiler(pool)));
 }
 
 /** The manager's own mesh statement (admin scope, no kind filter), compiled. */
 function meshSql(pool: pg.Pool, ouPath?: string): { sql: string; params: unknown[] } {
-  const c = meshQuery({ kind: 'all' }, { ouPath, limit: 1000 }).compile(compiler(pool));
-  return { sql: c.sql, params: [...c.parameters] };
+  return compiled(meshQuery({ kind: 'all' }, { ouPath, limit: 1000 }).compile(compiler(pool)));
 }
+
+/** The manager's own device-list statement (admin scope), compiled. */
+const devicesSql = (pool: pg.Pool, o: Omit<ListDevicesOptions, 'limit'>) =>
+  compiled(listDevicesQuery(compiler(pool), { kind: 'all' }, { ...o, limit: 50 }).compile());
+
+/** The manager's own latest-results statement (admin scope), compiled. */
+const latestSql = (pool: pg.Pool, q: Omit<LatestQuery, 'limit'>) =>
+  compiled(latestResultsQuery(compiler(pool), { kind: 'all' }, { ...q, limit: 50 }).compile());
 
 /** The manager's own series statement (admin scope), compiled. */
 function seriesSql(pool: pg.Pool, q: SeriesQuery): { sql: string; params: unknown[] } {
-  const c = seriesRollupsQuery(compiler(pool), { kind: 'all' }, q).compile();
-  return { sql: c.sql, params: [...c.parameters] };
+  return compiled(seriesRollupsQuery(compiler(pool), { kind: 'all' }, q).compile());
 }
 
 interface Query {
@@ -71,57 +76,48 @@ interface Query {
 }
 
 function queries(ids: SeedIds, pool: pg.Pool): Query[] {
-  const underOu = `ous.path LIKE (SELECT path FROM ous WHERE id = $1) || '%'`;
   return [
     {
       name: 'devices, first page',
       path: '/api/v1/devices?limit=50',
-      sql: `SELECT ${DEVICE_COLUMNS} ${DEVICE_FROM} WHERE true ORDER BY devices.id LIMIT 51`,
-      params: [],
+      ...devicesSql(pool, {}),
     },
     {
       name: 'devices, OU subtree (10 % of fleet)',
       path: `/api/v1/devices?limit=50&ou_id=${ids.parent}`,
-      sql: `SELECT ${DEVICE_COLUMNS} ${DEVICE_FROM} WHERE true AND ${underOu} ORDER BY devices.id LIMIT 51`,
-      params: [ids.parent],
+      ...devicesSql(pool, { ouId: ids.parent }),
     },
     {
       name: 'devices, label filter (2 %)',
       path: '/api/v1/devices?limit=50&label=site-7',
-      sql: `SELECT ${DEVICE_COLUMNS} ${DEVICE_FROM} WHERE true AND devices.labels @> ARRAY[$1]::text[] ORDER BY devices.id LIMIT 51`,
-      params: ['site-7'],
+      ...devicesSql(pool, { label: 'site-7' }),
     },
     {
       name: 'devices, deep cursor (90 % in)',
       path: `/api/v1/devices?limit=50&cursor=${Buffer.from(ids.deepId).toString('base64url')}`,
-      sql: `SELECT ${DEVICE_COLUMNS} ${DEVICE_FROM} WHERE true AND devices.id > $1 ORDER BY devices.id LIMIT 51`,
-      params: [ids.deepId],
+      ...devicesSql(pool, { afterId: ids.deepId }),
     },
     {
       name: 'devices, OU + label + status',
       path: `/api/v1/devices?limit=50&ou_id=${ids.parent}&label=role-3&status=offline`,
-      sql: `SELECT ${DEVICE_COLUMNS} ${DEVICE_FROM} WHERE true AND ${underOu} AND devices.status = $2 AND devices.labels @> ARRAY[$3]::text[] ORDER BY devices.id LIMIT 51`,
-      params: [ids.parent, 'offline', 'role-3'],
+      ...devicesSql(pool, { ouId: ids.parent, status: 'offline', label: 'role-3' }),
     },
     {
       name: 'results/latest, leaf OU (1 %)',
       path: `/api/v1/results/latest?limit=50&ou_id=${ids.child}`,
-      sql: `${LATEST} WHERE true AND ${underOu} ORDER BY result_latest.device_id, result_latest.kind, result_latest.target LIMIT 51`,
-      params: [ids.child],
+      ...latestSql(pool, { ouId: ids.child }),
       note: '+ OU lookup',
     },
     {
       name: 'results/latest, region OU (10 %)',
       path: `/api/v1/results/latest?limit=50&ou_id=${ids.parent}`,
-      sql: `${LATEST} WHERE true AND ${underOu} ORDER BY result_latest.device_id, result_latest.kind, result_latest.target LIMIT 51`,
-      params: [ids.parent],
+      ...latestSql(pool, { ouId: ids.parent }),
       note: '+ OU lookup',
     },
     {
       name: 'results/latest, multi-vantage (1 target × 100k agents)',
       path: `/api/v1/results/latest?limit=50&kind=http&target=${encodeURIComponent(SHARED_TARGET)}`,
-      sql: `${LATEST} WHERE true AND result_latest.kind = $1 AND result_latest.target = $2 ORDER BY result_latest.device_id, result_latest.kind, result_latest.target LIMIT 51`,
-      params: ['http', SHARED_TARGET],
+      ...latestSql(pool, { kind: 'http', target: SHARED_TARGET }),
     },
     {
       name: 'fleet summary, roots (whole fleet)',

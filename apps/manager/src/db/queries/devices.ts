@@ -131,6 +131,11 @@ export interface ListDevicesOptions {
 }
 
 export function listDevices(db: Db, scope: Scope, o: ListDevicesOptions): Promise<DeviceRow[]> {
+  return listDevicesQuery(db, scope, o).execute();
+}
+
+/** The statement behind `listDevices`, unexecuted: benchmarks compile it as the manager runs it. */
+export function listDevicesQuery(db: Db, scope: Scope, o: ListDevicesOptions) {
   let q = base(db)
     .where((eb) => inScope(eb, scope, 'ous.path'))
     .orderBy('devices.id')
@@ -149,7 +154,7 @@ export function listDevices(db: Db, scope: Scope, o: ListDevicesOptions): Promis
     const like = `%${escapeLike(o.q)}%`;
     q = q.where((eb) => eb.or([eb('devices.hostname', 'ilike', like), eb('devices.serial', 'ilike', like)]));
   }
-  return q.execute();
+  return q;
 }
 
 /** Records a heartbeat (or any authenticated agent call): online, last seen now, reported state. */

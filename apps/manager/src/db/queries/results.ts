@@ -262,19 +262,22 @@ export interface LatestRow {
   loss_pct: number | null;
 }
 
+export interface LatestQuery {
+  deviceId?: string;
+  ouId?: string;
+  kind?: string;
+  target?: string;
+  after?: [string, string, string];
+  limit: number;
+}
+
 /** Latest result per device × kind × target in scope, keyset-paged by (device_id, kind, target). */
-export function latestResults(
-  db: Db,
-  scope: Scope,
-  q: {
-    deviceId?: string;
-    ouId?: string;
-    kind?: string;
-    target?: string;
-    after?: [string, string, string];
-    limit: number;
-  },
-): Promise<LatestRow[]> {
+export function latestResults(db: Db, scope: Scope, q: LatestQuery): Promise<LatestRow[]> {
+  return latestResultsQuery(db, scope, q).execute();
+}
+
+/** The statement behind `latestResults`, unexecuted: benchmarks compile it as the manager runs it. */
+export function latestResultsQuery(db: Db, scope: Scope, q: LatestQuery) {
   let query = db
     .selectFrom('result_latest')
     .innerJoin('devices', 'devices.id', 'result_latest.device_id')
@@ -307,7 +310,7 @@ export function latestResults(
       sql<boolean>`(result_latest.device_id, result_latest.kind, result_latest.target) > (${d}::bigint, ${k}, ${t})`,
     );
   }
-  return query.execute();
+  return query;
 }
 
 /** Creates daily partitions of `results` from today to `daysAhead` days ahead (idempotent). */
