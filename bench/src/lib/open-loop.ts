@@ -100,14 +100,27 @@ export async function openLoopStep(
     await new Promise((res) => setTimeout(res, 1));
   }
   await Promise.all(pending);
+  return stepResult({ rate, total, ok, statuses, t0, lastDone, latencies });
+}
+
+/** A step's result from its counts: `t0` the first scheduled send, `lastDone` the last answer (ms). */
+export function stepResult(o: {
+  rate: number;
+  total: number;
+  ok: number;
+  statuses: Record<string, number>;
+  t0: number;
+  lastDone: number;
+  latencies: number[];
+}): StepResult {
   return {
-    offered: rate,
-    sent: total,
-    ok,
-    errors: total - ok,
-    statuses,
-    achieved: (ok / Math.max(1, lastDone - t0)) * 1000,
-    latency: summarize(latencies),
+    offered: o.rate,
+    sent: o.total,
+    ok: o.ok,
+    errors: o.total - o.ok,
+    statuses: o.statuses,
+    achieved: (o.ok / Math.max(1, o.lastDone - o.t0)) * 1000,
+    latency: summarize(o.latencies),
   };
 }
 

@@ -2,8 +2,7 @@
 // a fixed schedule round-robin over the streams whatever the server does; latency runs from each message's
 // scheduled send time to its answer (no coordinated omission). Bounded in count and time.
 import WebSocket from 'ws';
-import { summarize } from './stats.js';
-import type { StepResult } from './open-loop.js';
+import { type StepResult, stepResult } from './open-loop.js';
 
 interface InFlight {
   /** `<step>.<i>` padded to a UUID's 36 chars (what the agent sends): unique across steps */
@@ -130,15 +129,7 @@ export class WsFleet {
     if (missing > 0) statuses.timeout = missing;
     for (const s of this.streams) s.inFlight.length = 0;
     this.onAnswerOf = () => {};
-    return {
-      offered: rate,
-      sent: total,
-      ok,
-      errors: total - ok,
-      statuses,
-      achieved: (ok / Math.max(1, lastDone - t0)) * 1000,
-      latency: summarize(latencies),
-    };
+    return stepResult({ rate, total, ok, statuses, t0, lastDone, latencies });
   }
 
   close(): void {

@@ -12,6 +12,21 @@ export class ProbeFailure extends Error {
   }
 }
 
+/**
+ * The verdict of a loss-measuring probe (icmp, udp) once its replies are counted: `noReply` when none
+ * came back (the caller names why), `loss_exceeded` above the spec's `maxLossPct`.
+ */
+export function checkReplies(
+  m: { received: number; lossPct: number },
+  maxLossPct: number | undefined,
+  noReply: () => ProbeFailure,
+): void {
+  if (m.received === 0) throw noReply();
+  if (maxLossPct !== undefined && m.lossPct > maxLossPct) {
+    throw new ProbeFailure('loss_exceeded', `loss ${m.lossPct}% above ${maxLossPct}%`);
+  }
+}
+
 const SYSCALL_CODES: Record<string, ProbeErrorCode> = {
   ENOTFOUND: 'dns_failure',
   EAI_AGAIN: 'dns_failure',

@@ -2,7 +2,7 @@
 // timestamps; loss, duplicates, min/avg/max/mdev/p50/p99 and RFC 3550 jitter.
 import type { IcmpMetrics, IcmpProbeSpec } from '@rookery/protocol';
 import { roundMs } from './clock.js';
-import { ProbeFailure } from './errors.js';
+import { checkReplies, ProbeFailure } from './errors.js';
 import type { ExecResult } from './exec.js';
 import { parseFpingCount } from './fping-parse.js';
 import type { ProbeContext, ProbeImpl } from './kind.js';
@@ -84,13 +84,11 @@ async function run(spec: IcmpProbeSpec, m: IcmpMetrics, ctx: ProbeContext): Prom
   const timeoutMs = icmpProbe.defaultTimeoutMs(spec);
   if (m.tool === 'fping') await runFping(spec, host, m, ctx, timeoutMs);
   else await runPing(spec, host, m, ctx, timeoutMs);
-  if (m.received === 0) {
-    if (m.errors > 0) throw new ProbeFailure('unreachable', m.errorMessages?.[0] ?? 'ICMP error from the path');
-    throw new ProbeFailure('no_reply', `no echo reply to ${m.sent} requests`);
-  }
-  if (spec.maxLossPct !== undefined && m.lossPct > spec.maxLossPct) {
-    throw new ProbeFailure('loss_exceeded', `loss ${m.lossPct}% above ${spec.maxLossPct}%`);
-  }
+  checkReplies(m, spec.maxLossPct, () =>
+    m.errors > 0
+      ? new ProbeFailure('unreachable', m.errorMessages?.[0] ?? 'ICMP error from the path')
+      : new ProbeFailure('no_reply', `no echo reply to ${m.sent} requests`),
+  );
 }
 
 export const icmpProbe: ProbeImpl<IcmpProbeSpec, IcmpMetrics> = {

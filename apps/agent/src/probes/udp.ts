@@ -6,7 +6,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { decodeUdpEcho, encodeUdpEchoRequest, type UdpMetrics, type UdpProbeSpec } from '@rookery/protocol';
 import { nowNs, roundMs } from './clock.js';
-import { abortReason, ProbeFailure } from './errors.js';
+import { abortReason, checkReplies, ProbeFailure } from './errors.js';
 import type { ProbeContext, ProbeImpl } from './kind.js';
 import { sleep } from './sleep.js';
 import { lossPct, rfc3550Jitter, rttStats } from './stats.js';
@@ -136,13 +136,11 @@ async function run(spec: UdpProbeSpec, m: UdpMetrics, ctx: ProbeContext): Promis
     socket.close();
     summarizeUdp(sendNs, arrivals, m);
   }
-  if (m.received === 0) {
-    if (refused > 0) throw new ProbeFailure('refused', `port unreachable at ${spec.target} (no reflector listening)`);
-    throw new ProbeFailure('no_reply', `no reply to ${m.sent} datagrams`);
-  }
-  if (spec.maxLossPct !== undefined && m.lossPct > spec.maxLossPct) {
-    throw new ProbeFailure('loss_exceeded', `loss ${m.lossPct}% above ${spec.maxLossPct}%`);
-  }
+  checkReplies(m, spec.maxLossPct, () =>
+    refused > 0
+      ? new ProbeFailure('refused', `port unreachable at ${spec.target} (no reflector listening)`)
+      : new ProbeFailure('no_reply', `no reply to ${m.sent} datagrams`),
+  );
 }
 
 export const udpProbe: ProbeImpl<UdpProbeSpec, UdpMetrics> = {
