@@ -80,6 +80,21 @@ async function api(base: string, method: string, path: string, token?: string, b
   return { status: r.status, body: (await r.json().catch(() => null)) as any };
 }
 
+/** Enrolls a device through `url` with an enrollment secret. */
+async function enroll(url: string, secret: string, serial: string) {
+  return (
+    await api(url, 'POST', '/api/v1/enrollment/enroll', undefined, {
+      secret,
+      device_serial: serial,
+      device_hostname: 'h',
+      device_os: 'Linux',
+      device_os_version: '6',
+      client_type: 't',
+      client_version: '1',
+    })
+  ).body;
+}
+
 /** Collects every message from the start, so none is missed while the test awaits something else. */
 function inbox(ws: WebSocket) {
   const queue: any[] = [];
@@ -118,17 +133,7 @@ describe('two replicas', () => {
       const ou = (await api(a.url, 'POST', '/api/v1/ous', token, { name: 'Replicated' })).body.id;
       const secret = (await api(a.url, 'POST', '/api/v1/enrollment/secrets', token, { ou_id: ou, name: 's' })).body
         .secret;
-      const enrolled = (
-        await api(b.url, 'POST', '/api/v1/enrollment/enroll', undefined, {
-          secret,
-          device_serial: 'replica-dev',
-          device_hostname: 'h',
-          device_os: 'Linux',
-          device_os_version: '6',
-          client_type: 't',
-          client_version: '1',
-        })
-      ).body;
+      const enrolled = await enroll(b.url, secret, 'replica-dev');
       const ws = new WebSocket(`${b.url.replace('http', 'ws')}/api/v1/agent/stream`, {
         headers: { authorization: `Bearer ${enrolled.device_credential}` },
       });
@@ -215,17 +220,7 @@ describe('live feed', () => {
       const seenByOutsider = inbox(outsider);
       const secret = (await api(a.url, 'POST', '/api/v1/enrollment/secrets', admin, { ou_id: ou, name: 's' })).body
         .secret;
-      const dev = (
-        await api(b.url, 'POST', '/api/v1/enrollment/enroll', undefined, {
-          secret,
-          device_serial: 'live-dev',
-          device_hostname: 'h',
-          device_os: 'Linux',
-          device_os_version: '6',
-          client_type: 't',
-          client_version: '1',
-        })
-      ).body;
+      const dev = await enroll(b.url, secret, 'live-dev');
       const r = await fetch(`${b.url}/api/v1/results/upload`, {
         method: 'POST',
         headers: { authorization: `Bearer ${dev.device_credential}`, 'content-type': 'application/json' },
