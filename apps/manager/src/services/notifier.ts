@@ -10,14 +10,18 @@ export class Notifier {
   private retry: NodeJS.Timeout | undefined;
   private readonly queue: { channel: string; payload: string; resolve(): void; reject(err: unknown): void }[] = [];
 
+  private flushTimer: NodeJS.Timeout | undefined;
+
   /**
    * @param url connection URL (a dedicated session: LISTEN does not work through a pool)
    * @param send pool used for NOTIFY
+   * @param batchMs how long notifications collect before they go out in one statement
    */
   constructor(
     private readonly url: string,
     private readonly send: pg.Pool,
     private readonly onError: (err: unknown) => void = () => {},
+    private readonly batchMs = 10,
   ) {}
 
   async start(): Promise<void> {
@@ -67,18 +71,22 @@ export class Notifier {
 
   /**
    * Sends to every replica (this one included). Payload must stay under 8000 bytes. Notifications
-   * made in the same turn of the event loop go out in one statement (a batch of uploads stored
-   * together makes one round trip, not one per upload); each keeps its own payload and order.
+   * made within `batchMs` go out in one statement (uploads stored in that time make one round trip,
+   * not one each: on a busy replica a round trip to PostgreSQL costs more than the statement); each
+   * keeps its own payload and order.
    */
   notify(channel: string, payload: unknown): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.queue.length === 0) setImmediate(() => void this.flush());
+      if (this.queue.length === 0) this.flushTimer = setTimeout(() => void this.flush(), this.batchMs);
       this.queue.push({ channel, payload: JSON.stringify(payload), resolve, reject });
     });
   }
 
   private async flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     const batch = this.queue.splice(0);
+    if (batch.length === 0) return;
     try {
       await this.send.query(
         'SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(c, p, n)',
@@ -92,6 +100,8 @@ export class Notifier {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // what was sent before the stop still goes out
+    await this.flush();
     clearTimeout(this.retry);
     await this.client?.end().catch(() => undefined);
     this.client = undefined;
