@@ -13,7 +13,7 @@ import { machineLine, publish } from './lib/results.js';
 import { ms, summarize } from './lib/stats.js';
 
 // finer steps where the manager tops out, so the sustained rate is not rounded down to a power of two
-const RATES = [50, 100, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2400, 3200];
+const RATES = [50, 100, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2400, 3200, 4000, 4800, 6400, 8000, 9600, 12800];
 const STEP_MS = 3000;
 const BATCH = 10; // results per upload in the mix
 const INGEST_ROWS = 100_000;
@@ -314,7 +314,7 @@ export function b1Markdown(d: B1Data, command: string): string {
     '',
     '| measure | manager | reference | ratio | target | verdict |',
     '|---|---|---|---|---|---|',
-    `| sustained req/s at p99 < 100 ms | ${d.oursSustained.toFixed(0)} | ${d.bareSustained.toFixed(0)}${bareTop ? ' (ladder top, generator-bound)' : ''} | ${d.reqRatio.toFixed(2)} | ≥ 0.6 | ${passFail(d.reqRatio >= 0.6)} |`,
+    `| sustained req/s at p99 < 100 ms | ${d.oursSustained.toFixed(0)} | ${d.bareSustained.toFixed(0)}${bareTop ? ' (ladder top: passed every step)' : ''} | ${d.reqRatio.toFixed(2)} | ≥ 0.6 | ${passFail(d.reqRatio >= 0.6)} |`,
     `| result rows/s (${INGEST_ROWS} rows, ${INGEST_BATCH}/upload, ${INGEST_WORKERS} uploaders) vs COPY of the same rows | ${d.ingest.rowsPerSecond.toFixed(0)} | ${d.copy.rowsPerSecond.toFixed(0)} | ${d.rowsRatio.toFixed(2)} | ≥ 0.4 | ${passFail(d.rowsRatio >= 0.4)} |`,
     '',
     `Ingest: ${d.ingest.rows} rows stored in ${(d.ingest.ms / 1000).toFixed(1)} s (${d.ingest.rejected429} uploads answered 429 and were retried). ` +
@@ -343,7 +343,9 @@ export function b1Markdown(d: B1Data, command: string): string {
     'about 0.7 ms, against about 0.1–0.25 ms for the bare server; socket round trips to PostgreSQL are',
     'expensive on this VM, which is why uploads share transactions (group commit) and a transaction is three',
     'round trips. Before this (2026-11-23: one transaction of five round trips per upload, three rollup upserts',
-    'per result, 8 uploads in flight then 429) the last passing manager step was 200 req/s.',
+    'per result, 8 uploads in flight then 429) the last passing manager step was 200 req/s. Until 2026-12-02',
+    '17:55 the ladder stopped at 3200 req/s and the bare server, passing it, was taken as generator-bound; the',
+    'longer ladder shows the generator reaches several times the manager, so the earlier 0.61–0.75 were wrong.',
     '',
     'Row ingest, where the time goes (per-process CPU over the 100 000-row phase, scratch runs of the same phase,',
     '2026-12-02): the manager about 15 µs per row (JSON parse and schema check of the body, building the',
@@ -359,8 +361,7 @@ export function b1Markdown(d: B1Data, command: string): string {
   );
   if (bareTop)
     lines.push(
-      'The bare server passed every step, so its figure is bounded by the load generator (one Node process on',
-      'the same 2 cores), not by the server: the req/s ratio is an upper bound.',
+      'The bare server passed every step, so its limit lies above the ladder: the req/s ratio is an upper bound.',
     );
   return lines.join('\n');
 }
