@@ -10,8 +10,10 @@ import {
 } from '@rookery/protocol';
 import { findDevice, type DeviceRow } from '../db/queries/devices.js';
 import {
+  devicesWithLayers,
   findLayer,
   layerHistory,
+  layersForChain,
   type HistoryRow,
   layersForDevice,
   type LayerRow,
@@ -47,9 +49,15 @@ export type Broadcast = (change: ConfigChange) => Promise<void>;
 const layerId = (r: Pick<LayerRow, 'scope_type' | 'scope_id'>) =>
   r.scope_type === 'global' ? 'global' : `${r.scope_type}:${r.scope_id}`;
 
+/** How long this replica trusts its copy of the layers without a change message (a missed NOTIFY). */
+const LAYER_CACHE_MS = 5000;
+
 export class ConfigService {
   /** merges by chain identity (layers and versions, device epoch) */
   private readonly merged = new Map<string, Effective>();
+  /** global + OU layers per OU path, and which devices have a layer of their own (see `layersOf`) */
+  private readonly chains = new Map<string, { at: number; rows: Promise<LayerRow[]> }>();
+  private withOwnLayer: { at: number; ids: Promise<Set<string>> } | undefined;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -57,12 +65,48 @@ export class ConfigService {
   ) {}
 
   /**
+   * Forgets the cached layers: called for every layer change, at once on the replica that saved it
+   * and from the change broadcast on the others (before their agents are nudged).
+   */
+  invalidateLayers(): void {
+    this.chains.clear();
+    this.withOwnLayer = undefined;
+  }
+
+  /**
+   * The layers of a device's chain, root first. Devices of one OU share their chain, so a replica
+   * keeps it (and the set of devices that have their own layer) for up to LAYER_CACHE_MS, dropped on
+   * any change: a config check-in usually needs no query. A device with its own layer reads it.
+   */
+  private async layersOf(device: Pick<DeviceRow, 'id' | 'ou_path'>): Promise<LayerRow[]> {
+    const now = Date.now();
+    let chain = this.chains.get(device.ou_path);
+    if (!chain || now - chain.at > LAYER_CACHE_MS) {
+      if (this.chains.size >= 10_000) this.chains.clear();
+      chain = { at: now, rows: layersForChain(this.ctx.db, device.ou_path) };
+      this.chains.set(device.ou_path, chain);
+      // a failed read is not kept
+      const c = chain;
+      c.rows.catch(() => this.chains.get(device.ou_path) === c && this.chains.delete(device.ou_path));
+    }
+    if (!this.withOwnLayer || now - this.withOwnLayer.at > LAYER_CACHE_MS) {
+      const w = { at: now, ids: devicesWithLayers(this.ctx.db) };
+      this.withOwnLayer = w;
+      w.ids.catch(() => this.withOwnLayer === w && (this.withOwnLayer = undefined));
+    }
+    const [rows, own] = await Promise.all([chain.rows, this.withOwnLayer.ids]);
+    if (!own.has(device.id)) return rows;
+    const mine = await findLayer(this.ctx.db, { type: 'device', id: device.id });
+    return mine ? [...rows, mine] : rows;
+  }
+
+  /**
    * The merged config of a device, every key with the layer that set it. Devices whose chain is the
    * same layers at the same versions share one merge (a layer's version changes with every save),
    * so the result must not be modified.
    */
   async effectiveFor(device: Pick<DeviceRow, 'id' | 'ou_path' | 'config_epoch'>): Promise<Effective> {
-    const rows = await layersForDevice(this.ctx.db, device.id, device.ou_path);
+    const rows = await this.layersOf(device);
     const key = `${device.config_epoch}|${rows.map((r) => `${layerId(r)}@${r.version}`).join('|')}`;
     const hit = this.merged.get(key);
     if (hit) return hit;

@@ -29,9 +29,10 @@ export interface ServiceOptions {
 export function createServices(ctx: ServiceContext, health: Health, o: ServiceOptions = {}): Deps {
   const gateway = new AgentGateway();
   // the broadcast needs services that need the config service it is given to
-  const late: { alerts?: AlertService; enrollment?: EnrollmentService } = {};
+  const late: { alerts?: AlertService; enrollment?: EnrollmentService; config?: ConfigService } = {};
   /** what a change means for this replica's caches (applied at once here, and again from NOTIFY) */
   const invalidate = (c: ConfigChange) => {
+    if (c.scope !== 'revoke') late.config?.invalidateLayers();
     late.alerts?.invalidate();
     if (c.scope === 'revoke' || (c.scope === 'device' && c.ou_path)) late.enrollment?.forgetDevice(c.device_id);
   };
@@ -43,6 +44,7 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
   };
   const ous = new OuService(ctx);
   const config = new ConfigService(ctx, broadcast);
+  late.config = config;
   const alerts = new AlertService(config);
   const live = new LiveFeed();
   const publish = o.publishLive?.(live) ?? (async (m: LiveMessage) => live.deliver(m));

@@ -42,6 +42,17 @@ export async function layersForDevice(db: Db, deviceId: string, ouPath: string):
   return rows.sort((a, b) => rank(a) - rank(b));
 }
 
+/** The global layer and those of each OU of `ouPath`, root first (a device's chain without its own layer). */
+export function layersForChain(db: Db, ouPath: string): Promise<LayerRow[]> {
+  return layersForDevice(db, '0', ouPath);
+}
+
+/** Ids of the devices that have a layer of their own. */
+export async function devicesWithLayers(db: Db): Promise<Set<string>> {
+  const rows = await db.selectFrom('config_layers').select('scope_id').where('scope_type', '=', 'device').execute();
+  return new Set(rows.map((r) => String(r.scope_id)));
+}
+
 /** Creates or replaces a layer with a new fleet-wide version, and records the history row. */
 export async function upsertLayer(
   db: Db,
