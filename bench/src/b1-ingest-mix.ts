@@ -13,7 +13,9 @@ import { machineLine, publish } from './lib/results.js';
 import { ms, summarize } from './lib/stats.js';
 
 // finer steps where the manager tops out, so the sustained rate is not rounded down to a power of two
-const RATES = [50, 100, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2400, 3200, 4000, 4800, 6400, 8000, 9600, 12800];
+const RATES = [
+  50, 100, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2400, 3200, 4000, 4800, 6400, 8000, 9600, 12800,
+];
 const STEP_MS = 3000;
 const BATCH = 10; // results per upload in the mix
 const INGEST_ROWS = 100_000;

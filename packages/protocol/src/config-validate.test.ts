@@ -96,6 +96,10 @@ describe('validateLayer', () => {
     ]);
   });
 
+  it('names a locked entry that is no key, whatever it is (fast-check found {"toString": 0})', () => {
+    expect(validateLayer({}, [{ toString: 0 }, 7, null]).map((e) => e.key)).toEqual(['{"toString":0}', '7', 'null']);
+  });
+
   it('never throws on arbitrary JSON', () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.jsonValue(), (doc, locked) => {

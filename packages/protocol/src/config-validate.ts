@@ -112,7 +112,9 @@ export function validateLayer(doc: unknown, locked: unknown = []): ConfigError[]
   } else {
     for (const k of locked) {
       if (typeof k !== 'string' || !isConfigKey(k)) {
-        errors.push({ key: String(k), code: 'unknown_key', message: `cannot lock unknown config key "${String(k)}"` });
+        // JSON, not String(): an object element may carry its own toString ({"toString": 0} throws)
+        const name = typeof k === 'string' ? k : (JSON.stringify(k) ?? String(k));
+        errors.push({ key: name, code: 'unknown_key', message: `cannot lock unknown config key "${name}"` });
       }
     }
   }
