@@ -15,7 +15,6 @@ import {
   layerHistory,
   layersForChain,
   type HistoryRow,
-  layersForDevice,
   type LayerRow,
   type LayerScope,
   upsertLayer,
@@ -28,6 +27,7 @@ import type { ConfigChange } from '../ws/agent-gateway.js';
 import { audit } from './audit.js';
 import type { Actor, ServiceContext } from './context.js';
 import { writeScope } from './ous.js';
+import { Recent } from './recent.js';
 
 export interface Effective extends MergeResult {
   /** name of the most specific layer that exists, "Default" when none */
@@ -56,13 +56,15 @@ export class ConfigService {
   /** merges by chain identity (layers and versions, device epoch) */
   private readonly merged = new Map<string, Effective>();
   /** global + OU layers per OU path, and which devices have a layer of their own (see `layersOf`) */
-  private readonly chains = new Map<string, { at: number; rows: Promise<LayerRow[]> }>();
-  private withOwnLayer: { at: number; ids: Promise<Set<string>> } | undefined;
+  private readonly chains = new Map<string, Recent<LayerRow[]>>();
+  private readonly withOwnLayer: Recent<Set<string>>;
 
   constructor(
     private readonly ctx: ServiceContext,
     readonly broadcast: Broadcast = async () => {},
-  ) {}
+  ) {
+    this.withOwnLayer = new Recent(LAYER_CACHE_MS, () => devicesWithLayers(ctx.db));
+  }
 
   /**
    * Forgets the cached layers: called for every layer change, at once on the replica that saved it
@@ -70,7 +72,7 @@ export class ConfigService {
    */
   invalidateLayers(): void {
     this.chains.clear();
-    this.withOwnLayer = undefined;
+    this.withOwnLayer.clear();
   }
 
   /**
@@ -79,22 +81,13 @@ export class ConfigService {
    * any change: a config check-in usually needs no query. A device with its own layer reads it.
    */
   private async layersOf(device: Pick<DeviceRow, 'id' | 'ou_path'>): Promise<LayerRow[]> {
-    const now = Date.now();
     let chain = this.chains.get(device.ou_path);
-    if (!chain || now - chain.at > LAYER_CACHE_MS) {
+    if (!chain) {
       if (this.chains.size >= 10_000) this.chains.clear();
-      chain = { at: now, rows: layersForChain(this.ctx.db, device.ou_path) };
+      chain = new Recent(LAYER_CACHE_MS, () => layersForChain(this.ctx.db, device.ou_path));
       this.chains.set(device.ou_path, chain);
-      // a failed read is not kept
-      const c = chain;
-      c.rows.catch(() => this.chains.get(device.ou_path) === c && this.chains.delete(device.ou_path));
     }
-    if (!this.withOwnLayer || now - this.withOwnLayer.at > LAYER_CACHE_MS) {
-      const w = { at: now, ids: devicesWithLayers(this.ctx.db) };
-      this.withOwnLayer = w;
-      w.ids.catch(() => this.withOwnLayer === w && (this.withOwnLayer = undefined));
-    }
-    const [rows, own] = await Promise.all([chain.rows, this.withOwnLayer.ids]);
+    const [rows, own] = await Promise.all([chain.get(), this.withOwnLayer.get()]);
     if (!own.has(device.id)) return rows;
     const mine = await findLayer(this.ctx.db, { type: 'device', id: device.id });
     return mine ? [...rows, mine] : rows;
@@ -225,8 +218,8 @@ export class ConfigService {
   private async lockedAbove(s: LayerScope, ouPath: string | null, device?: DeviceRow): Promise<Map<string, string>> {
     if (s.type === 'global') return new Map();
     const rows = device
-      ? (await layersForDevice(this.ctx.db, device.id, device.ou_path)).filter((r) => r.scope_type !== 'device')
-      : (await layersForDevice(this.ctx.db, '0', ouPath ?? '/')).filter(
+      ? await layersForChain(this.ctx.db, device.ou_path)
+      : (await layersForChain(this.ctx.db, ouPath ?? '/')).filter(
           (r) => !(r.scope_type === 'ou' && r.scope_id === s.id),
         );
     const merged = mergeLayers(rows.map(toLayer));

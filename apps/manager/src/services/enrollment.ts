@@ -30,6 +30,7 @@ import type { ConfigService } from './config.js';
 import type { Actor, ServiceContext } from './context.js';
 import { randomToken, sha256 } from './crypto.js';
 import { type FleetSettings, loadFleetSettings } from './fleet-settings.js';
+import { Recent } from './recent.js';
 import { type OuService, writeScope } from './ous.js';
 import { credentialTag } from '../ws/agent-gateway.js';
 import { RateLimiter } from './rate-limit.js';
@@ -49,7 +50,7 @@ const SECRET_PREFIX = 'rke_';
 export class EnrollmentService {
   private readonly perIp: RateLimiter;
   private readonly credentials = new Map<string, { device: DeviceRow; at: number }>();
-  private settings: { at: number; p: Promise<FleetSettings> } | undefined;
+  private readonly settings: Recent<FleetSettings>;
   /** how long a resolved credential is trusted without a lookup, ms */
   credentialCacheMs = 5000;
   private readonly perSecret: RateLimiter;
@@ -62,6 +63,7 @@ export class EnrollmentService {
     /** coalesces heartbeats into periodic batch updates */
     readonly heartbeats: HeartbeatBuffer = new HeartbeatBuffer(ctx.db),
   ) {
+    this.settings = new Recent(5000, () => loadFleetSettings(ctx.db));
     this.perIp = new RateLimiter(limits.perIpPerMinute, 60_000);
     this.perSecret = new RateLimiter(limits.perSecretPerMinute, 60_000);
   }
@@ -216,16 +218,7 @@ export class EnrollmentService {
    * reaches this one's check-ins within that time).
    */
   private fleetSettings(): Promise<FleetSettings> {
-    const now = Date.now();
-    if (!this.settings || now - this.settings.at > 5000) {
-      const p = loadFleetSettings(this.ctx.db);
-      this.settings = { at: now, p };
-      // a failed read is not cached
-      p.catch(() => {
-        if (this.settings?.p === p) this.settings = undefined;
-      });
-    }
-    return this.settings.p;
+    return this.settings.get();
   }
 
   /** The config check-in of an authenticated device; the serial must be its own. */

@@ -9,7 +9,6 @@ export class Notifier {
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly queue: { channel: string; payload: string; resolve(): void; reject(err: unknown): void }[] = [];
-
   private flushTimer: NodeJS.Timeout | undefined;
 
   /**

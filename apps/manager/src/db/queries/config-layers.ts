@@ -23,8 +23,11 @@ export function findLayer(db: Db, s: LayerScope): Promise<LayerRow | undefined> 
   return q.executeTakeFirst();
 }
 
-/** The layers that apply to a device: global, each OU of its path (root first), the device's own. */
-export async function layersForDevice(db: Db, deviceId: string, ouPath: string): Promise<LayerRow[]> {
+/**
+ * The global layer and those of each OU of `ouPath`, root first: a device's chain without its own
+ * layer (`findLayer` reads that one).
+ */
+export async function layersForChain(db: Db, ouPath: string): Promise<LayerRow[]> {
   const ouIds = ouPath.split('/').filter(Boolean);
   const rows = await db
     .selectFrom('config_layers')
@@ -33,18 +36,11 @@ export async function layersForDevice(db: Db, deviceId: string, ouPath: string):
       eb.or([
         eb('scope_type', '=', 'global'),
         eb.and([eb('scope_type', '=', 'ou'), eb('scope_id', 'in', ouIds.length ? ouIds : ['0'])]),
-        eb.and([eb('scope_type', '=', 'device'), eb('scope_id', '=', deviceId)]),
       ]),
     )
     .execute();
-  const rank = (r: LayerRow) =>
-    r.scope_type === 'global' ? -1 : r.scope_type === 'device' ? ouIds.length : ouIds.indexOf(r.scope_id ?? '');
+  const rank = (r: LayerRow) => (r.scope_type === 'global' ? -1 : ouIds.indexOf(r.scope_id ?? ''));
   return rows.sort((a, b) => rank(a) - rank(b));
-}
-
-/** The global layer and those of each OU of `ouPath`, root first (a device's chain without its own layer). */
-export function layersForChain(db: Db, ouPath: string): Promise<LayerRow[]> {
-  return layersForDevice(db, '0', ouPath);
 }
 
 /** Ids of the devices that have a layer of their own. */

@@ -55,24 +55,22 @@ const numElem = (v: number | null) => (v === null ? 'NULL' : String(v));
  * kinds and ISO times need no quoting; `target`, `error_code` and `metrics` (JSON text) are quoted.
  */
 function rowColumns(rows: readonly IngestRow[]): string[] {
-  const cols: string[][] = Array.from({ length: 13 }, () => new Array<string>(rows.length));
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i] as IngestRow;
-    (cols[0] as string[])[i] = r.id;
-    (cols[1] as string[])[i] = r.device_id;
-    (cols[2] as string[])[i] = r.ou_id;
-    (cols[3] as string[])[i] = r.kind;
-    (cols[4] as string[])[i] = elem(r.target);
-    (cols[5] as string[])[i] = r.started_at;
-    (cols[6] as string[])[i] = String(r.duration_ms);
-    (cols[7] as string[])[i] = r.ok ? 't' : 'f';
-    (cols[8] as string[])[i] = elem(r.error_code);
-    (cols[9] as string[])[i] = numElem(r.latency_ms);
-    (cols[10] as string[])[i] = numElem(r.jitter_ms);
-    (cols[11] as string[])[i] = numElem(r.loss_pct);
-    (cols[12] as string[])[i] = elem(r.metrics);
-  }
-  return cols.map((c) => `{${c.join(',')}}`);
+  const col = (f: (r: IngestRow) => string) => `{${rows.map(f).join(',')}}`;
+  return [
+    col((r) => r.id),
+    col((r) => r.device_id),
+    col((r) => r.ou_id),
+    col((r) => r.kind),
+    col((r) => elem(r.target)),
+    col((r) => r.started_at),
+    col((r) => String(r.duration_ms)),
+    col((r) => (r.ok ? 't' : 'f')),
+    col((r) => elem(r.error_code)),
+    col((r) => numElem(r.latency_ms)),
+    col((r) => numElem(r.jitter_ms)),
+    col((r) => numElem(r.loss_pct)),
+    col((r) => elem(r.metrics)),
+  ];
 }
 
 /**
@@ -142,9 +140,8 @@ const ROLLUP_CONFLICT = sql`
     -- generate_series yields 1..64 in order
     hist = ARRAY(SELECT r.hist[i] + excluded.hist[i] FROM generate_series(1, ${sql.lit(HIST_BUCKETS)}) AS i)`;
 
-/** Histogram bucket (1–64) of a latency, as `histBucket` (domain/result-headline.ts) and `rk_hist` compute it. */
-const HIST_BUCKET_OF = (v: ReturnType<typeof sql.ref>) =>
-  sql`least(${sql.lit(HIST_BUCKETS)}, greatest(1, ceil(ln(greatest(${v}, 0.05) / 0.05) / ln(1.25))::int + 1))`;
+/** Histogram bucket (1–64) of `t.latency_ms`, as `histBucket` (domain/result-headline.ts) and `rk_hist` compute it. */
+const HIST_BUCKET = sql`least(${sql.lit(HIST_BUCKETS)}, greatest(1, ceil(ln(greatest(t.latency_ms, 0.05) / 0.05) / ln(1.25))::int + 1))`;
 
 /**
  * Folds up to `limit` queued results into the minute, hour and day rollups in one statement: takes them
@@ -164,7 +161,7 @@ export async function foldPendingBatch(db: Db, limit: number): Promise<number> {
       RETURNING device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct
     ),
     x AS (
-      SELECT g.granularity, date_trunc(g.granularity, t.started_at) AS bucket, t.*, ${HIST_BUCKET_OF(sql.ref('t.latency_ms'))} AS hb
+      SELECT g.granularity, date_trunc(g.granularity, t.started_at) AS bucket, t.*, ${HIST_BUCKET} AS hb
       FROM taken t CROSS JOIN (VALUES ('day'), ('hour'), ('minute')) AS g(granularity)
     ),
     -- the histogram sparse: bucket numbers and their counts per row
