@@ -39,6 +39,24 @@ describe('HeartbeatBuffer', () => {
     expect(await row(ids[4] as string)).toMatchObject({ status: 'online', spool_backlog: 1 });
   });
 
+  it('rewrites no index: a flush updates the rows in place (HOT) when only liveness fields change', async () => {
+    await h.tdb.db.transaction().execute(async (trx) => {
+      await sql`UPDATE devices SET status = 'online' WHERE id = ANY (${ids}::bigint[])`.execute(trx);
+      const counts = async () =>
+        (
+          await sql<{ upd: string; hot: string }>`
+          SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables WHERE relname = 'devices'`.execute(trx)
+        ).rows[0] as { upd: string; hot: string };
+      const before = await counts();
+      const b = new HeartbeatBuffer(trx);
+      for (const id of ids) b.add(id, { agent_state: 'running', config_version: 3, spool_backlog: 0 });
+      await b.flush();
+      const after = await counts();
+      expect(Number(after.upd) - Number(before.upd)).toBe(ids.length);
+      expect(Number(after.hot) - Number(before.hot)).toBe(ids.length);
+    });
+  });
+
   it('keeps a failed batch for the next flush', async () => {
     const errors: unknown[] = [];
     const b = new HeartbeatBuffer(h.tdb.db, 1000, (e) => errors.push(e));
