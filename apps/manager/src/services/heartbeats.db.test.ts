@@ -45,7 +45,9 @@ describe('HeartbeatBuffer', () => {
       const counts = async () =>
         (
           await sql<{ upd: string; hot: string }>`
-          SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables WHERE relname = 'devices'`.execute(trx)
+          SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables WHERE relname = 'devices'`.execute(
+            trx,
+          )
         ).rows[0] as { upd: string; hot: string };
       const before = await counts();
       const b = new HeartbeatBuffer(trx);
