@@ -28,7 +28,13 @@ export function keepAliveAgent(maxSockets = 256): Agent {
   return new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
 }
 
-function send(base: URL, agent: Agent, r: LoadRequest, timeoutMs: number): Promise<{ status: number; body: string }> {
+/** One request on `agent`; resolves with status 0 on a network error or timeout (never rejects). */
+export function send(
+  base: URL,
+  agent: Agent,
+  r: LoadRequest,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = request(
       {

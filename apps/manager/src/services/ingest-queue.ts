@@ -3,7 +3,7 @@
 // that transaction has committed. Busy replicas write fewer, larger statements instead of queueing
 // many small ones; an idle replica writes each upload at once.
 import type { DeviceRow } from '../db/queries/devices.js';
-import { type IngestRow, type ResultRowIn, storeResults } from '../db/queries/results.js';
+import { type IngestRow, isDuplicateResult, type ResultRowIn, storeResults } from '../db/queries/results.js';
 import type { Db } from '../db/database.js';
 import { type AlertEvent, AlertService } from './alerts.js';
 
@@ -30,6 +30,20 @@ interface Item {
   rows: IngestRow[];
   resolve(s: Stored): void;
   reject(err: unknown): void;
+}
+
+/**
+ * Whether a result id occurs twice in the batch (the key of `results` is id and start time; the same id
+ * with two start times, which no agent sends, also takes the deduplicating statement).
+ */
+function repeats(batch: Item[]): boolean {
+  const seen = new Set<string>();
+  for (const it of batch)
+    for (const r of it.rows) {
+      if (seen.has(r.id)) return true;
+      seen.add(r.id);
+    }
+  return false;
 }
 
 /** Deadlock or serialization failure: the whole transaction may simply run again. */
@@ -83,16 +97,13 @@ export class IngestQueue {
 
   private async write(batch: Item[]): Promise<void> {
     try {
-      const out = await this.store(batch).catch((err: unknown) => {
-        if (retryable(err)) return this.store(batch);
-        throw err;
-      });
+      const out = await this.storeOnce(batch);
       batch.forEach((it, i) => it.resolve(out[i] as Stored));
     } catch (err) {
       if (batch.length === 1) return (batch[0] as Item).reject(err);
       // one upload the database refuses must not fail the others: store each alone
       for (const it of batch) {
-        await this.store([it]).then(
+        await this.storeOnce([it]).then(
           ([s]) => it.resolve(s as Stored),
           (e: unknown) => it.reject(e),
         );
@@ -101,14 +112,25 @@ export class IngestQueue {
   }
 
   /**
+   * Stores the batch, trying the optimistic statement first (every row new) unless the batch itself
+   * repeats a result; a row stored before, or a deadlock, runs the transaction again skipping duplicates.
+   */
+  private storeOnce(batch: Item[]): Promise<Stored[]> {
+    return this.store(batch, repeats(batch)).catch((err: unknown) => {
+      if (isDuplicateResult(err) || retryable(err)) return this.store(batch, true);
+      throw err;
+    });
+  }
+
+  /**
    * One transaction for the batch, three round trips: one statement stores rows and latest, queues
    * them for the rollups and locks the alert machines; one writes the machines; then COMMIT.
    * Per item, what it stored.
    */
-  private async store(batch: Item[]): Promise<Stored[]> {
+  private async store(batch: Item[], dedupe: boolean): Promise<Stored[]> {
     const all = batch.length === 1 ? (batch[0] as Item).rows : batch.flatMap((it) => it.rows);
     return this.db.transaction().execute(async (tx) => {
-      const { ids, states } = await storeResults(tx, all, AlertService.seriesOf(all));
+      const { ids, states } = await storeResults(tx, all, AlertService.seriesOf(all), dedupe);
       const stored = new Set(ids);
       // an id is fresh once, for the first upload that carries it (two retries may share a batch)
       const fresh = batch.map((it) => it.rows.filter((r) => stored.delete(r.id)));

@@ -61,6 +61,9 @@ export function granularityFor(sinceMs: number, untilMs: number): 'minute' | 'ho
 
 const hasNul = (s: string) => s.includes('\u0000');
 
+/** The id as PostgreSQL prints a uuid: lower case, without the `urn:uuid:` prefix the upload schema allows. */
+const canonicalUuid = (id: string) => id.toLowerCase().replace(/^urn:uuid:/, '');
+
 export class ResultService {
   private readonly queue: IngestQueue;
 
@@ -90,6 +93,7 @@ export class ResultService {
     const now = Date.now();
     const rejected: UploadResponse['rejected'] = [];
     const rows: IngestRow[] = [];
+    const accepted: string[] = [];
     for (const { id, result: r } of results) {
       const t = Date.parse(r.startedAt);
       const metrics = JSON.stringify(r.metrics);
@@ -103,8 +107,9 @@ export class ResultService {
         // PostgreSQL text and jsonb cannot hold U+0000
         rejected.push({ id, error: 'invalid_text', message: 'target, error code and metrics may not contain U+0000' });
       } else {
+        accepted.push(id);
         rows.push({
-          id: id.toLowerCase(),
+          id: canonicalUuid(id),
           device_id: device.id,
           ou_id: device.ou_id,
           kind: r.kind,
@@ -120,7 +125,7 @@ export class ResultService {
     }
     const { fresh, events } = rows.length ? await this.queue.submit(device, rows) : { fresh: [], events: [] };
     if (fresh.length) this.onStored(device, fresh, events);
-    return { accepted: rows.map((r) => r.id), rejected, stored: fresh.length };
+    return { accepted, rejected, stored: fresh.length };
   }
 
   /** Time series of one device × kind × target from the rollup that fits the range. */

@@ -56,6 +56,42 @@ describe('upload', () => {
     expect(await rowCount()).toBe(before + 3);
   });
 
+  it('an upload mixing stored and new results stores only the new ones, once, in latest and the rollup queue too', async () => {
+    const t0 = Date.now() - 5000;
+    const [a, b, c] = [
+      icmp(new Date(t0).toISOString(), 1),
+      icmp(new Date(t0 + 1).toISOString(), 2),
+      icmp(new Date(t0 + 2).toISOString(), 3),
+    ];
+    const pending = async () =>
+      Number((await sql<{ n: string }>`SELECT count(*) AS n FROM rollup_pending`.execute(h.tdb.db)).rows[0]?.n);
+    const before = { rows: await rowCount(), pending: await pending() };
+    expect((await upload(dev.credential, [a, b])).body).toMatchObject({ stored: 2 });
+    // no repeat inside the batch: the optimistic insert meets a and b and the transaction runs again
+    const second = await upload(dev.credential, [b, c, a]);
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({ stored: 1, rejected: [], accepted: [b.id, c.id, a.id] });
+    expect(await rowCount()).toBe(before.rows + 3);
+    expect((await pending()) - before.pending).toBe(3);
+  });
+
+  it('takes ids in any form the schema allows (upper case, urn:uuid:) and answers with them as sent', async () => {
+    const now = new Date().toISOString();
+    const upper = { ...icmp(now, 1), id: randomUUID().toUpperCase() };
+    const urn = { ...icmp(now, 1), id: `urn:uuid:${randomUUID()}` };
+    const r = await upload(dev.credential, [upper, urn]);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ stored: 2, accepted: [upper.id, urn.id] });
+    const again = await upload(dev.credential, [{ ...urn, id: urn.id.slice('urn:uuid:'.length).toUpperCase() }]);
+    expect(again.body).toMatchObject({ stored: 0 });
+    const ids = await sql<{
+      id: string;
+    }>`SELECT id::text FROM results WHERE id IN (${upper.id.toLowerCase()}::uuid, ${urn.id.slice(9)}::uuid)`.execute(
+      h.tdb.db,
+    );
+    expect(ids.rows).toHaveLength(2);
+  });
+
   it('stores targets, error codes and metrics with quotes, backslashes, braces and commas as sent', async () => {
     const odd = 'a"b\\c,{d} NULL é\t"';
     const r = icmp(new Date().toISOString(), 3, 0, false, odd);

@@ -1,0 +1,112 @@
+// One-dimensional PostgreSQL arrays in the binary wire format, for node-pg parameters: pg sends a
+// Buffer parameter in binary format, and the statement's cast (`$1::uuid[]`) tells the server its type.
+// Measured on the ingest statement (bench B1): the server decodes these in about a third less CPU than
+// the same columns as text array literals, and no element needs quoting or escaping.
+//
+// Layout (src/backend/utils/adt/arrayfuncs.c, array_recv): int32 ndim = 1, int32 has-nulls flag,
+// uint32 element type OID, then per dimension int32 length and int32 lower bound (1); then per element
+// int32 byte length (-1 for NULL) and the element's own binary form. All integers big-endian.
+
+const OIDS = { bool: 16, int8: 20, text: 25, json: 114, float8: 701, uuid: 2950 } as const;
+
+/** Element types this module encodes. */
+export type BinaryElement = keyof typeof OIDS;
+
+type ElementValue<T extends BinaryElement> = T extends 'bool'
+  ? boolean
+  : T extends 'float8'
+    ? number
+    : // int8 as a decimal string (bigint ids), uuid as 32 hex digits with or without hyphens, text and json as text
+      string;
+
+const HEADER = 20;
+const TWO_32 = 2 ** 32;
+const HEX32 = /^[0-9a-fA-F]{32}$/;
+
+/** Fixed element sizes in bytes (text and json vary). */
+const FIXED: Partial<Record<BinaryElement, number>> = { bool: 1, int8: 8, float8: 8, uuid: 16 };
+
+/**
+ * Encodes `values` as a binary array of `type` (null elements allowed).
+ * @throws Error on a value that is not of the type (an int8 that is not an integer, a uuid that is not
+ * 32 hex digits): callers pass validated data, so this is a programming error.
+ */
+export function binaryArray<T extends BinaryElement>(type: T, values: readonly (ElementValue<T> | null)[]): Buffer {
+  const fixed = FIXED[type];
+  let hasNull = 0;
+  let size = HEADER;
+  let texts: (Buffer | null)[] | undefined;
+  if (fixed !== undefined) {
+    for (const v of values) {
+      if (v === null) hasNull = 1;
+      size += 4 + (v === null ? 0 : fixed);
+    }
+  } else {
+    texts = values.map((v) => (v === null ? null : Buffer.from(v as string, 'utf8')));
+    for (const b of texts) {
+      if (b === null) hasNull = 1;
+      size += 4 + (b === null ? 0 : b.length);
+    }
+  }
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeInt32BE(1, 0);
+  buf.writeInt32BE(hasNull, 4);
+  buf.writeUInt32BE(OIDS[type], 8);
+  buf.writeInt32BE(values.length, 12);
+  buf.writeInt32BE(1, 16);
+  let o = HEADER;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as ElementValue<T> | null;
+    if (v === null) {
+      buf.writeInt32BE(-1, o);
+      o += 4;
+      continue;
+    }
+    if (texts) {
+      const b = texts[i] as Buffer;
+      buf.writeInt32BE(b.length, o);
+      b.copy(buf, o + 4);
+      o += 4 + b.length;
+      continue;
+    }
+    buf.writeInt32BE(fixed as number, o);
+    o += 4;
+    switch (type) {
+      case 'bool':
+        buf[o] = v ? 1 : 0;
+        break;
+      case 'float8':
+        buf.writeDoubleBE(v as number, o);
+        break;
+      case 'int8':
+        writeInt8(buf, o, v as string);
+        break;
+      case 'uuid': {
+        const hex = (v as string).length === 32 ? (v as string) : (v as string).replace(/-/g, '');
+        if (!HEX32.test(hex)) throw new Error(`not a uuid: ${String(v)}`);
+        buf.write(hex, o, 16, 'hex');
+        break;
+      }
+    }
+    o += fixed as number;
+  }
+  return buf;
+}
+
+function writeInt8(buf: Buffer, o: number, v: string): void {
+  const n = Number(v);
+  if (Number.isSafeInteger(n) && /^-?\d+$/.test(v)) {
+    // high word with sign (floor division), low word unsigned
+    buf.writeInt32BE(Math.floor(n / TWO_32), o);
+    buf.writeUInt32BE(n - Math.floor(n / TWO_32) * TWO_32, o + 4);
+    return;
+  }
+  let b: bigint;
+  try {
+    b = BigInt(v);
+  } catch {
+    throw new Error(`not an int8: ${v}`);
+  }
+  if (!/^-?\d+$/.test(v)) throw new Error(`not an int8: ${v}`);
+  buf.writeBigInt64BE(b, o);
+}
