@@ -121,6 +121,27 @@ describe('foldPendingRollups', () => {
     expect((await rollups('t2', 'minute')).map((m) => m.count)).toEqual([2, 2, 3]);
   });
 
+  it('adds one result per fold, in the first, last and a middle bucket, or without latency', async () => {
+    const one: Sample[] = [
+      { at: hour + 1_000, ok: true, latency: 0.01 },
+      { at: hour + 2_000, ok: true, latency: 1e6 },
+      { at: hour + 3_000, ok: true, latency: 3 },
+      { at: hour + 4_000, ok: false, latency: null },
+      { at: hour + 5_000, ok: true, latency: 3 },
+      { at: hour + 6_000, ok: true, latency: 0.02 },
+      { at: hour + 7_000, ok: true, latency: 2e6 },
+    ];
+    for (const s of one) {
+      await queue('t4', [s]);
+      expect(await foldPendingRollups(h.tdb.db)).toBe(1);
+    }
+    for (const g of ['minute', 'hour', 'day']) {
+      const [row] = await rollups('t4', g);
+      expect(row).toMatchObject({ count: 7, ok_count: 6, lat_count: 6, lat_min: 0.01, lat_max: 2e6 });
+      expect(row?.hist).toEqual(histOf(one.map((s) => s.latency)));
+    }
+  });
+
   it('folds in batches of the given size, each result once', async () => {
     const many = Array.from({ length: 250 }, (_, i) => ({
       at: hour + i * 1000,
