@@ -6,6 +6,7 @@ import { b5 } from './b5-probe-accuracy.js';
 import { b8 } from './b8-footprint.js';
 import { b9 } from './b9-fleet-queries.js';
 import { blackbox } from './blackbox.js';
+import { foldBench } from './fold.js';
 import { spoolBench } from './spool.js';
 
 const BENCHES: Record<string, (command: string) => Promise<void>> = {
@@ -16,6 +17,7 @@ const BENCHES: Record<string, (command: string) => Promise<void>> = {
   b8: (command) => b8(command),
   b9: (command) => b9(command),
   blackbox: (command) => blackbox(command),
+  fold: (command) => foldBench(command),
   spool: (command) => spoolBench(command),
 };
 

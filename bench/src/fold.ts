@@ -1,0 +1,160 @@
+// Rollup fold cost (ADR 6): PostgreSQL CPU per result of the leader's fold job, in steady state (each
+// fold sees one new result per series) and clustered (ten results per series and fold, as B1's ingest
+// phase), beside COPY of the same raw rows in the same run.
+import { randomUUID } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { sql } from 'kysely';
+import { from as copyFrom } from 'pg-copy-streams';
+import { openDatabase } from '../../apps/manager/src/db/database.js';
+import { migrate } from '../../apps/manager/src/db/migrate.js';
+import { type IngestRow, storeResults } from '../../apps/manager/src/db/queries/results.js';
+import { foldPendingRollups } from '../../apps/manager/src/jobs/rollup-fold.js';
+import { createBenchDb } from './lib/bench-db.js';
+import { processCpu } from './lib/proc-cpu.js';
+import { machineLine, publish } from './lib/results.js';
+
+const SERIES = Number(process.env.FOLD_SERIES ?? 10_000);
+const ROUNDS = 12; // folds in the steady case (the first two, creating the hour and day rows, not counted)
+const CLUSTER = 10; // results per series and fold in the clustered case
+
+function row(series: number, at: number, latency: number): IngestRow {
+  return {
+    id: randomUUID(),
+    device_id: String(1 + (series % 200)),
+    ou_id: '1',
+    kind: 'tcp',
+    target: `10.20.${Math.floor(series / 200) % 250}.${series % 250}:443`,
+    started_at: new Date(at).toISOString(),
+    duration_ms: 1,
+    ok: true,
+    error_code: null,
+    latency_ms: latency,
+    jitter_ms: null,
+    loss_pct: null,
+    metrics: '{"connectMs":1}',
+  };
+}
+
+export interface FoldData {
+  series: number;
+  steadyUsPerResult: number;
+  steadyRounds: number[];
+  clusteredUsPerResult: number;
+  copyUsPerRow: number;
+}
+
+async function measure(): Promise<FoldData> {
+  const bench = await createBenchDb();
+  const h = openDatabase(bench.url, 1);
+  try {
+    await migrate(bench.pool);
+    const pid = Number((await sql<{ p: number }>`SELECT pg_backend_pid() AS p`.execute(h.db)).rows[0]?.p);
+    const store = async (rows: IngestRow[]) => {
+      for (let i = 0; i < rows.length; i += 4000)
+        await h.db.transaction().execute((tx) => storeResults(tx, rows.slice(i, i + 4000), []));
+    };
+    const foldCpu = async () => {
+      const c0 = processCpu(pid).ownMs;
+      await foldPendingRollups(h.db);
+      return processCpu(pid).ownMs - c0;
+    };
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000;
+    // steady: one result per series per fold, a minute apart, latencies spread over a few buckets
+    const steadyRounds: number[] = [];
+    for (let m = 0; m < ROUNDS; m++) {
+      await store(
+        Array.from({ length: SERIES }, (_, s) => row(s, hour + m * 60_000 + (s % 1000), 0.5 + (s % 7) * (1 + m / 10))),
+      );
+      steadyRounds.push(((await foldCpu()) * 1000) / SERIES);
+      process.stdout.write(`fold: steady round ${m + 1}/${ROUNDS} ${steadyRounds[m]?.toFixed(1)} µs/result\n`);
+    }
+    const counted = steadyRounds.slice(2);
+    // clustered: CLUSTER results per series in one minute, one fold (fresh hour: new rows)
+    const clustered: IngestRow[] = [];
+    for (let s = 0; s < SERIES; s++)
+      for (let j = 0; j < CLUSTER; j++) clustered.push(row(s, hour + 3_600_000 + j * 1000, 1.734));
+    await store(clustered);
+    const clusteredUs = ((await foldCpu()) * 1000) / clustered.length;
+    process.stdout.write(`fold: clustered ${clusteredUs.toFixed(1)} µs/result\n`);
+    // reference: COPY of the same number of raw rows into a table shaped like results
+    await h.pool.query('CREATE TABLE copy_ref (LIKE results INCLUDING DEFAULTS, PRIMARY KEY (started_at, id))');
+    await h.pool.query('CREATE INDEX ON copy_ref (device_id, kind, target, started_at DESC)');
+    const lines = clustered.map((r) =>
+      [
+        r.id,
+        r.device_id,
+        r.ou_id,
+        r.kind,
+        r.target,
+        r.started_at,
+        '1',
+        't',
+        '\\N',
+        '1.734',
+        '\\N',
+        '\\N',
+        r.metrics,
+      ].join('\t'),
+    );
+    const client = await h.pool.connect();
+    let copyUs: number;
+    try {
+      const c0 = processCpu(pid).ownMs;
+      const stream = client.query(
+        copyFrom(
+          'COPY copy_ref (id, device_id, ou_id, kind, target, started_at, duration_ms, ok, error_code, latency_ms, jitter_ms, loss_pct, metrics) FROM STDIN',
+        ),
+      );
+      const chunks = function* () {
+        for (let i = 0; i < lines.length; i += 1000) yield `${lines.slice(i, i + 1000).join('\n')}\n`;
+      };
+      await pipeline(Readable.from(chunks()), stream as unknown as Writable);
+      copyUs = ((processCpu(pid).ownMs - c0) * 1000) / lines.length;
+    } finally {
+      client.release();
+    }
+    return {
+      series: SERIES,
+      steadyUsPerResult: counted.reduce((a, b) => a + b, 0) / counted.length,
+      steadyRounds,
+      clusteredUsPerResult: clusteredUs,
+      copyUsPerRow: copyUs,
+    };
+  } finally {
+    await h.close();
+    await bench.drop();
+  }
+}
+
+export function foldMarkdown(d: FoldData, command: string): string {
+  const f = (n: number) => n.toFixed(1);
+  return [
+    '## Rollup fold — PostgreSQL CPU per result',
+    '',
+    `Command: \`${command}\` · ${machineLine()}`,
+    '',
+    `Fresh database; ${d.series} series (200 devices); results stored with the manager's ingest statement, then`,
+    "folded with the leader job's function (`foldPendingRollups`) on one connection, whose backend CPU is read",
+    'from /proc before and after. Steady: one result per series per fold, one minute apart in one hour (what',
+    'agents probing every few seconds or slower look like to a fold every 2 s): each result adds to a new minute',
+    `row and rewrites its hour and day rows; rounds 3–${ROUNDS} counted. Clustered: ${CLUSTER} results per series in one`,
+    "minute, one fold (B1's ingest phase). Reference: COPY of the clustered raw rows into a table shaped like",
+    '`results`, same backend, same run. No target in QUALITY.md; this is where ingest spends the rest of its',
+    'PostgreSQL time after the upload is answered.',
+    '',
+    '| case | µs PostgreSQL CPU per result | ÷ COPY µs per raw row |',
+    '|---|---|---|',
+    `| steady (1 result per series per fold) | ${f(d.steadyUsPerResult)} | ${(d.steadyUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
+    `| clustered (${CLUSTER} per series per fold) | ${f(d.clusteredUsPerResult)} | ${(d.clusteredUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
+    `| COPY of a raw row (reference) | ${f(d.copyUsPerRow)} | 1 |`,
+    '',
+    `Steady rounds (µs per result): ${d.steadyRounds.map(f).join(', ')}.`,
+  ].join('\n');
+}
+
+export async function foldBench(command: string): Promise<void> {
+  const d = await measure();
+  await publish('FOLD', foldMarkdown(d, command), d);
+}
