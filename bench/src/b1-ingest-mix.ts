@@ -8,6 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { newResultId } from '../../apps/agent/src/tasks/result-id.js';
 import { createBenchDb, startBareServerChild, startManagerChild } from './lib/bench-db.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
+import { commandCpu, processCpu } from './lib/proc-cpu.js';
 import { keepAliveAgent, type LoadRequest, openLoopStep, send, type StepResult, stepPasses } from './lib/open-loop.js';
 import { machineLine, publish } from './lib/results.js';
 import { ms, summarize } from './lib/stats.js';
@@ -93,10 +94,18 @@ async function ladder(base: string, devices: BenchDevice[]): Promise<StepResult[
 /** Highest achieved req/s over the steps that passed (p99 < 100 ms, ≤ 1 % errors). */
 const sustained = (steps: StepResult[]) => Math.max(0, ...steps.filter((s) => stepPasses(s)).map((s) => s.achieved));
 
+/** CPU µs per stored row during the row-ingest phase, by process. */
+export interface RowCpu {
+  manager: number;
+  postgres: number;
+  generator: number;
+}
+
 export async function ingestRate(
   base: string,
   devices: BenchDevice[],
-): Promise<{ rows: number; ms: number; rejected429: number }> {
+  managerPid: number,
+): Promise<{ rows: number; ms: number; rejected429: number; cpu: RowCpu }> {
   const batches = INGEST_ROWS / INGEST_BATCH;
   // built before the clock starts, as the COPY reference's lines are
   const bodies = Array.from({ length: batches }, (_, n) =>
@@ -123,9 +132,19 @@ export async function ingestRate(
       rows += (JSON.parse(r.body) as { stored?: number }).stored ?? 0;
     }
   };
+  const cpu = () => ({ m: processCpu(managerPid).ownMs, pg: commandCpu('postgres'), g: processCpu('self').ownMs });
+  const c0 = cpu();
   await Promise.all(Array.from({ length: INGEST_WORKERS }, worker));
+  const ms = performance.now() - t0;
+  const c1 = cpu();
   agent.destroy();
-  return { rows, ms: performance.now() - t0, rejected429 };
+  const per = (a: number, b: number) => ((b - a) * 1000) / Math.max(1, rows);
+  return {
+    rows,
+    ms,
+    rejected429,
+    cpu: { manager: per(c0.m, c1.m), postgres: per(c0.pg, c1.pg), generator: per(c0.g, c1.g) },
+  };
 }
 
 export interface UploadCost {
@@ -182,7 +201,11 @@ async function xacts(pool: pg.Pool): Promise<number> {
   return Number(r.rows[0].n);
 }
 
-export async function copyRate(pool: pg.Pool, deviceId: string, ouId: string): Promise<{ rows: number; ms: number }> {
+export async function copyRate(
+  pool: pg.Pool,
+  deviceId: string,
+  ouId: string,
+): Promise<{ rows: number; ms: number; postgresUsPerRow: number }> {
   await pool.query(`CREATE TABLE copy_ref (LIKE results INCLUDING DEFAULTS, PRIMARY KEY (started_at, id))`);
   await pool.query(`CREATE INDEX ON copy_ref (device_id, kind, target, started_at DESC)`);
   const at = new Date().toISOString();
@@ -198,6 +221,7 @@ export async function copyRate(pool: pg.Pool, deviceId: string, ouId: string): P
   }
   const client = await pool.connect();
   try {
+    const c0 = commandCpu('postgres');
     const t0 = performance.now();
     const stream = client.query(
       copyFrom(
@@ -206,8 +230,9 @@ export async function copyRate(pool: pg.Pool, deviceId: string, ouId: string): P
     );
     await pipeline(Readable.from(chunks(lines)), stream as unknown as Writable);
     const t = performance.now() - t0;
+    const pgMs = commandCpu('postgres') - c0;
     const count = Number((await client.query('SELECT count(*) AS n FROM copy_ref')).rows[0].n);
-    return { rows: count, ms: t };
+    return { rows: count, ms: t, postgresUsPerRow: (pgMs * 1000) / Math.max(1, count) };
   } finally {
     client.release();
   }
@@ -223,8 +248,15 @@ export interface B1Data {
   oursSustained: number;
   bareSustained: number;
   reqRatio: number;
-  ingest: { rows: number; ms: number; rejected429: number; rowsPerSecond: number; foldedAfterMs: number | null };
-  copy: { rows: number; ms: number; rowsPerSecond: number };
+  ingest: {
+    rows: number;
+    ms: number;
+    rejected429: number;
+    rowsPerSecond: number;
+    foldedAfterMs: number | null;
+    cpu: RowCpu;
+  };
+  copy: { rows: number; ms: number; rowsPerSecond: number; postgresUsPerRow: number };
   rowsRatio: number;
   uploadCosts: UploadCost[];
 }
@@ -235,14 +267,14 @@ export async function runB1(): Promise<B1Data> {
   try {
     const manager = await startManagerChild(db.url);
     let ours: StepResult[];
-    let ingest: { rows: number; ms: number; rejected429: number };
+    let ingest: Awaited<ReturnType<typeof ingestRate>>;
     let fleet: Awaited<ReturnType<typeof makeFleet>>;
     let costs: UploadCost[];
     let foldedAfterMs: number | null;
     try {
       fleet = await makeFleet(manager.url, db.pool, { name: 'b1', viaHttp: 100, viaSql: 100 });
       ours = await ladder(manager.url, fleet.devices);
-      ingest = await ingestRate(manager.url, fleet.devices);
+      ingest = await ingestRate(manager.url, fleet.devices, manager.pid);
       foldedAfterMs = await rollupsCaughtUp(db.pool);
       costs = await uploadCosts(manager.url, db.pool, fleet.devices);
     } finally {
@@ -277,6 +309,7 @@ export async function runB1(): Promise<B1Data> {
 }
 
 const passFail = (ok: boolean) => (ok ? 'pass' : 'FAIL');
+const f1 = (n: number) => n.toFixed(1);
 
 /** Markdown section for RESULTS.md. */
 export function b1Markdown(d: B1Data, command: string): string {
@@ -347,17 +380,13 @@ export function b1Markdown(d: B1Data, command: string): string {
     '17:55 the ladder stopped at 3200 req/s and the bare server, passing it, was taken as generator-bound; the',
     'longer ladder shows the generator reaches several times the manager, so the earlier 0.61–0.75 were wrong.',
     '',
-    'Row ingest, where the time goes (per-process CPU over the 100 000-row phase, scratch runs of the same phase,',
-    '2026-12-02): the manager about 15 µs per row (JSON parse and schema check of the body, building the',
-    'rows, alert evaluation, sending the statement), PostgreSQL about 20–23 µs per row (the insert into',
-    '`results` with its two indexes and jsonb, `result_latest`, the `rollup_pending` queue and, in the fold,',
-    'three rollup upserts per series and bucket), the generator about 3 µs; COPY needs about 5 µs of',
-    'PostgreSQL per row and nothing else. On 2 cores that caps ingest near 0.3× COPY with this design: reaching',
-    '0.4× needs PostgreSQL work per row about halved (for example hour and day rollups derived from closed',
-    'minutes instead of upserted per fold), not tuning. Sending the rows as typed arrays for `unnest` instead',
-    'of one JSON document, summing the fold in SQL, and not writing quiet alert machines are what moved it',
-    'since the 06:08 run (0.17×, whose bodies also lacked the tcp latency the agent reports, so no alert',
-    'machine or histogram was touched).',
+    '',
+    `Row ingest, where the time goes (CPU of each process over the phase ÷ rows stored): the manager ${f1(d.ingest.cpu.manager)} µs per`,
+    `row (JSON parse and schema check of the body, building the rows, alert evaluation, encoding the statement), PostgreSQL`,
+    `${f1(d.ingest.cpu.postgres)} µs (every postgres process: the ingest statement and, when the leader's fold job ran during the`,
+    `phase, the fold), this generator ${f1(d.ingest.cpu.generator)} µs; COPY needed ${f1(d.copy.postgresUsPerRow)} µs of PostgreSQL per row and nothing`,
+    'else. What moved it on 2026-12-03 (ADR 6): binary array parameters, the optimistic insert, `json` metrics',
+    '(about half the PostgreSQL CPU of the ingest statement) and a cheaper fold (`./rookery bench fold`).',
   );
   if (bareTop)
     lines.push(

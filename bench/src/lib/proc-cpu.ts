@@ -1,5 +1,5 @@
 // CPU time of a process from /proc/PID/stat (utime + stime, and children's when asked).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second for /proc/PID/stat times (USER_HZ; 100 on Linux). */
 export const CLOCK_TICKS = 100;
@@ -19,4 +19,18 @@ export function parseProcStat(text: string): { ownMs: number; childrenMs: number
 /** CPU ms of process `pid` ('self' for this one). */
 export function processCpu(pid: number | 'self'): { ownMs: number; childrenMs: number } {
   return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** CPU ms of every process named `comm` (as /proc/PID/comm shows it, e.g. "postgres"), summed. */
+export function commandCpu(comm: string): number {
+  let ms = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) ms += processCpu(Number(d)).ownMs;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ms;
 }
