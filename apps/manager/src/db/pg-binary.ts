@@ -12,7 +12,8 @@ const OIDS = { bool: 16, int8: 20, text: 25, json: 114, float8: 701, uuid: 2950 
 /** Element types this module encodes. */
 export type BinaryElement = keyof typeof OIDS;
 
-type ElementValue<T extends BinaryElement> = T extends 'bool'
+/** What a `binaryArray` of `T` takes per element. */
+export type ElementValue<T extends BinaryElement> = T extends 'bool'
   ? boolean
   : T extends 'float8'
     ? number
@@ -94,19 +95,14 @@ export function binaryArray<T extends BinaryElement>(type: T, values: readonly (
 }
 
 function writeInt8(buf: Buffer, o: number, v: string): void {
+  if (!/^-?\d+$/.test(v)) throw new Error(`not an int8: ${v}`);
   const n = Number(v);
-  if (Number.isSafeInteger(n) && /^-?\d+$/.test(v)) {
-    // high word with sign (floor division), low word unsigned
-    buf.writeInt32BE(Math.floor(n / TWO_32), o);
-    buf.writeUInt32BE(n - Math.floor(n / TWO_32) * TWO_32, o + 4);
+  if (!Number.isSafeInteger(n)) {
+    buf.writeBigInt64BE(BigInt(v), o);
     return;
   }
-  let b: bigint;
-  try {
-    b = BigInt(v);
-  } catch {
-    throw new Error(`not an int8: ${v}`);
-  }
-  if (!/^-?\d+$/.test(v)) throw new Error(`not an int8: ${v}`);
-  buf.writeBigInt64BE(b, o);
+  // high word with sign (floor division), low word unsigned
+  const high = Math.floor(n / TWO_32);
+  buf.writeInt32BE(high, o);
+  buf.writeUInt32BE(n - high * TWO_32, o + 4);
 }

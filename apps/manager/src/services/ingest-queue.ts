@@ -32,20 +32,6 @@ interface Item {
   reject(err: unknown): void;
 }
 
-/**
- * Whether a result id occurs twice in the batch (the key of `results` is id and start time; the same id
- * with two start times, which no agent sends, also takes the deduplicating statement).
- */
-function repeats(batch: Item[]): boolean {
-  const seen = new Set<string>();
-  for (const it of batch)
-    for (const r of it.rows) {
-      if (seen.has(r.id)) return true;
-      seen.add(r.id);
-    }
-  return false;
-}
-
 /** Deadlock or serialization failure: the whole transaction may simply run again. */
 const retryable = (err: unknown) => ['40P01', '40001'].includes((err as { code?: string }).code ?? '');
 
@@ -112,11 +98,11 @@ export class IngestQueue {
   }
 
   /**
-   * Stores the batch, trying the optimistic statement first (every row new) unless the batch itself
-   * repeats a result; a row stored before, or a deadlock, runs the transaction again skipping duplicates.
+   * Stores the batch, trying the optimistic statement first (every row new); a row stored before or
+   * repeated within the batch, or a deadlock, runs the transaction again skipping duplicates.
    */
   private storeOnce(batch: Item[]): Promise<Stored[]> {
-    return this.store(batch, repeats(batch)).catch((err: unknown) => {
+    return this.store(batch, false).catch((err: unknown) => {
       if (isDuplicateResult(err) || retryable(err)) return this.store(batch, true);
       throw err;
     });

@@ -5,7 +5,7 @@ import { HIST_BUCKETS } from '../../domain/result-headline.js';
 import type { RollupCounters } from '../../domain/rollups.js';
 import type { Scope } from '../../domain/principal.js';
 import type { Db } from '../database.js';
-import { binaryArray } from '../pg-binary.js';
+import { type BinaryElement, binaryArray, type ElementValue } from '../pg-binary.js';
 import { inScope } from './scope.js';
 
 export interface ResultRowIn {
@@ -58,56 +58,22 @@ const RETURNED = 'id, device_id, ou_id, kind, target, started_at, ok, error_code
  * array literals for every column and against one JSON document decoded with jsonb_to_recordset (bench B1).
  */
 function rowColumns(rows: readonly IngestRow[]): (Buffer | string)[] {
+  const col = <T extends BinaryElement>(type: T, f: (r: IngestRow) => ElementValue<T> | null) =>
+    binaryArray(type, rows.map(f));
   return [
-    binaryArray(
-      'uuid',
-      rows.map((r) => r.id),
-    ),
-    binaryArray(
-      'int8',
-      rows.map((r) => r.device_id),
-    ),
-    binaryArray(
-      'int8',
-      rows.map((r) => r.ou_id),
-    ),
-    binaryArray(
-      'text',
-      rows.map((r) => r.kind),
-    ),
-    binaryArray(
-      'text',
-      rows.map((r) => r.target),
-    ),
+    col('uuid', (r) => r.id),
+    col('int8', (r) => r.device_id),
+    col('int8', (r) => r.ou_id),
+    col('text', (r) => r.kind),
+    col('text', (r) => r.target),
     `{${rows.map((r) => r.started_at).join(',')}}`,
-    binaryArray(
-      'float8',
-      rows.map((r) => r.duration_ms),
-    ),
-    binaryArray(
-      'bool',
-      rows.map((r) => r.ok),
-    ),
-    binaryArray(
-      'text',
-      rows.map((r) => r.error_code),
-    ),
-    binaryArray(
-      'float8',
-      rows.map((r) => r.latency_ms),
-    ),
-    binaryArray(
-      'float8',
-      rows.map((r) => r.jitter_ms),
-    ),
-    binaryArray(
-      'float8',
-      rows.map((r) => r.loss_pct),
-    ),
-    binaryArray(
-      'json',
-      rows.map((r) => r.metrics),
-    ),
+    col('float8', (r) => r.duration_ms),
+    col('bool', (r) => r.ok),
+    col('text', (r) => r.error_code),
+    col('float8', (r) => r.latency_ms),
+    col('float8', (r) => r.jitter_ms),
+    col('float8', (r) => r.loss_pct),
+    col('json', (r) => r.metrics),
   ];
 }
 
@@ -131,7 +97,7 @@ export function isDuplicateResult(err: unknown): boolean {
  * Two forms. Without `dedupe` (the common case) every row must be new: a row stored before fails the
  * statement with a unique violation (`isDuplicateResult`), which aborts the transaction; run it again
  * with `dedupe`, which skips rows already stored (same id and started_at) and returns the ids it did
- * store. `rows` must not repeat an (id, started_at) without `dedupe`. Measured on this statement
+ * store. A batch that repeats a result within itself fails the same way. Measured on this statement
  * (bench B1): the optimistic insert costs PostgreSQL about a sixth less than `ON CONFLICT DO NOTHING …
  * RETURNING`, and retries are rare (a lost response, an agent restart before its spool was trimmed).
  * @returns ids stored by this call and the machines' states
@@ -236,9 +202,9 @@ const KEY = sql.raw('granularity, bucket, device_id, kind, target');
  * (granularity, device, kind, target bytewise, bucket), so concurrent folds cannot deadlock. Each
  * result is rolled up exactly once: taking and adding commit together.
  *
- * Measured (bench/scratch, 2026-12-03; 10 000 series with one new result each per fold, the steady state
- * of agents that probe every few seconds or slower): 80 µs of PostgreSQL CPU per result before the
- * following, 70 after them, 57 with `result_rollups` at fillfactor 70 (migration 0009):
+ * Measured with `./rookery bench fold` (10 000 series with one new result each per fold, the steady
+ * state of agents that probe every few seconds or slower): 78 → 41 µs of PostgreSQL CPU per result with
+ * the following and `result_rollups` at fillfactor 70 (migration 0009):
  * - each result's histogram bucket is computed once, not once per granularity;
  * - a batch's dense histogram is built by concatenation when its latencies share a bucket (`DENSE`),
  *   instead of a 64-row subquery per rollup row;
