@@ -1,12 +1,9 @@
 // B1: result ingest + heartbeat + config mix with per-device credentials under open-loop load, beside a bare
 // node:http JSON server at the same offered loads, and PostgreSQL COPY of the same result rows, in one run.
-import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { newResultId } from '../../apps/agent/src/tasks/result-id.js';
 import { createBenchDb, startBareServerChild, startManagerChild } from './lib/bench-db.js';
+import { copyReference, copyText } from './lib/copy-ref.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { commandCpu, processCpu } from './lib/proc-cpu.js';
 import { keepAliveAgent, type LoadRequest, openLoopStep, send, type StepResult, stepPasses } from './lib/open-loop.js';
@@ -201,45 +198,23 @@ async function xacts(pool: pg.Pool): Promise<number> {
   return Number(r.rows[0].n);
 }
 
-export async function copyRate(
+export function copyRate(
   pool: pg.Pool,
   deviceId: string,
   ouId: string,
 ): Promise<{ rows: number; ms: number; postgresUsPerRow: number }> {
-  await pool.query(`CREATE TABLE copy_ref (LIKE results INCLUDING DEFAULTS, PRIMARY KEY (started_at, id))`);
-  await pool.query(`CREATE INDEX ON copy_ref (device_id, kind, target, started_at DESC)`);
   const at = new Date().toISOString();
   const lines: string[] = [];
   for (let n = 0; n < INGEST_ROWS; n++) {
     const r = result(n, at);
-    const metrics = JSON.stringify(r.result.metrics).replace(/\\/g, '\\\\');
+    const metrics = copyText(JSON.stringify(r.result.metrics));
     lines.push(
       [r.id, deviceId, ouId, 'tcp', r.result.target, at, '1.734', 't', '\\N', '1.734', '\\N', '\\N', metrics].join(
         '\t',
       ),
     );
   }
-  const client = await pool.connect();
-  try {
-    const c0 = commandCpu('postgres');
-    const t0 = performance.now();
-    const stream = client.query(
-      copyFrom(
-        'COPY copy_ref (id, device_id, ou_id, kind, target, started_at, duration_ms, ok, error_code, latency_ms, jitter_ms, loss_pct, metrics) FROM STDIN',
-      ),
-    );
-    await pipeline(Readable.from(chunks(lines)), stream as unknown as Writable);
-    const t = performance.now() - t0;
-    const pgMs = commandCpu('postgres') - c0;
-    const count = Number((await client.query('SELECT count(*) AS n FROM copy_ref')).rows[0].n);
-    return { rows: count, ms: t, postgresUsPerRow: (pgMs * 1000) / Math.max(1, count) };
-  } finally {
-    client.release();
-  }
-}
-
-function* chunks(lines: string[]): Generator<string> {
-  for (let i = 0; i < lines.length; i += 1000) yield `${lines.slice(i, i + 1000).join('\n')}\n`;
+  return copyReference(pool, lines);
 }
 
 export interface B1Data {

@@ -2,16 +2,13 @@
 // fold sees one new result per series) and clustered (ten results per series and fold, as B1's ingest
 // phase), beside COPY of the same raw rows in the same run.
 import { randomUUID } from 'node:crypto';
-import type { Writable } from 'node:stream';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { sql } from 'kysely';
-import { from as copyFrom } from 'pg-copy-streams';
 import { openDatabase } from '../../apps/manager/src/db/database.js';
 import { migrate } from '../../apps/manager/src/db/migrate.js';
 import { type IngestRow, storeResults } from '../../apps/manager/src/db/queries/results.js';
 import { foldPendingRollups } from '../../apps/manager/src/jobs/rollup-fold.js';
 import { createBenchDb } from './lib/bench-db.js';
+import { copyReference, copyText } from './lib/copy-ref.js';
 import { processCpu } from './lib/proc-cpu.js';
 import { machineLine, publish } from './lib/results.js';
 
@@ -78,49 +75,33 @@ async function measure(): Promise<FoldData> {
     await store(clustered);
     const clusteredUs = ((await foldCpu()) * 1000) / clustered.length;
     process.stdout.write(`fold: clustered ${clusteredUs.toFixed(1)} µs/result\n`);
-    // reference: COPY of the same number of raw rows into a table shaped like results
-    await h.pool.query('CREATE TABLE copy_ref (LIKE results INCLUDING DEFAULTS, PRIMARY KEY (started_at, id))');
-    await h.pool.query('CREATE INDEX ON copy_ref (device_id, kind, target, started_at DESC)');
-    const lines = clustered.map((r) =>
-      [
-        r.id,
-        r.device_id,
-        r.ou_id,
-        r.kind,
-        r.target,
-        r.started_at,
-        '1',
-        't',
-        '\\N',
-        '1.734',
-        '\\N',
-        '\\N',
-        r.metrics,
-      ].join('\t'),
+    // reference: COPY of the same raw rows into a table shaped like results
+    const copy = await copyReference(
+      bench.pool,
+      clustered.map((r) =>
+        [
+          r.id,
+          r.device_id,
+          r.ou_id,
+          r.kind,
+          r.target,
+          r.started_at,
+          '1',
+          't',
+          '\\N',
+          '1.734',
+          '\\N',
+          '\\N',
+          copyText(r.metrics),
+        ].join('\t'),
+      ),
     );
-    const client = await h.pool.connect();
-    let copyUs: number;
-    try {
-      const c0 = processCpu(pid).ownMs;
-      const stream = client.query(
-        copyFrom(
-          'COPY copy_ref (id, device_id, ou_id, kind, target, started_at, duration_ms, ok, error_code, latency_ms, jitter_ms, loss_pct, metrics) FROM STDIN',
-        ),
-      );
-      const chunks = function* () {
-        for (let i = 0; i < lines.length; i += 1000) yield `${lines.slice(i, i + 1000).join('\n')}\n`;
-      };
-      await pipeline(Readable.from(chunks()), stream as unknown as Writable);
-      copyUs = ((processCpu(pid).ownMs - c0) * 1000) / lines.length;
-    } finally {
-      client.release();
-    }
     return {
       series: SERIES,
       steadyUsPerResult: counted.reduce((a, b) => a + b, 0) / counted.length,
       steadyRounds,
       clusteredUsPerResult: clusteredUs,
-      copyUsPerRow: copyUs,
+      copyUsPerRow: copy.postgresUsPerRow,
     };
   } finally {
     await h.close();
@@ -141,7 +122,7 @@ export function foldMarkdown(d: FoldData, command: string): string {
     'agents probing every few seconds or slower look like to a fold every 2 s): each result adds to a new minute',
     `row and rewrites its hour and day rows; rounds 3–${ROUNDS} counted. Clustered: ${CLUSTER} results per series in one`,
     "minute, one fold (B1's ingest phase). Reference: COPY of the clustered raw rows into a table shaped like",
-    '`results`, same backend, same run. No target in QUALITY.md; this is where ingest spends the rest of its',
+    '`results` (CPU of every postgres process), same run. No target in QUALITY.md; this is where ingest spends the rest of its',
     'PostgreSQL time after the upload is answered.',
     '',
     '| case | µs PostgreSQL CPU per result | ÷ COPY µs per raw row |',
