@@ -16,6 +16,7 @@ import { resultPartitionsJob, resultRetentionJob } from './jobs/results-maintena
 import { rollupFoldJob } from './jobs/rollup-fold.js';
 import { CONFIG_CHANNEL, type ConfigChange } from './ws/agent-gateway.js';
 import { LIVE_CHANNEL, type LiveMessage } from './ws/live-feed.js';
+import { LivePresence, PRESENCE_CHANNEL } from './ws/live-presence.js';
 
 export interface RunningManager {
   /** base URL, e.g. http://127.0.0.1:8080 */
@@ -50,6 +51,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
   }
   const handle = openDatabase(url);
   let notifier: Notifier | undefined;
+  let presence: LivePresence | undefined;
   try {
     const applied = await migrate(handle.pool);
     if (applied.length) log.info({ applied }, 'migrations applied');
@@ -82,11 +84,20 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       },
       {
         broadcast: () => (change: ConfigChange) => (notifier as Notifier).notify(CONFIG_CHANNEL, change),
-        publishLive: () => (m: LiveMessage) => (notifier as Notifier).notify(LIVE_CHANNEL, m),
+        publishLive: (live) => {
+          presence = new LivePresence(live, (m) => (notifier as Notifier).notify(PRESENCE_CHANNEL, m));
+          const p = presence;
+          return {
+            publish: (m: LiveMessage) => (notifier as Notifier).notify(LIVE_CHANNEL, m),
+            watched: () => p.watched(),
+          };
+        },
         outboundAllow: config.outboundAllow,
       },
     );
     await notifier.listen(LIVE_CHANNEL, (m) => deps.live.deliver(m as LiveMessage));
+    await notifier.listen(PRESENCE_CHANNEL, (m) => presence?.receive(m));
+    presence?.start();
     await notifier.listen(CONFIG_CHANNEL, (change) => deps.applyChange(change as ConfigChange));
     if (config.adminUsername && config.adminPassword) {
       if (await deps.users.bootstrapAdmin(config.adminUsername, config.adminPassword)) {
@@ -114,6 +125,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
           await app.close();
           await deps.enrollment.heartbeats.stop();
           await jobs.stop();
+          presence?.stop();
           await notifier?.stop();
           await handle.close();
           await embedded?.stop();
@@ -122,6 +134,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       },
     };
   } catch (err) {
+    presence?.stop();
     await notifier?.stop();
     await handle.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);

@@ -1,4 +1,5 @@
 // Connection pool + Kysely instance for one PostgreSQL database (server or embedded).
+import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
@@ -7,6 +8,31 @@ import type { Database } from './schema.js';
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
 export type Db = Kysely<Database>;
+
+/**
+ * A statement whose SQL text starts with this comment is prepared once per connection (a named statement,
+ * named by a hash of its text) instead of being parsed and planned on every execution. For the few hot
+ * statements with a fixed text (ingest): a text that varies per call would pile up statements on every
+ * connection.
+ */
+export const PREPARED = '/* rk:prepared */ ';
+
+const statementName = (text: string) => `rk_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+
+/** pg client that runs `PREPARED` texts as named statements (Kysely passes text and values). */
+class PreparingClient extends pg.Client {
+  private readonly names = new Map<string, string>();
+
+  // pg's overloads cannot be restated; Kysely calls query(text, values)
+  override query(...args: unknown[]): never {
+    const query = super.query.bind(this) as unknown as (...a: unknown[]) => never;
+    const [text, values] = args;
+    if (typeof text !== 'string' || !text.startsWith(PREPARED)) return query(...args);
+    let name = this.names.get(text);
+    if (!name) this.names.set(text, (name = statementName(text)));
+    return query({ name, text, values });
+  }
+}
 
 export interface DatabaseHandle {
   db: Db;
@@ -21,6 +47,7 @@ export function openDatabase(url: string, max = 20): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: url,
     max,
+    Client: PreparingClient,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
     options: '-c TimeZone=UTC',

@@ -22,8 +22,14 @@ export interface ServiceOptions {
   ingestLimits?: IngestLimits;
   /** hosts/addresses outbound calls (webhooks) may reach despite the guard */
   outboundAllow?: string[];
-  /** sends a live message to every replica's viewers; default: this replica's only */
-  publishLive?: (live: LiveFeed) => (m: LiveMessage) => Promise<void>;
+  /** sends live messages to every replica's viewers; default: this replica's only */
+  publishLive?: (live: LiveFeed) => LivePublisher;
+}
+
+export interface LivePublisher {
+  publish(m: LiveMessage): Promise<void>;
+  /** whether anyone may want live messages now (uploads make none otherwise) */
+  watched(): boolean;
 }
 
 export function createServices(ctx: ServiceContext, health: Health, o: ServiceOptions = {}): Deps {
@@ -47,7 +53,10 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
   late.config = config;
   const alerts = new AlertService(config);
   const live = new LiveFeed();
-  const publish = o.publishLive?.(live) ?? (async (m: LiveMessage) => live.deliver(m));
+  const pub: LivePublisher = o.publishLive?.(live) ?? {
+    publish: async (m) => live.deliver(m),
+    watched: () => live.size > 0,
+  };
   late.alerts = alerts;
   const enrollment = new EnrollmentService(ctx, ous, config, o.enrollmentLimits);
   late.enrollment = enrollment;
@@ -59,7 +68,8 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
     apiKeys: new ApiKeyService(ctx),
     config,
     results: new ResultService(ctx, o.ingestLimits, alerts, (device, stored, events) => {
-      for (const m of liveMessagesOf(device, stored, events)) void publish(m).catch(() => undefined);
+      if (!pub.watched()) return;
+      for (const m of liveMessagesOf(device, stored, events)) void pub.publish(m).catch(() => undefined);
     }),
     live,
     alerts,

@@ -17,11 +17,21 @@ interface Viewer {
 
 export class LiveFeed {
   private readonly viewers = new Set<Viewer>();
+  private readonly watchers = new Set<(watched: boolean) => void>();
 
+  /** Adds a viewer; returns its removal. */
   add(socket: WebSocket, scope: Scope): () => void {
     const v = { socket, scope };
     this.viewers.add(v);
-    return () => this.viewers.delete(v);
+    if (this.viewers.size === 1) for (const w of this.watchers) w(true);
+    return () => {
+      if (this.viewers.delete(v) && this.viewers.size === 0) for (const w of this.watchers) w(false);
+    };
+  }
+
+  /** Calls `w(true)` when the first viewer arrives and `w(false)` when the last one leaves. */
+  onWatched(w: (watched: boolean) => void): void {
+    this.watchers.add(w);
   }
 
   get size(): number {

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { HIST_BUCKETS } from '../../domain/result-headline.js';
 import type { RollupCounters } from '../../domain/rollups.js';
 import type { Scope } from '../../domain/principal.js';
-import type { Db } from '../database.js';
+import { type Db, PREPARED } from '../database.js';
 import { type BinaryElement, binaryArray, type ElementValue } from '../pg-binary.js';
 import { inScope } from './scope.js';
 
@@ -118,7 +118,7 @@ export async function storeResults(
     ? sql`fresh AS (${insert} SELECT * FROM ${input} ON CONFLICT DO NOTHING RETURNING ${sql.raw(RETURNED)}),`
     : sql`fresh AS MATERIALIZED (SELECT * FROM ${input} AS v(${sql.raw(COLUMNS)})),
       ins AS (${insert} SELECT * FROM fresh),`;
-  const r = await sql<{ ids: string[] | null; states: AlertStateRow[] }>`
+  const r = await sql<{ ids: string[] | null; states: AlertStateRow[] }>`${sql.raw(PREPARED)}
     WITH ${fresh}
     latest AS (
       INSERT INTO result_latest AS l (device_id, kind, target, ou_id, result_id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct)

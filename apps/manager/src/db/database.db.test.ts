@@ -1,0 +1,47 @@
+// Statements marked PREPARED run as named statements, prepared once per connection; others are not kept.
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../testing/test-db.js';
+import { openDatabase, PREPARED } from './database.js';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(() => t.drop());
+
+describe('PREPARED statements', () => {
+  it('prepares a marked statement once per connection and reuses it with other values', async () => {
+    const h = openDatabase(t.url, 1);
+    try {
+      const q = (n: number) => sql<{ v: number }>`${sql.raw(PREPARED)}SELECT ${n}::int * 2 AS v`.execute(h.db);
+      const seen: number[] = [];
+      for (let i = 0; i < 8; i++) seen.push(((await q(i)).rows[0] as { v: number }).v);
+      expect(seen).toEqual([0, 2, 4, 6, 8, 10, 12, 14]);
+      await sql`SELECT 1`.execute(h.db);
+      const r = await sql<{ statement: string; n: string }>`
+        SELECT statement, (generic_plans + custom_plans)::text AS n FROM pg_prepared_statements`.execute(h.db);
+      expect(r.rows).toHaveLength(1);
+      expect(r.rows[0]?.statement.startsWith(PREPARED)).toBe(true);
+      expect(r.rows[0]?.n).toBe('8');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('an error in a prepared statement leaves the connection usable and the statement prepared', async () => {
+    const h = openDatabase(t.url, 1);
+    try {
+      const q = (x: string) => sql<{ v: number }>`${sql.raw(PREPARED)}SELECT ${x}::int AS v`.execute(h.db);
+      expect((await q('5')).rows[0]?.v).toBe(5);
+      await expect(q('not a number')).rejects.toMatchObject({ code: '22P02' });
+      expect((await q('7')).rows[0]?.v).toBe(7);
+      // inside a transaction too: the transaction fails, the next one runs the statement again
+      const inTx = h.db.transaction().execute((tx) => sql`${sql.raw(PREPARED)}SELECT ${'x'}::int AS v`.execute(tx));
+      await expect(inTx).rejects.toMatchObject({ code: '22P02' });
+      expect((await q('9')).rows[0]?.v).toBe(9);
+    } finally {
+      await h.close();
+    }
+  });
+});
