@@ -36,18 +36,10 @@ export function binaryArray<T extends BinaryElement>(type: T, values: readonly (
   const fixed = FIXED[type];
   let hasNull = 0;
   let size = HEADER;
-  let texts: (Buffer | null)[] | undefined;
-  if (fixed !== undefined) {
-    for (const v of values) {
-      if (v === null) hasNull = 1;
-      size += 4 + (v === null ? 0 : fixed);
-    }
-  } else {
-    texts = values.map((v) => (v === null ? null : Buffer.from(v as string, 'utf8')));
-    for (const b of texts) {
-      if (b === null) hasNull = 1;
-      size += 4 + (b === null ? 0 : b.length);
-    }
+  // text and json: measured first, then written in place (no Buffer per element)
+  for (const v of values) {
+    if (v === null) hasNull = 1;
+    size += 4 + (v === null ? 0 : (fixed ?? Buffer.byteLength(v as string, 'utf8')));
   }
   const buf = Buffer.allocUnsafe(size);
   buf.writeInt32BE(1, 0);
@@ -63,14 +55,13 @@ export function binaryArray<T extends BinaryElement>(type: T, values: readonly (
       o += 4;
       continue;
     }
-    if (texts) {
-      const b = texts[i] as Buffer;
-      buf.writeInt32BE(b.length, o);
-      b.copy(buf, o + 4);
-      o += 4 + b.length;
+    if (fixed === undefined) {
+      const n = buf.write(v as string, o + 4, 'utf8');
+      buf.writeInt32BE(n, o);
+      o += 4 + n;
       continue;
     }
-    buf.writeInt32BE(fixed as number, o);
+    buf.writeInt32BE(fixed, o);
     o += 4;
     switch (type) {
       case 'bool':
@@ -89,7 +80,7 @@ export function binaryArray<T extends BinaryElement>(type: T, values: readonly (
         break;
       }
     }
-    o += fixed as number;
+    o += fixed;
   }
   return buf;
 }
