@@ -27,6 +27,7 @@ function row(series: number, at: number, latency: number): IngestRow {
     duration_ms: 1,
     ok: true,
     error_code: null,
+    error_message: null,
     latency_ms: latency,
     jitter_ms: null,
     loss_pct: null,

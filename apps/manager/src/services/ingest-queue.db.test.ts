@@ -31,6 +31,7 @@ const row = (target: string, i: number, latency: number): ResultRowIn => ({
   duration_ms: latency,
   ok: true,
   error_code: null,
+  error_message: null,
   latency_ms: latency,
   jitter_ms: null,
   loss_pct: null,

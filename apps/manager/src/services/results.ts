@@ -6,6 +6,8 @@ import {
   type IngestRow,
   latestResults,
   type LatestRow,
+  type RawResultRow,
+  rawResults,
   type ResultRowIn,
   seriesRollups,
 } from '../db/queries/results.js';
@@ -61,6 +63,12 @@ export function granularityFor(sinceMs: number, untilMs: number): 'minute' | 'ho
 
 const hasNul = (s: string) => s.includes('\u0000');
 
+/** A raw results cursor: the last row's start (ms since epoch) and id. */
+const RAW_CURSOR = /^(\d{1,15})_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** Longest error message kept per result (characters); longer ones are cut. */
+export const MAX_ERROR_MESSAGE = 1000;
+
 /** The id as PostgreSQL prints a uuid: lower case, without the `urn:uuid:` prefix the upload schema allows. */
 const canonicalUuid = (id: string) => id.toLowerCase().replace(/^urn:uuid:/, '');
 
@@ -103,9 +111,18 @@ export class ResultService {
         rejected.push({ id, error: 'clock_skew', message: 'startedAt is too far in the future' });
       } else if (t < now - this.limits.maxAgeDays * 86_400_000) {
         rejected.push({ id, error: 'too_old', message: `startedAt is older than ${this.limits.maxAgeDays} days` });
-      } else if (hasNul(r.target) || hasNul(r.error?.code ?? '') || metrics.includes('\\u0000')) {
+      } else if (
+        hasNul(r.target) ||
+        hasNul(r.error?.code ?? '') ||
+        hasNul(r.error?.message ?? '') ||
+        metrics.includes('\\u0000')
+      ) {
         // PostgreSQL text and jsonb cannot hold U+0000
-        rejected.push({ id, error: 'invalid_text', message: 'target, error code and metrics may not contain U+0000' });
+        rejected.push({
+          id,
+          error: 'invalid_text',
+          message: 'target, error code and message and metrics may not contain U+0000',
+        });
       } else {
         accepted.push(id);
         rows.push({
@@ -118,6 +135,7 @@ export class ResultService {
           duration_ms: r.durationMs,
           ok: r.ok,
           error_code: r.error?.code ?? null,
+          error_message: r.error ? r.error.message.slice(0, MAX_ERROR_MESSAGE) : null,
           ...headline(r.kind, r.metrics),
           metrics,
         });
@@ -175,6 +193,46 @@ export class ResultService {
         loss_avg_pct: r.loss_count ? r.loss_sum / r.loss_count : null,
       })),
     };
+  }
+
+  /** Raw results of one device in scope, newest first (default: the last 24 h), keyset-paged. */
+  async raw(
+    p: Principal,
+    q: {
+      device_id: string;
+      kind?: string;
+      target?: string;
+      ok?: boolean;
+      since?: string;
+      until?: string;
+      limit: number;
+      cursor?: string;
+    },
+  ): Promise<Page<RawResultRow>> {
+    const until = q.until ? Date.parse(q.until) : Date.now();
+    const since = q.since ? Date.parse(q.since) : until - 86_400_000;
+    if (!(since < until)) throw badRequest('since must be before until');
+    let before: { startedAt: Date; id: string } | undefined;
+    if (q.cursor) {
+      const m = RAW_CURSOR.exec(q.cursor);
+      if (!m) throw badRequest('malformed cursor');
+      before = { startedAt: new Date(Number(m[1])), id: m[2] as string };
+    }
+    if (!(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
+    const rows = await rawResults(this.ctx.db, {
+      deviceId: q.device_id,
+      kind: q.kind,
+      target: q.target,
+      ok: q.ok,
+      since: new Date(since),
+      until: new Date(until),
+      before,
+      limit: q.limit,
+    });
+    const more = rows.length > q.limit;
+    const items = more ? rows.slice(0, q.limit) : rows;
+    const last = items[items.length - 1];
+    return { items, next_cursor: more && last ? `${last.started_at.getTime()}_${last.id}` : null };
   }
 
   /** Latest result per series in scope; `target` alone gives the multi-vantage view. */

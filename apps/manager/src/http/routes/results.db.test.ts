@@ -297,6 +297,116 @@ describe('queries', () => {
   });
 });
 
+describe('raw results', () => {
+  type Raw = {
+    id: string;
+    target: string;
+    started_at: string;
+    ok: boolean;
+    error: { code: string; message: string } | null;
+    metrics: Record<string, unknown>;
+  };
+  const list = async (query: string, token?: string) =>
+    h.req('GET', `/api/v1/results?${query}`, { token: token ?? (await h.adminToken()) });
+  /** every page of a listing, by following next_cursor */
+  const all = async (query: string) => {
+    const seen: Raw[] = [];
+    let cursor: string | null = null;
+    do {
+      const r: { status: number; body: { items: Raw[]; next_cursor: string | null } } = await list(
+        `${query}${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(r.status).toBe(200);
+      seen.push(...r.body.items);
+      cursor = r.body.next_cursor;
+    } while (cursor);
+    return seen;
+  };
+
+  it('lists a device’s results newest first with error and metrics, filtered, paged without gaps or repeats', async () => {
+    const ou = await h.createOu('Raw');
+    const e = await h.enroll((await h.createSecret(ou)).secret, 'raw-dev');
+    const t0 = Date.now() - 60_000;
+    const at = (i: number) => new Date(t0 + i * 1000).toISOString();
+    // two series; equal start times across them, so the cursor must also order by id
+    const sent = [0, 1, 2, 3, 3, 4, 5].map((i, k) => {
+      const failed = k % 3 === 1;
+      const r = icmp(at(i), 2 + k, failed ? 100 : 0, !failed, k % 2 ? 'raw-b' : 'raw-a');
+      return failed ? { ...r, result: { ...r.result, error: { code: 'timeout', message: `no reply ${k}` } } } : r;
+    });
+    expect((await upload(e.body.device_credential, sent)).body).toMatchObject({ stored: 7 });
+    const q = `device_id=${e.body.device_id}`;
+    const expected = [...sent]
+      .sort((a, b) =>
+        a.result.startedAt === b.result.startedAt
+          ? a.id < b.id
+            ? 1
+            : -1
+          : a.result.startedAt < b.result.startedAt
+            ? 1
+            : -1,
+      )
+      .map((r) => r.id);
+    for (const limit of [1, 3, 50]) expect((await all(`${q}&limit=${limit}`)).map((r) => r.id)).toEqual(expected);
+
+    const failed = await all(`${q}&ok=false`);
+    expect(failed.map((r) => r.id).sort()).toEqual(
+      sent
+        .filter((r) => !r.result.ok)
+        .map((r) => r.id)
+        .sort(),
+    );
+    const one = failed.find((r) => r.id === sent[1]?.id) as Raw;
+    expect(one).toMatchObject({ target: 'raw-b', ok: false, error: { code: 'timeout', message: 'no reply 1' } });
+    expect(one.metrics).toEqual(sent[1]?.result.metrics);
+    expect((await all(`${q}&ok=true`)).every((r) => r.ok && r.error === null)).toBe(true);
+
+    expect((await all(`${q}&target=raw-a&kind=icmp`)).map((r) => r.target)).toEqual(Array(4).fill('raw-a'));
+    expect(await all(`${q}&kind=tcp`)).toEqual([]);
+    // [since, until): the result at t0 + 3 s is in, the ones at t0 + 4 s are not
+    const window = await all(`${q}&since=${encodeURIComponent(at(1))}&until=${encodeURIComponent(at(4))}`);
+    expect(window.map((r) => r.started_at).sort()).toEqual([at(1), at(2), at(3), at(3)]);
+    // the default range is the last 24 h
+    const stale = icmp(new Date(Date.now() - 2 * 86_400_000).toISOString(), 1, 0, true, 'raw-a');
+    expect((await upload(e.body.device_credential, [stale])).body).toMatchObject({ stored: 1 });
+    expect((await all(q)).some((r) => r.id === stale.id)).toBe(false);
+    const since = encodeURIComponent(new Date(Date.now() - 3 * 86_400_000).toISOString());
+    expect((await all(`${q}&since=${since}`)).some((r) => r.id === stale.id)).toBe(true);
+  });
+
+  it('keeps error messages up to 1000 characters', async () => {
+    const r = icmp(new Date().toISOString(), 1, 100, false, 'raw-long');
+    const long = { ...r, result: { ...r.result, error: { code: 'x', message: 'é'.repeat(1500) } } };
+    expect((await upload(dev.credential, [long])).body).toMatchObject({ stored: 1 });
+    const [got] = await all(`device_id=${dev.id}&target=raw-long`);
+    expect(got?.error).toEqual({ code: 'x', message: 'é'.repeat(1000) });
+  });
+
+  it('another OU’s device is 404; bad ranges, cursors and parameters are 400 and list nothing', async () => {
+    await h.createUser('raw-reporter-b', 'ou_reporter', ouB);
+    const token = await h.login('raw-reporter-b', 'raw-reporter-b-password-123');
+    expect((await list(`device_id=${dev.id}`, token)).status).toBe(404);
+    expect((await list(`device_id=${dev2.id}`, token)).status).toBe(200);
+    expect((await list('device_id=99999999')).status).toBe(404);
+    const now = new Date().toISOString();
+    for (const bad of [
+      '',
+      `device_id=${dev.id}&since=${now}&until=${now}`,
+      `device_id=${dev.id}&cursor=abc`,
+      `device_id=${dev.id}&cursor=1_not-a-uuid`,
+      `device_id=${dev.id}&ok=maybe`,
+      `device_id=${dev.id}&kind=carrier-pigeon`,
+      `device_id=${dev.id}&limit=0`,
+      `device_id=${dev.id}&color=red`,
+    ]) {
+      const r = await list(bad);
+      expect(r.status, bad).toBe(400);
+      expect(r.body).toMatchObject({ error: expect.any(String), message: expect.any(String) });
+    }
+    expect((await h.req('GET', `/api/v1/results?device_id=${dev.id}`)).status).toBe(401);
+  });
+});
+
 describe('maintenance', () => {
   it('creates the coming days’ partitions and applies retention', async () => {
     await foldPendingRollups(h.tdb.db);

@@ -112,6 +112,63 @@ export function resultRoutes(app: App, d: Deps): void {
   );
 
   app.get(
+    '/api/v1/results',
+    {
+      schema: {
+        tags: ['results'],
+        summary:
+          'Raw results of one device, newest first: every field the agent reported, metrics included (traceroute hops, DNS answers, HTTP timings). Default range: the last 24 h',
+        querystring: Type.Object(
+          {
+            ...PageQuery,
+            device_id: IdString,
+            kind: Type.Optional(Kind),
+            target: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+            ok: Type.Optional(Type.Boolean({ description: 'false: failed results only; true: succeeded only' })),
+            since: Type.Optional(Type.String({ format: 'date-time' })),
+            until: Type.Optional(Type.String({ format: 'date-time' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                device_id: Type.Integer(),
+                kind: Type.String(),
+                target: Type.String(),
+                started_at: Timestamp,
+                duration_ms: Type.Number(),
+                ok: Type.Boolean(),
+                error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+                latency_ms: NullableNumber,
+                jitter_ms: NullableNumber,
+                loss_pct: NullableNumber,
+                metrics: Type.Record(Type.String(), Type.Unknown()),
+              }),
+            ),
+            next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const page = await d.results.raw(req.principal, { ...req.query, limit: req.query.limit ?? 50 });
+      return {
+        items: page.items.map(({ error_code, error_message, ...r }) => ({
+          ...r,
+          device_id: Number(r.device_id),
+          started_at: r.started_at.toISOString(),
+          error: error_code === null ? null : { code: error_code, message: error_message ?? '' },
+        })),
+        next_cursor: page.next_cursor,
+      };
+    },
+  );
+
+  app.get(
     '/api/v1/results/latest',
     {
       schema: {
