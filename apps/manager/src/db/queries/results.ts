@@ -413,20 +413,10 @@ export async function applyRetention(
       (granularity = 'day' AND bucket < now() - make_interval(days => ${r.dayDays}))`.execute(db);
 }
 
-/** A stored result as the raw results API returns it. */
-export interface RawResultRow {
-  id: string;
+/** A stored result as the raw results API returns it: an ingested row as PostgreSQL hands it back. */
+export interface RawResultRow extends Omit<ResultRowIn, 'started_at' | 'metrics'> {
   device_id: string;
-  kind: string;
-  target: string;
   started_at: Date;
-  duration_ms: number;
-  ok: boolean;
-  error_code: string | null;
-  error_message: string | null;
-  latency_ms: number | null;
-  jitter_ms: number | null;
-  loss_pct: number | null;
   metrics: Record<string, unknown>;
 }
 
