@@ -10,6 +10,8 @@ export const SAMPLE_MOD = 100;
 export const DAY_DAYS = 30;
 export const HOUR_DAYS = 30;
 export const MINUTE_HOURS = 12;
+/** hours of raw results (one a minute per series) for the sampled devices */
+export const RAW_HOURS = 12;
 /** the target every agent probes (multi-vantage) */
 export const SHARED_TARGET = 'https://www.example.com/';
 
@@ -128,6 +130,17 @@ export async function seed(pool: pg.Pool): Promise<{ ids: SeedIds; steps: SeedSt
     `minute rollups, 1 % of devices, last ${MINUTE_HOURS} h`,
     rollups('minute', MINUTE_HOURS * 60, sample),
   );
+  await timed(
+    pool,
+    steps,
+    `raw results, 1 % of devices, every series, last ${RAW_HOURS} h (2 % failed, with an error)`,
+    `INSERT INTO results (id, device_id, ou_id, kind, target, started_at, duration_ms, ok, error_code, error_message,
+       latency_ms, metrics)
+     SELECT gen_random_uuid(), s.device_id, s.ou_id, s.kind, s.target, now() - i * interval '1 minute', 20,
+       i % 50 <> 7, CASE WHEN i % 50 = 7 THEN 'timeout' END, CASE WHEN i % 50 = 7 THEN 'no answer within 5000 ms' END,
+       random() * 50, '{"connectMs": 12.5, "totalMs": 20.1, "remoteAddress": "192.0.2.10", "remotePort": 443}'
+     FROM bench_b9_series s CROSS JOIN generate_series(0, ${RAW_HOURS * 60 - 1}) AS i WHERE ${sample}`,
+  );
   // the manager's offline job (180 s threshold) has been running during the rollup inserts: make the fleet
   // live again right before the measurements, as heartbeating agents keep it (10 % offline, rest seen < 60 s ago)
   await timed(
@@ -143,7 +156,7 @@ export async function seed(pool: pg.Pool): Promise<{ ids: SeedIds; steps: SeedSt
     pool,
     steps,
     'ANALYZE',
-    'ANALYZE ous; ANALYZE devices; ANALYZE result_latest; ANALYZE alert_states; ANALYZE result_rollups',
+    'ANALYZE ous; ANALYZE devices; ANALYZE result_latest; ANALYZE alert_states; ANALYZE result_rollups; ANALYZE results',
   );
   const deep = await pool.query<{ id: string }>('SELECT id FROM devices ORDER BY id OFFSET $1 LIMIT 1', [
     Math.floor(DEVICES * 0.9),

@@ -447,9 +447,14 @@ export interface RawResultsQuery {
  * series read through its index.
  */
 export async function rawResults(db: Db, q: RawResultsQuery): Promise<RawResultRow[]> {
+  return (await rawResultsQuery(q).execute(db)).rows;
+}
+
+/** The statement behind `rawResults`, unexecuted: benchmarks compile it as the manager runs it. */
+export function rawResultsQuery(q: RawResultsQuery) {
   const n = q.limit + 1;
   const b = q.before;
-  const r = await sql<RawResultRow>`
+  return sql<RawResultRow>`
     SELECT r.* FROM result_latest l CROSS JOIN LATERAL (
       SELECT r.id, r.device_id, r.kind, r.target, r.started_at, r.duration_ms, r.ok, r.error_code, r.error_message,
         r.latency_ms, r.jitter_ms, r.loss_pct, r.metrics
@@ -465,6 +470,5 @@ export async function rawResults(db: Db, q: RawResultsQuery): Promise<RawResultR
       ${q.kind ? sql`AND l.kind = ${q.kind}` : sql``}
       ${q.target ? sql`AND l.target = ${q.target}` : sql``}
     ORDER BY r.started_at DESC, r.id DESC
-    LIMIT ${n}`.execute(db);
-  return r.rows;
+    LIMIT ${n}`;
 }
