@@ -12,6 +12,7 @@ import type { AlertService } from '../services/alerts.js';
 import type { WebhookService } from '../services/webhooks.js';
 import type { AgentGateway, ConfigChange } from '../ws/agent-gateway.js';
 import type { LiveFeed } from '../ws/live-feed.js';
+import type { FleetSummaryService } from '../services/fleet-summary.js';
 import type { UserService } from '../services/users.js';
 
 export interface Health {
@@ -39,6 +40,7 @@ export interface Deps {
   applyChange(change: ConfigChange): void;
   /** console viewers connected to this replica */
   live: LiveFeed;
+  fleet: FleetSummaryService;
   health: Health;
 }
 

@@ -2,6 +2,7 @@
 import type { Deps, Health } from '../http/deps.js';
 import { AgentGateway, type ConfigChange } from '../ws/agent-gateway.js';
 import { LiveFeed, type LiveMessage } from '../ws/live-feed.js';
+import { FleetSummaryService } from './fleet-summary.js';
 import { liveMessagesOf } from './live.js';
 import { ApiKeyService } from './api-keys.js';
 import { AuthService } from './auth.js';
@@ -22,6 +23,8 @@ export interface ServiceOptions {
   ingestLimits?: IngestLimits;
   /** hosts/addresses outbound calls (webhooks) may reach despite the guard */
   outboundAllow?: string[];
+  /** how long a replica uses the fleet summary's per-OU counts, ms; @default 5000 */
+  fleetSummaryMaxAgeMs?: number;
   /** sends live messages to every replica's viewers; default: this replica's only */
   publishLive?: (live: LiveFeed) => LivePublisher;
 }
@@ -72,6 +75,7 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
       for (const m of liveMessagesOf(device, stored, events)) void pub.publish(m).catch(() => undefined);
     }),
     live,
+    fleet: FleetSummaryService.forDb(ctx.db, o.fleetSummaryMaxAgeMs ?? 5000),
     alerts,
     webhooks: new WebhookService(ctx, { allow: o.outboundAllow ?? [] }),
     enrollment,

@@ -42,7 +42,12 @@ export interface Harness {
 export async function createHarness(auth: Partial<AuthSettings> = {}, services: ServiceOptions = {}): Promise<Harness> {
   const tdb = await createTestDatabase();
   const ctx = { db: tdb.db, secretKey: TEST_SECRET_KEY, auth: { ...DEFAULT_AUTH_SETTINGS, ...auth } };
-  const deps = createServices(ctx, { database: async () => true, jobs: () => ({ leader: false, jobs: {} }) }, services);
+  // tests read their own writes: no fleet-summary cache unless a test asks for one
+  const deps = createServices(
+    ctx,
+    { database: async () => true, jobs: () => ({ leader: false, jobs: {} }) },
+    { fleetSummaryMaxAgeMs: 0, ...services },
+  );
   await deps.users.bootstrapAdmin(ADMIN.username, ADMIN.password);
   const app = await buildServer(deps);
   let adminToken: string | undefined;

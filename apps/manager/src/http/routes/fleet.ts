@@ -1,6 +1,5 @@
 // GET /api/v1/fleet/summary: devices online/offline, open alerts and failing series per child OU.
 import { Type } from '@sinclair/typebox';
-import { fleetSummary } from '../../db/queries/fleet.js';
 import { meshCells } from '../../db/queries/mesh.js';
 import { findOu } from '../../db/queries/ous.js';
 import { forbidden, notFound } from '../../domain/errors.js';
@@ -15,7 +14,8 @@ export function fleetRoutes(app: App, d: Deps): void {
     {
       schema: {
         tags: ['results'],
-        summary: 'Fleet summary per child OU of ou_id (default: your top OU, or the roots for global roles)',
+        summary:
+          'Fleet summary per child OU of ou_id (default: your top OU, or the roots for global roles); counts are at most 5 s old',
         querystring: Type.Object({ ou_id: Type.Optional(IdString) }, { additionalProperties: false }),
         response: {
           200: Type.Object({
@@ -51,7 +51,7 @@ export function fleetRoutes(app: App, d: Deps): void {
         if (!ou) throw notFound('OU');
       }
       const ouId = ou ? ou.id : null;
-      const rows = await fleetSummary(d.ctx.db, ou ? ou.path : '/');
+      const rows = await d.fleet.summary(ou ? ou.path : '/');
       return {
         ou_id: ouId === null ? null : Number(ouId),
         children: rows.map((r) => ({
