@@ -1,5 +1,6 @@
 // `./rookery bench [NAME]`: runs benchmarks and writes their sections into bench/RESULTS.md.
 import { b1 } from './b1-ingest-mix.js';
+import { b10 } from './b10-embedded.js';
 import { b2 } from './b2-startup-burst.js';
 import { b3 } from './b3-heartbeats.js';
 import { b5 } from './b5-probe-accuracy.js';
@@ -11,6 +12,7 @@ import { spoolBench } from './spool.js';
 
 const BENCHES: Record<string, (command: string) => Promise<void>> = {
   b1: (command) => b1(command),
+  b10: (command) => b10(command),
   b2: (command) => b2(command),
   b3: (command) => b3(command),
   b5: (command) => b5(command),

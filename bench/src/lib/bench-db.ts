@@ -94,8 +94,17 @@ export function stopChild(child: ChildProcess): Promise<void> {
 /** Extra node flags for the manager child, e.g. `BENCH_MANAGER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
 const MANAGER_NODE_ARGS = (process.env.BENCH_MANAGER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
-/** Spawns `apps/manager/src/main.ts` against `databaseUrl` on 127.0.0.1 (free port); runs migrations. */
-export async function startManagerChild(databaseUrl: string): Promise<ManagerChild> {
+export interface ManagerChildStarted extends ManagerChild {
+  /** with an embedded database: initdb and server start-up times the manager logged, ms */
+  embedded?: { initMs: number; startMs: number };
+}
+
+/**
+ * Spawns `apps/manager/src/main.ts` on 127.0.0.1 (free port) against `databaseUrl`, or with
+ * `{ dataDir }` on its embedded PostgreSQL in that directory; runs migrations.
+ */
+export async function startManagerChild(db: string | { dataDir: string }): Promise<ManagerChildStarted> {
+  const target = typeof db === 'string' ? ['--database-url', db] : ['--data', db.dataDir];
   const child = spawn(
     process.execPath,
     [
@@ -103,27 +112,38 @@ export async function startManagerChild(databaseUrl: string): Promise<ManagerChi
       '--import',
       'tsx',
       'apps/manager/src/main.ts',
-      '--database-url',
-      databaseUrl,
+      ...target,
       '--listen',
       '127.0.0.1:0',
+      // info for the embedded database's start-up line
       '--log-level',
-      'warn',
+      typeof db === 'string' ? 'warn' : 'info',
     ],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
+        DATABASE_URL: '',
         SECRET_KEY: randomBytes(24).toString('hex'),
         ADMIN_USERNAME: BENCH_ADMIN.username,
         ADMIN_PASSWORD: BENCH_ADMIN.password,
       },
     },
   );
+  const started =
+    typeof db === 'string'
+      ? undefined
+      : waitForLine(child, /"initMs":(\d+),"startMs":(\d+)/, 120_000).catch(() => undefined);
   try {
-    const m = await waitForLine(child, /listening on (http:\/\/\S+)/, 60_000);
-    return { url: m[1] as string, pid: child.pid as number, stop: () => stopChild(child) };
+    const m = await waitForLine(child, /listening on (http:\/\/\S+)/, 120_000);
+    const e = await started;
+    return {
+      url: m[1] as string,
+      pid: child.pid as number,
+      stop: () => stopChild(child),
+      ...(e ? { embedded: { initMs: Number(e[1]), startMs: Number(e[2]) } } : {}),
+    };
   } catch (err) {
     await stopChild(child);
     throw err;

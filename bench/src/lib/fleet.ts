@@ -44,7 +44,8 @@ export async function adminToken(base: string): Promise<string> {
  */
 export async function makeFleet(
   base: string,
-  pool: pg.Pool,
+  /** for `viaSql` devices; none needed without them */
+  pool: pg.Pool | undefined,
   o: { name: string; viaHttp: number; viaSql: number },
 ): Promise<{ ouId: string; devices: BenchDevice[] }> {
   const token = await adminToken(base);
@@ -77,6 +78,7 @@ export async function makeFleet(
     credential: `rkd_${randomBytes(32).toString('base64url')}`,
   }));
   if (sqlDevices.length) {
+    if (!pool) throw new Error('makeFleet: devices inserted with SQL need a pool');
     const r = await pool.query<{ id: string; serial: string }>(
       `INSERT INTO devices (ou_id, serial, hostname, os, os_version, client_type, client_version, credential_hash)
        SELECT $1::bigint, s, s, 'Linux', '6', 'bench', '1', h FROM unnest($2::text[], $3::text[]) AS t(s, h)
