@@ -41,6 +41,9 @@ function start(name: string, script: string, argv: string[], env: NodeJS.Process
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // own process group: Ctrl-C reaches only this script, which stops the children in order. In the
+    // terminal's group the embedded PostgreSQL got the SIGINT too and shut down under the draining manager.
+    detached: true,
   });
   children.push(child);
   return new Promise((resolve, reject) => {
@@ -71,6 +74,10 @@ function stopAll(code: number) {
 }
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
+// the children have their own process groups: however this script ends, they do not outlive it
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+});
 
 async function api(url: string, method: string, path: string, token?: string, body?: unknown): Promise<any> {
   const r = await fetch(`${url}${path}`, {
@@ -90,7 +97,7 @@ async function api(url: string, method: string, path: string, token?: string, bo
  * Enrolls one agent on this host into the OU "Local" (created on first run) with a single-use
  * secret, unless its state dir already holds a credential; then starts it.
  */
-async function startLocalAgent(url: string): Promise<string> {
+async function startLocalAgent(url: string, testserverUrl: string): Promise<string> {
   const stateDir = path.join(dataDir, 'agent');
   // the agent drops a stored credential issued by another manager URL, so only a matching one counts
   const stored = await readFile(path.join(stateDir, 'credential.json'), 'utf8').then(
@@ -109,6 +116,22 @@ async function startLocalAgent(url: string): Promise<string> {
       local?.id ??
       (await api(url, 'POST', '/api/v1/ous', token, { name: 'Local', description: 'agents started by ./rookery up' }))
         .id;
+    if (!local) {
+      // something to measure from the first minute: the local test server, every 30 s (a layer of the
+      // new OU only; change or delete it like any other)
+      const t = new URL(testserverUrl);
+      await api(url, 'PUT', `/api/v1/ous/${ouId}/config`, token, {
+        name: 'rookery up: local test server',
+        doc: {
+          tests: {
+            http: { enabled: true, targets: [`${testserverUrl}/echo`] },
+            tcp: { enabled: true, targets: [`${t.hostname}:${Number(t.port) + 1}`] },
+            icmp: { enabled: true, targets: [t.hostname] },
+          },
+          schedule: { interval_seconds: 30 },
+        },
+      });
+    }
     const secret = await api(url, 'POST', '/api/v1/enrollment/secrets', token, {
       ou_id: ouId,
       name: 'rookery up',
@@ -121,9 +144,13 @@ async function startLocalAgent(url: string): Promise<string> {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
   });
   children.push(child);
-  return `one local agent (OU "Local", state in ${stateDir}); see it in GET ${url}/api/v1/devices`;
+  return `one local agent (OU "Local", state in ${stateDir}); see it in GET ${url}/api/v1/devices
+             on first start its OU gets a layer probing the test server every 30 s; results in
+             GET ${url}/api/v1/results?device_id=ID (raw),
+             /api/v1/results/latest, /api/v1/results/series, /api/v1/fleet/summary`;
 }
 
 try {
@@ -138,7 +165,7 @@ try {
     },
   );
   const testserverUrl = await start('test server', 'apps/testserver/src/main.ts', ['--listen', testserverListen], {});
-  const agentNote = await startLocalAgent(url);
+  const agentNote = await startLocalAgent(url, testserverUrl);
   process.stdout.write(`
   Rookery is running.
 

@@ -54,7 +54,7 @@ export class LeaderLoop {
   private async tick(): Promise<void> {
     try {
       if (!this.leader) {
-        this.client ??= await this.pool.connect();
+        this.client ??= await this.session();
         const r = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK]);
         this.leader = r.rows[0]?.ok === true;
       } else {
@@ -62,8 +62,9 @@ export class LeaderLoop {
       }
     } catch (err) {
       this.leader = false;
-      this.client?.release(true);
+      const c = this.client;
       this.client = undefined;
+      c?.release(true);
       this.onError('leader', err);
       return;
     }
@@ -87,6 +88,24 @@ export class LeaderLoop {
     }
   }
 
+  /**
+   * The dedicated connection. It is held between queries, so a server that ends it (restart, failover,
+   * shutdown, an idle timeout) makes it emit 'error' while no query runs: without a listener that
+   * would end the process. Leadership is then lost (the lock went with the session) and retaken on a
+   * new connection at the next tick.
+   */
+  private async session(): Promise<pg.PoolClient> {
+    const c = await this.pool.connect();
+    c.on('error', (err) => {
+      if (this.client !== c) return;
+      this.client = undefined;
+      this.leader = false;
+      c.release(err);
+      this.onError('leader', err);
+    });
+    return c;
+  }
+
   status(): Record<string, unknown> {
     return { leader: this.leader, jobs: Object.fromEntries(this.state) };
   }
@@ -95,10 +114,14 @@ export class LeaderLoop {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    if (this.client) {
-      await this.client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
-      this.client.release();
-      this.client = undefined;
+    const c = this.client;
+    if (c) {
+      await c.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      // the error listener may have released it meanwhile
+      if (this.client === c) {
+        this.client = undefined;
+        c.release();
+      }
     }
     this.leader = false;
   }
