@@ -176,19 +176,12 @@ export async function ingestRate(
       rows += (JSON.parse(r.body) as { stored?: number }).stored ?? 0;
     }
   };
-  const cpu = () => ({ m: processCpu(managerPid).ownMs, pg: commandCpu('postgres'), g: processCpu('self').ownMs });
-  const c0 = cpu();
+  const c0 = cpuNow(managerPid);
   await Promise.all(Array.from({ length: INGEST_WORKERS }, worker));
   const ms = performance.now() - t0;
-  const c1 = cpu();
+  const { server, postgres, generator } = cpuPer(c0, cpuNow(managerPid), rows);
   agent.destroy();
-  const per = (a: number, b: number) => ((b - a) * 1000) / Math.max(1, rows);
-  return {
-    rows,
-    ms,
-    rejected429,
-    cpu: { manager: per(c0.m, c1.m), postgres: per(c0.pg, c1.pg), generator: per(c0.g, c1.g) },
-  };
+  return { rows, ms, rejected429, cpu: { manager: server, postgres, generator } };
 }
 
 const COST_RATE = 2000; // req/s while measuring CPU per request: below every ladder's limit

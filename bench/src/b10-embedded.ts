@@ -3,10 +3,11 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ingestRate, type RowCpu } from './b1-ingest-mix.js';
 import { createBenchDb, type ManagerChildStarted, startManagerChild } from './lib/bench-db.js';
 import { makeFleet } from './lib/fleet.js';
+import { processTable } from './lib/proc-cpu.js';
 import { machineLine, publish } from './lib/results.js';
 
 const ROUNDS = 2; // server, embedded, server, embedded: drift on a shared machine hits both
@@ -34,23 +35,6 @@ export interface B10Data {
   firstStart: { initMs: number; startMs: number };
   restart: { initMs: number; startMs: number };
   memory: { idle: Memory; afterIngest: Memory };
-}
-
-/** pid → parent pid and command name, for every process. */
-function processTable(): Map<number, { ppid: number; comm: string }> {
-  const out = new Map<number, { ppid: number; comm: string }>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      out.set(Number(d), { ppid, comm: stat.slice(stat.indexOf('(') + 1, close) });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
 }
 
 /** kB of a `Field:   N kB` line in a /proc status-like file. */

@@ -85,12 +85,8 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
       {
         broadcast: () => (change: ConfigChange) => (notifier as Notifier).notify(CONFIG_CHANNEL, change),
         publishLive: (live) => {
-          presence = new LivePresence(live, (m) => (notifier as Notifier).notify(PRESENCE_CHANNEL, m));
-          const p = presence;
-          return {
-            publish: (m: LiveMessage) => (notifier as Notifier).notify(LIVE_CHANNEL, m),
-            watched: () => p.watched(),
-          };
+          const p = (presence = new LivePresence(live, (m) => (notifier as Notifier).notify(PRESENCE_CHANNEL, m)));
+          return { publish: (m) => (notifier as Notifier).notify(LIVE_CHANNEL, m), watched: () => p.watched() };
         },
         outboundAllow: config.outboundAllow,
       },

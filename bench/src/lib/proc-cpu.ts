@@ -21,13 +21,31 @@ export function processCpu(pid: number | 'self'): { ownMs: number; childrenMs: n
   return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
-/** CPU ms of every process named `comm` (as /proc/PID/comm shows it, e.g. "postgres"), summed. */
-export function commandCpu(comm: string): number {
-  let ms = 0;
+/** Every process: pid → parent pid and command name (as /proc/PID/comm shows it, from field 2 of stat). */
+export function processTable(): Map<number, { ppid: number; comm: string }> {
+  const out = new Map<number, { ppid: number; comm: string }>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) ms += processCpu(Number(d)).ownMs;
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      // fields counted from the last ')', as in parseProcStat: field 4 is the parent pid
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      out.set(Number(d), { ppid, comm: stat.slice(stat.indexOf('(') + 1, close) });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU ms of every process named `comm` (as /proc/PID/comm shows it, e.g. "postgres"), summed. */
+export function commandCpu(comm: string): number {
+  let ms = 0;
+  for (const [pid, p] of processTable()) {
+    if (p.comm !== comm) continue;
+    try {
+      ms += processCpu(pid).ownMs;
     } catch {
       // exited meanwhile
     }

@@ -17,20 +17,23 @@ export type Db = Kysely<Database>;
  */
 export const PREPARED = '/* rk:prepared */ ';
 
-const statementName = (text: string) => `rk_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+/** Statement name per marked text, for every connection (the texts are few and fixed). */
+const names = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (!name) names.set(text, (name = `rk_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`));
+  return name;
+}
 
 /** pg client that runs `PREPARED` texts as named statements (Kysely passes text and values). */
 class PreparingClient extends pg.Client {
-  private readonly names = new Map<string, string>();
-
   // pg's overloads cannot be restated; Kysely calls query(text, values)
   override query(...args: unknown[]): never {
-    const query = super.query.bind(this) as unknown as (...a: unknown[]) => never;
     const [text, values] = args;
-    if (typeof text !== 'string' || !text.startsWith(PREPARED)) return query(...args);
-    let name = this.names.get(text);
-    if (!name) this.names.set(text, (name = statementName(text)));
-    return query({ name, text, values });
+    const marked = typeof text === 'string' && text.startsWith(PREPARED);
+    const call = marked ? [{ name: statementName(text), text, values }] : args;
+    return (super.query as unknown as (...a: unknown[]) => never)(...call);
   }
 }
 

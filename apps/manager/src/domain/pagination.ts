@@ -20,10 +20,14 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
 
 export const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 
-/** Builds a page from `limit + 1` fetched rows. */
-export function toPage<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+/** Builds a page from `limit + 1` fetched rows; the next cursor is `cursorOf` the page's last row. */
+export function pageOf<T>(rows: T[], limit: number, cursorOf: (last: T) => string): Page<T> {
   const more = rows.length > limit;
   const items = more ? rows.slice(0, limit) : rows;
   const last = items[items.length - 1];
-  return { items, next_cursor: more && last ? encodeCursor(last.id) : null };
+  return { items, next_cursor: more && last !== undefined ? cursorOf(last) : null };
 }
+
+/** Builds a page of id-keyed rows from `limit + 1` fetched rows. */
+export const toPage = <T extends { id: string }>(rows: T[], limit: number): Page<T> =>
+  pageOf(rows, limit, (last) => encodeCursor(last.id));

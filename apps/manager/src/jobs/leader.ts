@@ -61,10 +61,7 @@ export class LeaderLoop {
         await this.client?.query('SELECT 1');
       }
     } catch (err) {
-      this.leader = false;
-      const c = this.client;
-      this.client = undefined;
-      c?.release(true);
+      this.drop(true);
       this.onError('leader', err);
       return;
     }
@@ -98,12 +95,18 @@ export class LeaderLoop {
     const c = await this.pool.connect();
     c.on('error', (err) => {
       if (this.client !== c) return;
-      this.client = undefined;
-      this.leader = false;
-      c.release(err);
+      this.drop(err);
       this.onError('leader', err);
     });
     return c;
+  }
+
+  /** Gives up the session (and with it the lock): `err` destroys the connection instead of pooling it. */
+  private drop(err?: Error | boolean): void {
+    const c = this.client;
+    this.client = undefined;
+    this.leader = false;
+    c?.release(err);
   }
 
   status(): Record<string, unknown> {
@@ -114,15 +117,8 @@ export class LeaderLoop {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    const c = this.client;
-    if (c) {
-      await c.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
-      // the error listener may have released it meanwhile
-      if (this.client === c) {
-        this.client = undefined;
-        c.release();
-      }
-    }
-    this.leader = false;
+    await this.client?.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    // a no-op when the error listener dropped the session meanwhile
+    this.drop();
   }
 }

@@ -75,7 +75,7 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
       for (const m of liveMessagesOf(device, stored, events)) void pub.publish(m).catch(() => undefined);
     }),
     live,
-    fleet: FleetSummaryService.forDb(ctx.db, o.fleetSummaryMaxAgeMs ?? 5000),
+    fleet: FleetSummaryService.forDb(ctx.db, o.fleetSummaryMaxAgeMs),
     alerts,
     webhooks: new WebhookService(ctx, { allow: o.outboundAllow ?? [] }),
     enrollment,

@@ -12,7 +12,7 @@ import {
   seriesRollups,
 } from '../db/queries/results.js';
 import { AppError, badRequest, notFound, tooManyRequests } from '../domain/errors.js';
-import type { Page } from '../domain/pagination.js';
+import { type Page, pageOf } from '../domain/pagination.js';
 import { type Principal, scopeOf } from '../domain/principal.js';
 import { headline, histPercentile } from '../domain/result-headline.js';
 import type { AlertEvent, AlertService } from './alerts.js';
@@ -229,10 +229,7 @@ export class ResultService {
       before,
       limit: q.limit,
     });
-    const more = rows.length > q.limit;
-    const items = more ? rows.slice(0, q.limit) : rows;
-    const last = items[items.length - 1];
-    return { items, next_cursor: more && last ? `${last.started_at.getTime()}_${last.id}` : null };
+    return pageOf(rows, q.limit, (last) => `${last.started_at.getTime()}_${last.id}`);
   }
 
   /** Latest result per series in scope; `target` alone gives the multi-vantage view. */
@@ -260,15 +257,8 @@ export class ResultService {
       after,
       limit: q.limit,
     });
-    const more = rows.length > q.limit;
-    const items = more ? rows.slice(0, q.limit) : rows;
-    const last = items[items.length - 1];
-    return {
-      items,
-      next_cursor:
-        more && last
-          ? Buffer.from(JSON.stringify([last.device_id, last.kind, last.target])).toString('base64url')
-          : null,
-    };
+    return pageOf(rows, q.limit, (last) =>
+      Buffer.from(JSON.stringify([last.device_id, last.kind, last.target])).toString('base64url'),
+    );
   }
 }

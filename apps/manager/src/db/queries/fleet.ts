@@ -88,7 +88,6 @@ export function foldSummary(counts: readonly OuCounts[], parentPath: string): Su
     r.series += c.series;
     r.series_failing += c.series_failing;
   }
-  return [...rows.values()].sort((x, y) =>
-    x.ou_id === y.ou_id ? 0 : x.ou_id === null ? -1 : y.ou_id === null ? 1 : x.ou_id < y.ou_id ? -1 : 1,
-  );
+  // keys are distinct; null sorts as '' (before every id)
+  return [...rows.values()].sort((x, y) => ((x.ou_id ?? '') < (y.ou_id ?? '') ? -1 : 1));
 }
