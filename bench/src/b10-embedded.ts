@@ -70,7 +70,7 @@ function embeddedMemory(managerPid: number): Memory {
 async function ingestOn(m: ManagerChildStarted, name: string): Promise<{ rowsPerSecond: number; cpu: RowCpu }> {
   const fleet = await makeFleet(m.url, undefined, { name, viaHttp: 100, viaSql: 0 });
   await ingestRate(m.url, fleet.devices, m.pid); // warm-up: JIT, pools, partitions
-  // the rollup fold (every 2 s) of the warm-up's rows would run into the measured phase (B1: about 2 s)
+  // the rollup fold (every 0.5 s, a few seconds of work here) of the warm-up's rows would run into the measured phase (B1: about 2 s)
   await new Promise((r) => setTimeout(r, 6000));
   const r = await ingestRate(m.url, fleet.devices, m.pid);
   return { rowsPerSecond: (r.rows / r.ms) * 1000, cpu: r.cpu };

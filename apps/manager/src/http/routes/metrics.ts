@@ -62,7 +62,7 @@ export function metricsRoutes(app: App, d: Deps): Registry {
   });
   new Gauge({
     name: 'rookery_rollup_pending_results',
-    help: 'Stored results not yet folded into the rollups (all replicas; the fold job runs every 2 s)',
+    help: 'Stored results not yet folded into the rollups (all replicas; the fold job runs every 0.5 s)',
     registers: [registry],
     async collect() {
       const r = await sql<{ n: string }>`SELECT count(*) AS n FROM rollup_pending`.execute(d.ctx.db);
