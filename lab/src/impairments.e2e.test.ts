@@ -1,5 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
 import { theoreticalGoodput } from './goodput.js';
+import { tbfArgs } from './impairments.js';
 import { LAB_TOOLS } from './tools.js';
 import type { Lab } from './lab.js';
 import { parseIperf3 } from './parse/iperf3.js';
@@ -35,7 +36,7 @@ describeLab('rate limit with tc tbf on a router', () => {
     await lab().clearRate('client', 'router');
   });
 
-  it('caps iperf3 at 0.95–1.0 of the theoretical TCP goodput of 100 Mbit/s', async () => {
+  it('caps iperf3 at 0.95–1.0 of the theoretical TCP goodput of 100 Mbit/s (plus one tbf burst)', async () => {
     await lab().setRate('router', 'server', 100);
     const server = lab().spawn('server', 'iperf3', ['-s', '-1', '-B', lab().addr('server'), '-p', '5201']);
     await lab().waitForPort('server', 5201);
@@ -51,7 +52,11 @@ describeLab('rate limit with tc tbf on a router', () => {
     measured.push(`iperf3 ${(result.receivedBitsPerSecond / 1e6).toFixed(2)} Mbit/s = ${ratio.toFixed(4)} of theory`);
     expect(result.mss).toBe(1448);
     expect(ratio).toBeGreaterThanOrEqual(0.95);
-    expect(ratio).toBeLessThanOrEqual(1.0);
+    // tbf's bucket lets one burst through above the rate once: over the 4 measured seconds that is
+    // burst ÷ (rate × 4 s) of the whole, 0.1 % at 100 Mbit/s (a run measured 1.00004)
+    const args = tbfArgs('x', 100);
+    const burst = Number(args[args.indexOf('burst') + 1]);
+    expect(ratio).toBeLessThanOrEqual(1 + burst / ((100e6 / 8) * 4));
   });
 });
 
