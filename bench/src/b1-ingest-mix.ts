@@ -89,7 +89,7 @@ export function mix(devices: BenchDevice[]) {
 }
 
 /** Requests of one kind only, round-robin over devices. */
-const only = (kind: Kind, devices: BenchDevice[]) => (i: number) =>
+export const only = (kind: Kind, devices: BenchDevice[]) => (i: number) =>
   request(kind, devices[i % devices.length] as BenchDevice, 3_000_000 + i);
 
 /** A ladder step with its attempt number and the CPU µs per answered request of each process. */

@@ -108,4 +108,55 @@ describe('IngestQueue', () => {
       await sql`DROP FUNCTION rk_test_poison()`.execute(h.tdb.db);
     }
   });
+
+  describe('collection window', () => {
+    const settled = (p: Promise<unknown>) => {
+      const s = { done: false };
+      void p.finally(() => (s.done = true));
+      return s;
+    };
+    const tick = () => new Promise((r) => setTimeout(r, 50));
+    let n = 1000;
+    const upload = (d: DeviceRow, rows: number) =>
+      of(
+        d,
+        Array.from({ length: rows }, (_, k) => row(`w${k}`, n++, 2)),
+      );
+
+    it('a quiet replica writes an upload at once', async () => {
+      // a linger this long would time the test out if the upload waited for it
+      const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 1000, lingerMs: 60_000 });
+      const d = devices[0] as DeviceRow;
+      expect((await q.submit(d, upload(d, 2))).fresh).toHaveLength(2);
+      expect(q.transactions).toBe(1);
+    });
+
+    it('on a busy replica uploads wait for each other until the batch is full', async () => {
+      const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 9, lingerMs: 60_000 });
+      const d = devices[1] as DeviceRow;
+      await q.submit(d, upload(d, 1)); // quiet: at once; now the replica is busy for lingerMs
+      const a = q.submit(d, upload(d, 3));
+      const b = q.submit(devices[2] as DeviceRow, upload(devices[2] as DeviceRow, 3));
+      const sa = settled(a);
+      await tick();
+      expect(sa.done).toBe(false);
+      expect(q.transactions).toBe(1);
+      expect(q.backlog).toBe(6);
+      // 9 rows: the batch is full and goes at once, all three uploads in one transaction
+      const c = q.submit(d, upload(d, 3));
+      const out = await Promise.all([a, b, c]);
+      expect(out.map((o) => o.fresh.length)).toEqual([3, 3, 3]);
+      expect(q.transactions).toBe(2);
+      expect(q.backlog).toBe(0);
+    });
+
+    it('on a busy replica a batch that is not full goes after lingerMs', async () => {
+      const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 1000, lingerMs: 30 });
+      const d = devices[0] as DeviceRow;
+      await q.submit(d, upload(d, 1));
+      const out = await Promise.all([q.submit(d, upload(d, 2)), q.submit(d, upload(d, 2)), q.submit(d, upload(d, 2))]);
+      expect(out.map((o) => o.fresh.length)).toEqual([2, 2, 2]);
+      expect(q.transactions).toBe(2);
+    });
+  });
 });

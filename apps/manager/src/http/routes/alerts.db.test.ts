@@ -166,6 +166,11 @@ describe('metrics', () => {
     expect(text).toMatch(/rookery_results_uploaded_total \d+/);
     expect(Number(/rookery_results_stored_total (\d+)/.exec(text)?.[1])).toBeGreaterThan(10);
     expect(text).toMatch(/rookery_ingest_queue_results 0/);
+    const xacts = Number(/rookery_ingest_transactions_total (\d+)/.exec(text)?.[1]);
+    expect(xacts).toBeGreaterThan(0);
+    // a counter never goes back: a second scrape reads at least as much
+    const again = String((await h.req('GET', '/metrics')).body);
+    expect(Number(/rookery_ingest_transactions_total (\d+)/.exec(again)?.[1])).toBeGreaterThanOrEqual(xacts);
     // the harness runs no jobs: everything stored so far still waits for the rollup fold
     expect(Number(/rookery_rollup_pending_results (\d+)/.exec(text)?.[1])).toBeGreaterThan(10);
     expect(text).toMatch(/rookery_probe_target_vantage_points\{kind="icmp",target="192.0.2.50"\} 1/);

@@ -60,6 +60,17 @@ export function metricsRoutes(app: App, d: Deps): Registry {
       this.set(d.results.backlog);
     },
   });
+  let counted = 0;
+  new Counter({
+    name: 'rookery_ingest_transactions_total',
+    help: 'Transactions this replica ran to store uploads (group commit: several uploads share one)',
+    registers: [registry],
+    collect() {
+      const n = d.results.transactions;
+      this.inc(n - counted);
+      counted = n;
+    },
+  });
   new Gauge({
     name: 'rookery_rollup_pending_results',
     help: 'Stored results not yet folded into the rollups (all replicas; the fold job runs every 0.5 s)',
