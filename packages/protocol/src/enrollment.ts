@@ -93,13 +93,14 @@ export type AgentConfig = Static<typeof AgentConfig>;
 
 /**
  * Builds the config an agent is served from merged values: draws this response's jittered test
- * interval and stamps the next run. Pure apart from `rng`.
+ * interval and stamps the next run. Pure apart from `rng`. The answer shares `values.tests` (not
+ * copied: the manager serves cached, frozen values on every check-in); treat it as read-only.
  * @param nowMs current time, epoch milliseconds
  */
 export function buildAgentConfig(values: ConfigValues, nowMs: number, rng: Rng = Math.random): AgentConfig {
   const actual = drawTestInterval(values.schedule.interval_seconds, values.schedule.offset_percent, rng);
   return {
-    tests: structuredClone(values.tests),
+    tests: values.tests,
     schedule: { ...values.schedule, actual_interval_seconds: actual, next_check_in: nowMs / 1000 + actual },
     thresholds: { ...values.thresholds },
   };

@@ -29,6 +29,15 @@ import type { Actor, ServiceContext } from './context.js';
 import { writeScope } from './ous.js';
 import { Recent } from './recent.js';
 
+/** Freezes `v` and everything reachable from it; returns it. */
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
 export interface Effective extends MergeResult {
   /** name of the most specific layer that exists, "Default" when none */
   name: string;
@@ -113,7 +122,8 @@ export class ConfigService {
       layers: rows.map((r) => ({ id: layerId(r), name: r.name, version: Number(r.version) })),
     };
     if (this.merged.size >= 10_000) this.merged.clear();
-    this.merged.set(key, out);
+    // shared by every device with these layers and served as is on each check-in: nobody may change it
+    this.merged.set(key, deepFreeze(out));
     return out;
   }
 
