@@ -266,6 +266,66 @@ async function xacts(pool: pg.Pool): Promise<number> {
   return Number(r.rows[0].n);
 }
 
+/** The group commit's collection window (ROOKERY_INGEST_LINGER_MS) off and at its default, alternated. */
+const WINDOWS = [0, 5];
+const WINDOW_RATES = [3000, 4000];
+const WINDOW_ROUNDS = 3;
+
+/** One fixed-rate mix step of the collection-window comparison. */
+export interface WindowStep {
+  lingerMs: number;
+  round: number;
+  offered: number;
+  achieved: number;
+  p99: number;
+  cpu: Omit<RequestCost, 'kind'>;
+  /** upload transactions per upload (the manager's rookery_ingest_transactions_total) */
+  xactsPerUpload: number;
+}
+
+async function ingestTransactions(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  return Number(/^rookery_ingest_transactions_total (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+/**
+ * The mix at fixed rates on a manager started with the collection window off and at its default, in
+ * alternated rounds (a fresh manager each time, same database and fleet): CPU per request by process and
+ * transactions per upload. The machine's noise moves both alike within a round.
+ */
+async function windowComparison(dbUrl: string, devices: BenchDevice[]): Promise<WindowStep[]> {
+  const out: WindowStep[] = [];
+  for (let round = 1; round <= WINDOW_ROUNDS; round++) {
+    for (const lingerMs of WINDOWS) {
+      const m = await startManagerChild(dbUrl, { ROOKERY_INGEST_LINGER_MS: String(lingerMs) });
+      const agent = keepAliveAgent();
+      try {
+        const make = mix(devices);
+        await openLoopStep(m.url, agent, 1000, 2000, make); // warm-up: JIT, pools, caches
+        for (const rate of WINDOW_RATES) {
+          const c0 = cpuNow(m.pid);
+          const x0 = await ingestTransactions(m.url);
+          const s = await openLoopStep(m.url, agent, rate, STEP_MS, make);
+          const x1 = await ingestTransactions(m.url);
+          out.push({
+            lingerMs,
+            round,
+            offered: rate,
+            achieved: s.achieved,
+            p99: s.latency.p99,
+            cpu: cpuPer(c0, cpuNow(m.pid), s.ok),
+            xactsPerUpload: (x1 - x0) / Math.max(1, s.ok * 0.4),
+          });
+        }
+      } finally {
+        agent.destroy();
+        await m.stop();
+      }
+    }
+  }
+  return out;
+}
+
 export function copyRate(
   pool: pg.Pool,
   deviceId: string,
@@ -304,6 +364,8 @@ export interface B1Data {
   uploadCosts: UploadCost[];
   /** CPU per request by kind, manager and bare server */
   costs: { manager: RequestCost[]; bare: RequestCost[] };
+  /** the mix with the collection window off and on */
+  windows: WindowStep[];
 }
 
 /** Runs B1: fleet of 200 devices (100 enrolled over HTTP), ladders on both servers, ingest vs COPY. */
@@ -327,6 +389,7 @@ export async function runB1(): Promise<B1Data> {
     } finally {
       await manager.stop();
     }
+    const windows = await windowComparison(db.url, fleet.devices);
     const bareServer = await startBareServerChild();
     let bare: MixStep[];
     let bareCosts: RequestCost[];
@@ -352,6 +415,7 @@ export async function runB1(): Promise<B1Data> {
       rowsRatio: ingestRps / copyRps,
       uploadCosts: costs,
       costs: { manager: managerCosts, bare: bareCosts },
+      windows,
     };
   } finally {
     await db.drop();
@@ -468,6 +532,39 @@ export function b1Markdown(d: B1Data, command: string): string {
       `which leaves at most ${us(budget - near.cpu.generator)} µs for the manager and PostgreSQL together — at 100 % CPU, where no p99 stays`,
       `under 100 ms. At the manager's last passing step they used ${us(top.cpu.server + top.cpu.postgres)} µs (${us(top.cpu.server)} + ${us(top.cpu.postgres)}).`,
     );
+  }
+  if (d.windows.length) {
+    const med = (xs: number[]) => {
+      const v = [...xs].sort((a, b) => a - b);
+      return v.length % 2
+        ? (v[v.length >> 1] as number)
+        : ((v[v.length / 2 - 1] as number) + (v[v.length / 2] as number)) / 2;
+    };
+    lines.push(
+      '',
+      `The group commit's collection window (ROOKERY_INGEST_LINGER_MS, ADR 6): the mix at fixed rates on a fresh manager with the`,
+      `window off (0) and at its default (5 ms), ${WINDOW_ROUNDS} alternated rounds (${STEP_MS / 1000} s per rate after a 2 s warm-up); CPU µs per`,
+      'request by process; "xacts/upload" = upload transactions (rookery_ingest_transactions_total) ÷ uploads.',
+      '',
+      '| window ms | round | offered req/s | achieved req/s | p99 ms | manager µs | PostgreSQL µs | generator µs | xacts/upload |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...d.windows.map(
+        (w) =>
+          `| ${w.lingerMs} | ${w.round} | ${w.offered} | ${w.achieved.toFixed(0)} | ${ms(w.p99)} | ${us(w.cpu.server)} | ${us(w.cpu.postgres)} | ${us(w.cpu.generator)} | ${w.xactsPerUpload.toFixed(2)} |`,
+      ),
+      '',
+      'Medians over the rounds:',
+      '',
+      '| window ms | offered req/s | manager µs | PostgreSQL µs | manager + PostgreSQL µs | xacts/upload | p99 ms |',
+      '|---|---|---|---|---|---|---|',
+    );
+    for (const rate of WINDOW_RATES)
+      for (const lingerMs of WINDOWS) {
+        const ws = d.windows.filter((w) => w.offered === rate && w.lingerMs === lingerMs);
+        lines.push(
+          `| ${lingerMs} | ${rate} | ${us(med(ws.map((w) => w.cpu.server)))} | ${us(med(ws.map((w) => w.cpu.postgres)))} | ${us(med(ws.map((w) => w.cpu.server + w.cpu.postgres)))} | ${med(ws.map((w) => w.xactsPerUpload)).toFixed(2)} | ${ms(med(ws.map((w) => w.p99)))} |`,
+        );
+      }
   }
   lines.push(
     '',

@@ -24,6 +24,11 @@ export interface ManagerConfig {
   logLevel: string;
   /** ROOKERY_OUTBOUND_ALLOW: hosts/addresses webhooks may reach although loopback/link-local (comma list) */
   outboundAllow: string[];
+  /**
+   * ROOKERY_INGEST_LINGER_MS: on a busy replica, how long an upload waits for others to share its
+   * transaction (0 turns the window off). @default 5
+   */
+  ingestLingerMs: number;
 }
 
 export class ConfigError extends Error {
@@ -52,6 +57,19 @@ export function parseListen(s: string): { host: string; port: number } {
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
+/** Longest collection window ROOKERY_INGEST_LINGER_MS may ask for, ms. */
+export const MAX_INGEST_LINGER_MS = 1000;
+
+/** Parses ROOKERY_INGEST_LINGER_MS (whole ms, 0–1000). @throws ConfigError */
+function lingerMs(v: string | undefined): number {
+  if (v === undefined || v === '') return 5;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > MAX_INGEST_LINGER_MS) {
+    throw new ConfigError(`ROOKERY_INGEST_LINGER_MS must be whole milliseconds 0–${MAX_INGEST_LINGER_MS}, got "${v}"`);
+  }
+  return n;
+}
+
 export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv): ManagerConfig {
   const listen = parseListen(flags.listen ?? env.ROOKERY_LISTEN ?? '127.0.0.1:8080');
   return {
@@ -67,6 +85,7 @@ export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv): ManagerConf
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    ingestLingerMs: lingerMs(env.ROOKERY_INGEST_LINGER_MS),
   };
 }
 

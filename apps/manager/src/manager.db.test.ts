@@ -39,6 +39,7 @@ const config = (): ManagerConfig => ({
   adminPassword: 'first-admin-password',
   logLevel: 'silent',
   outboundAllow: [],
+  ingestLingerMs: 5,
 });
 
 describe('concurrent start', () => {

@@ -9,6 +9,7 @@ import type { App } from './http/app.js';
 import { buildServer } from './http/server.js';
 import { LeaderLoop } from './jobs/leader.js';
 import { DEFAULT_AUTH_SETTINGS, type AuthSettings } from './services/context.js';
+import { DEFAULT_INGEST_QUEUE } from './services/ingest-queue.js';
 import { createServices } from './services/index.js';
 import { Notifier } from './services/notifier.js';
 import { deviceStatusJob } from './jobs/device-status.js';
@@ -89,6 +90,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
           return { publish: (m) => (notifier as Notifier).notify(LIVE_CHANNEL, m), watched: () => p.watched() };
         },
         outboundAllow: config.outboundAllow,
+        ingestQueue: { ...DEFAULT_INGEST_QUEUE, lingerMs: config.ingestLingerMs },
       },
     );
     await notifier.listen(LIVE_CHANNEL, (m) => deps.live.deliver(m as LiveMessage));

@@ -103,7 +103,11 @@ export interface ManagerChildStarted extends ManagerChild {
  * Spawns `apps/manager/src/main.ts` on 127.0.0.1 (free port) against `databaseUrl`, or with
  * `{ dataDir }` on its embedded PostgreSQL in that directory; runs migrations.
  */
-export async function startManagerChild(db: string | { dataDir: string }): Promise<ManagerChildStarted> {
+export async function startManagerChild(
+  db: string | { dataDir: string },
+  /** extra environment for the manager, e.g. ROOKERY_INGEST_LINGER_MS */
+  env: Record<string, string> = {},
+): Promise<ManagerChildStarted> {
   const target = typeof db === 'string' ? ['--database-url', db] : ['--data', db.dataDir];
   const child = spawn(
     process.execPath,
@@ -128,6 +132,7 @@ export async function startManagerChild(db: string | { dataDir: string }): Promi
         SECRET_KEY: randomBytes(24).toString('hex'),
         ADMIN_USERNAME: BENCH_ADMIN.username,
         ADMIN_PASSWORD: BENCH_ADMIN.password,
+        ...env,
       },
     },
   );

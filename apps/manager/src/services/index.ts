@@ -11,6 +11,7 @@ import type { ServiceContext } from './context.js';
 import { DeviceService } from './devices.js';
 import { type EnrollmentLimits, EnrollmentService } from './enrollment.js';
 import { OuService } from './ous.js';
+import type { IngestQueueOptions } from './ingest-queue.js';
 import { type IngestLimits, ResultService } from './results.js';
 import { AlertService } from './alerts.js';
 import { WebhookService } from './webhooks.js';
@@ -21,6 +22,8 @@ export interface ServiceOptions {
   broadcast?: (gateway: AgentGateway) => Broadcast;
   enrollmentLimits?: EnrollmentLimits;
   ingestLimits?: IngestLimits;
+  /** group commit of uploads; @default DEFAULT_INGEST_QUEUE */
+  ingestQueue?: IngestQueueOptions;
   /** hosts/addresses outbound calls (webhooks) may reach despite the guard */
   outboundAllow?: string[];
   /** how long a replica uses the fleet summary's per-OU counts, ms; @default 5000 */
@@ -70,10 +73,16 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
     ous,
     apiKeys: new ApiKeyService(ctx),
     config,
-    results: new ResultService(ctx, o.ingestLimits, alerts, (device, stored, events) => {
-      if (!pub.watched()) return;
-      for (const m of liveMessagesOf(device, stored, events)) void pub.publish(m).catch(() => undefined);
-    }),
+    results: new ResultService(
+      ctx,
+      o.ingestLimits,
+      alerts,
+      (device, stored, events) => {
+        if (!pub.watched()) return;
+        for (const m of liveMessagesOf(device, stored, events)) void pub.publish(m).catch(() => undefined);
+      },
+      o.ingestQueue,
+    ),
     live,
     fleet: FleetSummaryService.forDb(ctx.db, o.fleetSummaryMaxAgeMs),
     alerts,
