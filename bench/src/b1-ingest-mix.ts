@@ -8,8 +8,9 @@ import { copyReference, copyText } from './lib/copy-ref.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { commandCpu, processCpu } from './lib/proc-cpu.js';
 import { keepAliveAgent, type LoadRequest, openLoopStep, send, type StepResult, stepPasses } from './lib/open-loop.js';
+import { parsePromText, sampleValue } from './lib/prom-text.js';
 import { machineLine, publish } from './lib/results.js';
-import { ms, summarize } from './lib/stats.js';
+import { median, ms, summarize } from './lib/stats.js';
 
 // finer steps where the manager tops out, so the sustained rate is not rounded down to a power of two
 const RATES = [
@@ -76,12 +77,15 @@ function request(kind: Kind, d: BenchDevice, n: number): LoadRequest {
   };
 }
 
+/** Uploads per 10 requests of the mix. */
+const UPLOADS_PER_10 = 4;
+
 /** The mix: 40 % uploads of 10 results, 50 % heartbeats, 10 % config check-ins, round-robin over devices. */
 export function mix(devices: BenchDevice[]) {
   return (i: number): LoadRequest => {
     const slot = i % 10;
     return request(
-      slot < 4 ? 'upload' : slot < 9 ? 'heartbeat' : 'config',
+      slot < UPLOADS_PER_10 ? 'upload' : slot < 9 ? 'heartbeat' : 'config',
       devices[i % devices.length] as BenchDevice,
       i,
     );
@@ -89,7 +93,7 @@ export function mix(devices: BenchDevice[]) {
 }
 
 /** Requests of one kind only, round-robin over devices. */
-export const only = (kind: Kind, devices: BenchDevice[]) => (i: number) =>
+const only = (kind: Kind, devices: BenchDevice[]) => (i: number) =>
   request(kind, devices[i % devices.length] as BenchDevice, 3_000_000 + i);
 
 /** A ladder step with its attempt number and the CPU µs per answered request of each process. */
@@ -285,7 +289,7 @@ export interface WindowStep {
 
 async function ingestTransactions(base: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  return Number(/^rookery_ingest_transactions_total (\d+)/m.exec(text)?.[1] ?? NaN);
+  return sampleValue(parsePromText(text), 'rookery_ingest_transactions_total') ?? Number.NaN;
 }
 
 /**
@@ -314,7 +318,7 @@ async function windowComparison(dbUrl: string, devices: BenchDevice[]): Promise<
             achieved: s.achieved,
             p99: s.latency.p99,
             cpu: cpuPer(c0, cpuNow(m.pid), s.ok),
-            xactsPerUpload: (x1 - x0) / Math.max(1, s.ok * 0.4),
+            xactsPerUpload: (x1 - x0) / Math.max(1, (s.ok * UPLOADS_PER_10) / 10),
           });
         }
       } finally {
@@ -534,12 +538,6 @@ export function b1Markdown(d: B1Data, command: string): string {
     );
   }
   if (d.windows.length) {
-    const med = (xs: number[]) => {
-      const v = [...xs].sort((a, b) => a - b);
-      return v.length % 2
-        ? (v[v.length >> 1] as number)
-        : ((v[v.length / 2 - 1] as number) + (v[v.length / 2] as number)) / 2;
-    };
     lines.push(
       '',
       `The group commit's collection window (ROOKERY_INGEST_LINGER_MS, ADR 6): the mix at fixed rates on a fresh manager with the`,
@@ -562,7 +560,7 @@ export function b1Markdown(d: B1Data, command: string): string {
       for (const lingerMs of WINDOWS) {
         const ws = d.windows.filter((w) => w.offered === rate && w.lingerMs === lingerMs);
         lines.push(
-          `| ${lingerMs} | ${rate} | ${us(med(ws.map((w) => w.cpu.server)))} | ${us(med(ws.map((w) => w.cpu.postgres)))} | ${us(med(ws.map((w) => w.cpu.server + w.cpu.postgres)))} | ${med(ws.map((w) => w.xactsPerUpload)).toFixed(2)} | ${ms(med(ws.map((w) => w.p99)))} |`,
+          `| ${lingerMs} | ${rate} | ${us(median(ws.map((w) => w.cpu.server)))} | ${us(median(ws.map((w) => w.cpu.postgres)))} | ${us(median(ws.map((w) => w.cpu.server + w.cpu.postgres)))} | ${median(ws.map((w) => w.xactsPerUpload)).toFixed(2)} | ${ms(median(ws.map((w) => w.p99)))} |`,
         );
       }
   }

@@ -9,6 +9,7 @@ import { createBenchDb, type ManagerChildStarted, startManagerChild } from './li
 import { makeFleet } from './lib/fleet.js';
 import { processTable } from './lib/proc-cpu.js';
 import { machineLine, publish } from './lib/results.js';
+import { median } from './lib/stats.js';
 
 const ROUNDS = 2; // server, embedded, server, embedded: drift on a shared machine hits both
 
@@ -75,12 +76,6 @@ async function ingestOn(m: ManagerChildStarted, name: string): Promise<{ rowsPer
   const r = await ingestRate(m.url, fleet.devices, m.pid);
   return { rowsPerSecond: (r.rows / r.ms) * 1000, cpu: r.cpu };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 
 export async function runB10(): Promise<B10Data> {
   const runs: IngestRun[] = [];

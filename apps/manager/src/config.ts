@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { DEFAULT_INGEST_QUEUE } from './services/ingest-queue.js';
 import { SAMPLE_PASSWORDS } from './services/passwords.js';
 
 export interface ManagerConfig {
@@ -62,7 +63,7 @@ export const MAX_INGEST_LINGER_MS = 1000;
 
 /** Parses ROOKERY_INGEST_LINGER_MS (whole ms, 0–1000). @throws ConfigError */
 function lingerMs(v: string | undefined): number {
-  if (v === undefined || v === '') return 5;
+  if (v === undefined || v === '') return DEFAULT_INGEST_QUEUE.lingerMs ?? 0;
   const n = Number(v);
   if (!/^\d+$/.test(v) || n > MAX_INGEST_LINGER_MS) {
     throw new ConfigError(`ROOKERY_INGEST_LINGER_MS must be whole milliseconds 0–${MAX_INGEST_LINGER_MS}, got "${v}"`);

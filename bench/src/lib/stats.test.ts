@@ -1,9 +1,15 @@
 // Tests: benchmark statistics and RESULTS.md sections.
 import { describe, expect, it } from 'vitest';
-import { quantile, summarize, us } from './stats.js';
+import { median, quantile, summarize, us } from './stats.js';
 import { replaceSection } from './results.js';
 
 describe('bench statistics', () => {
+  it('takes the median of odd and even counts, unsorted', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+
   it('summarizes with nearest-rank percentiles', () => {
     const s = summarize(Array.from({ length: 100 }, (_, i) => 100 - i));
     expect(s).toMatchObject({ n: 100, min: 1, max: 100, p50: 50, p90: 90, p99: 99, mean: 50.5 });

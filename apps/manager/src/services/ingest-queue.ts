@@ -83,9 +83,9 @@ export class IngestQueue {
 
   /**
    * Starts transactions while writers are free and uploads wait. On a busy replica a batch that is not
-   * full waits until its oldest upload is `lingerMs` old: measured in bench B1's mix at 4000 req/s, that
-   * took transactions from about 2.5 uploads each to about 10 and cut PostgreSQL CPU per request by about
-   * a fifth, for a few ms more latency.
+   * full waits until its oldest upload is `lingerMs` old. Measured in `./rookery bench b1` (window off vs
+   * on, alternated): below saturation fewer transactions and less CPU per request, for a few ms more
+   * latency; at saturation batches form without it (ADR 6).
    */
   private pump(): void {
     while (this.writing < this.o.writers && this.queue.length) {
