@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import { newResultId } from '../../apps/agent/src/tasks/result-id.js';
+import { ROLLUP_GRACE_MS, ROLLUP_SLICE_MS } from '../../apps/manager/src/jobs/rollup-fold.js';
 import { createBenchDb, startBareServerChild, startManagerChild } from './lib/bench-db.js';
 import { copyReference, copyText } from './lib/copy-ref.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
@@ -224,14 +225,19 @@ export interface UploadCost {
 }
 
 /**
- * Milliseconds from now until the rollup fold job has taken every stored result out of
- * `rollup_pending` (polled every 100 ms; null after 60 s).
+ * Milliseconds from now until the rollup fold job has every stored result in the rollups (its folded
+ * watermark past the newest start time and nothing queued; polled every 100 ms; null after 60 s), and
+ * the CPU µs of every postgres process meanwhile per row stored (`rows`).
  */
-async function rollupsCaughtUp(pool: pg.Pool): Promise<number | null> {
+async function rollupsCaughtUp(pool: pg.Pool, rows: number): Promise<{ ms: number; postgresPerRow: number } | null> {
   const t0 = performance.now();
+  const pg0 = commandCpu('postgres');
   while (performance.now() - t0 < 60_000) {
-    const r = await pool.query<{ n: string }>('SELECT count(*) AS n FROM rollup_pending');
-    if (Number(r.rows[0]?.n) === 0) return performance.now() - t0;
+    const r = await pool.query<{ done: boolean }>(`SELECT NOT EXISTS (SELECT FROM rollup_pending)
+      AND (SELECT at FROM rollup_watermarks WHERE name = 'folded') > (SELECT max(started_at) FROM results) AS done`);
+    if (r.rows[0]?.done) {
+      return { ms: performance.now() - t0, postgresPerRow: ((commandCpu('postgres') - pg0) * 1000) / rows };
+    }
     await new Promise((res) => setTimeout(res, 100));
   }
   return null;
@@ -361,6 +367,8 @@ export interface B1Data {
     rejected429: number;
     rowsPerSecond: number;
     foldedAfterMs: number | null;
+    /** CPU µs of every postgres process per row from the end of the phase until the rollups caught up */
+    foldPostgresPerRow?: number | null;
     cpu: RowCpu;
   };
   copy: { rows: number; ms: number; rowsPerSecond: number; postgresUsPerRow: number };
@@ -382,13 +390,13 @@ export async function runB1(): Promise<B1Data> {
     let fleet: Awaited<ReturnType<typeof makeFleet>>;
     let costs: UploadCost[];
     let managerCosts: RequestCost[];
-    let foldedAfterMs: number | null;
+    let folded: Awaited<ReturnType<typeof rollupsCaughtUp>>;
     try {
       fleet = await makeFleet(manager.url, db.pool, { name: 'b1', viaHttp: 100, viaSql: 100 });
       ours = await ladder(manager.url, fleet.devices, manager.pid);
       managerCosts = await requestCosts(manager.url, fleet.devices, manager.pid);
       ingest = await ingestRate(manager.url, fleet.devices, manager.pid);
-      foldedAfterMs = await rollupsCaughtUp(db.pool);
+      folded = await rollupsCaughtUp(db.pool, ingest.rows);
       costs = await uploadCosts(manager.url, db.pool, fleet.devices);
     } finally {
       await manager.stop();
@@ -414,7 +422,12 @@ export async function runB1(): Promise<B1Data> {
       oursSustained,
       bareSustained,
       reqRatio: oursSustained / bareSustained,
-      ingest: { ...ingest, rowsPerSecond: ingestRps, foldedAfterMs },
+      ingest: {
+        ...ingest,
+        rowsPerSecond: ingestRps,
+        foldedAfterMs: folded?.ms ?? null,
+        foldPostgresPerRow: folded?.postgresPerRow ?? null,
+      },
       copy: { ...copy, rowsPerSecond: copyRps },
       rowsRatio: ingestRps / copyRps,
       uploadCosts: costs,
@@ -478,9 +491,11 @@ export function b1Markdown(d: B1Data, command: string): string {
     `Ingest: ${d.ingest.rows} rows stored in ${(d.ingest.ms / 1000).toFixed(1)} s (${d.ingest.rejected429} uploads answered 429 and were retried). ` +
       (d.ingest.foldedAfterMs === null
         ? 'The rollup fold had not caught up 60 s later.'
-        : `The rollup fold (leader job, every 0.5 s) had every stored result in the minute/hour/day rollups ${(d.ingest.foldedAfterMs / 1000).toFixed(1)} s after the last upload was answered: ${((d.ingest.rows / (d.ingest.ms + d.ingest.foldedAfterMs)) * 1000).toFixed(0)} rows/s counting that (${(((d.ingest.rows / (d.ingest.ms + d.ingest.foldedAfterMs)) * 1000) / d.copy.rowsPerSecond).toFixed(2)}× COPY).`),
+        : d.ingest.foldPostgresPerRow === undefined
+          ? `The rollup fold (leader job, every 0.5 s) had every stored result in the minute/hour/day rollups ${(d.ingest.foldedAfterMs / 1000).toFixed(1)} s after the last upload was answered: ${((d.ingest.rows / (d.ingest.ms + d.ingest.foldedAfterMs)) * 1000).toFixed(0)} rows/s counting that (${(((d.ingest.rows / (d.ingest.ms + d.ingest.foldedAfterMs)) * 1000) / d.copy.rowsPerSecond).toFixed(2)}× COPY).`
+          : `The rollup fold (leader job every 0.5 s; slices of ${ROLLUP_SLICE_MS / 1000} s of start times close ${ROLLUP_GRACE_MS / 1000} s after their end, ADR 6) had every stored result in the minute/hour/day rollups ${(d.ingest.foldedAfterMs / 1000).toFixed(1)} s after the last upload was answered; PostgreSQL used ${(d.ingest.foldPostgresPerRow ?? 0).toFixed(1)} µs of CPU per row meanwhile (the fold and whatever else ran).`),
     'COPY: text-format `COPY … FROM STDIN` (pg-copy-streams) into a plain table with the same columns, primary',
-    'key and series index as `results`; our path additionally updates `result_latest`, queues the rows for the',
+    'key and series index as `results`; our path additionally updates `result_latest`, marks the rows for the',
     'rollups and locks and writes the alert machines in the same transaction, and validates, authenticates and',
     'answers over HTTP. Uploads arriving together share one transaction (group commit, ADR 6).',
   );

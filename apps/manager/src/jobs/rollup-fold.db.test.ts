@@ -1,13 +1,15 @@
-// The rollup fold sums queued results in SQL: its counters, extremes and histogram buckets must be what
+// The rollup fold sums queued results and closed slices in SQL: its counters, extremes and histogram buckets must be what
 // the domain's definitions say (histBucket), per minute, hour and day, and add up across folds.
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findDeviceByCredential } from '../db/queries/devices.js';
-import type { RollupRow } from '../db/queries/results.js';
+import { type DeviceRow, findDeviceByCredential } from '../db/queries/devices.js';
+import { closeRollupSlices, type IngestRow, type RollupRow, rollupWatermarks } from '../db/queries/results.js';
 import { HIST_BUCKETS, histBucket } from '../domain/result-headline.js';
 import { sha256 } from '../services/crypto.js';
 import { createHarness, type Harness } from '../testing/harness.js';
-import { foldPendingRollups } from './rollup-fold.js';
+import { IngestQueue } from '../services/ingest-queue.js';
+import { foldPendingRollups, foldRollups } from './rollup-fold.js';
 
 let h: Harness;
 let device = { id: '', ou_id: '' };
@@ -153,5 +155,120 @@ describe('foldPendingRollups', () => {
     const [day] = await rollups('t3', 'day');
     expect(day).toMatchObject({ count: 250, ok_count: 200, hist: histOf(many.map((s) => s.latency)) });
     expect((await rollups('t3', 'minute')).reduce((n, m) => n + m.count, 0)).toBe(250);
+  });
+});
+
+describe('slices', () => {
+  // the watermarks start at a known time; results on time (at or after the closed watermark when stored)
+  // are summed from `results` when their slice is folded, late ones go through rollup_pending
+  const t0 = Date.UTC(2026, 10, 21, 8);
+  const setWatermarks = (at: number) => sql`UPDATE rollup_watermarks SET at = ${new Date(at)}`.execute(h.tdb.db);
+  const row = (target: string, at: number, latency: number): IngestRow => ({
+    id: randomUUID(),
+    device_id: device.id,
+    ou_id: device.ou_id,
+    kind: 'icmp',
+    target,
+    started_at: new Date(at).toISOString(),
+    duration_ms: latency,
+    ok: true,
+    error_code: null,
+    error_message: null,
+    latency_ms: latency,
+    jitter_ms: null,
+    loss_pct: null,
+    metrics: '{}',
+  });
+  const queuedCount = async (target: string) =>
+    Number(
+      (
+        await sql<{ n: string }>`SELECT count(*) AS n FROM results WHERE target = ${target} AND queued`.execute(
+          h.tdb.db,
+        )
+      ).rows[0]?.n,
+    );
+
+  it('sums results on time from their closed slice and late ones from the queue, each once', async () => {
+    await setWatermarks(t0);
+    const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 1000 });
+    const on = Array.from({ length: 30 }, (_, i) => row('s1', t0 + i * 1000, 1 + (i % 7)));
+    await Promise.all(on.map((r) => q.submit({ id: device.id, ou_id: device.ou_id } as DeviceRow, [r])));
+    expect(await queuedCount('s1')).toBe(0);
+    // nothing is folded before its slice closes
+    expect(await foldRollups(h.tdb.db, { until: new Date(t0) })).toBe(0);
+    expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 20_000) })).toBe(20);
+    expect(await rollupWatermarks(h.tdb.db)).toEqual({ closed: new Date(t0 + 20_000), folded: new Date(t0 + 20_000) });
+    // late: starts in a closed slice
+    const late = [row('s1', t0 + 5_500, 2), row('s1', t0 + 19_999, 3)];
+    await q.submit({ id: device.id, ou_id: device.ou_id } as DeviceRow, late);
+    expect(await queuedCount('s1')).toBe(2);
+    expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 60_000) })).toBe(12);
+    expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 60_000) })).toBe(0);
+    const all = [...on, ...late].map((r) => r.latency_ms);
+    for (const g of ['minute', 'hour', 'day']) {
+      const [r] = await rollups('s1', g);
+      expect(r).toMatchObject({ count: 32, lat_count: 32, lat_min: 1, lat_max: 7, hist: histOf(all) });
+    }
+  });
+
+  it('closing waits for ingest transactions that read the old watermark', async () => {
+    await setWatermarks(t0);
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let locked: () => void = () => {};
+    const reading = new Promise<void>((r) => (locked = r));
+    const tx = h.tdb.db.transaction().execute(async (trx) => {
+      await sql`SELECT rk_rollup_closed_until()`.execute(trx);
+      locked();
+      await held;
+    });
+    await reading;
+    expect(await closeRollupSlices(h.tdb.db, new Date(t0 + 10_000), 200)).toBe(false);
+    release();
+    await tx;
+    expect(await closeRollupSlices(h.tdb.db, new Date(t0 + 10_000), 200)).toBe(true);
+    expect((await rollupWatermarks(h.tdb.db)).closed).toEqual(new Date(t0 + 10_000));
+  });
+
+  it('uploads racing closes and folds: every result rolled up exactly once', async () => {
+    await setWatermarks(t0);
+    const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 50, lingerMs: 0 });
+    // 60 uploads of 10 results spread over two minutes, submitted while slices close every 5 s of start
+    // time and two folds run against each other
+    const uploads = Array.from({ length: 60 }, (_, u) =>
+      Array.from({ length: 10 }, (_, k) => row('s2', t0 + (u * 10 + k) * 200, 1 + ((u + k) % 9))),
+    );
+    const ingest = Promise.all(
+      uploads.map(async (rows, u) => {
+        await new Promise((r) => setTimeout(r, u % 20));
+        return q.submit({ id: device.id, ou_id: device.ou_id } as DeviceRow, rows);
+      }),
+    );
+    const folds = (async () => {
+      for (let s = 1; s <= 24; s++) {
+        await Promise.all([
+          foldRollups(h.tdb.db, { until: new Date(t0 + s * 5_000) }),
+          foldRollups(h.tdb.db, { until: new Date(t0 + s * 5_000) }),
+        ]);
+      }
+    })();
+    await Promise.all([ingest, folds]);
+    await foldRollups(h.tdb.db, { until: new Date(t0 + 180_000) });
+    const queued = await queuedCount('s2');
+    const all = uploads.flat().map((r) => r.latency_ms);
+    for (const g of ['minute', 'hour', 'day']) {
+      const rs = await rollups('s2', g);
+      expect(
+        rs.reduce((n, r) => n + r.count, 0),
+        `${g}: ${queued} of 600 were queued`,
+      ).toBe(600);
+      expect(
+        rs.reduce((acc, r) => acc.map((c, i) => c + (r.hist[i] as number)), new Array<number>(HIST_BUCKETS).fill(0)),
+      ).toEqual(histOf(all));
+    }
+    expect(await rollupWatermarks(h.tdb.db)).toEqual({
+      closed: new Date(t0 + 180_000),
+      folded: new Date(t0 + 180_000),
+    });
   });
 });

@@ -114,14 +114,17 @@ export async function storeResults(
   const input = sql`unnest(${c[0]}::uuid[], ${c[1]}::bigint[], ${c[2]}::bigint[], ${c[3]}::text[], ${c[4]}::text[],
     ${c[5]}::timestamptz[], ${c[6]}::float8[], ${c[7]}::bool[], ${c[8]}::text[], ${c[9]}::text[], ${c[10]}::float8[],
     ${c[11]}::float8[], ${c[12]}::float8[], ${c[13]}::json[])`;
-  const insert = sql`INSERT INTO results (${sql.raw(COLUMNS)})`;
+  const insert = sql`INSERT INTO results (${sql.raw(COLUMNS)}, queued)`;
+  // a row is queued for the rollups when its slice is closed already (ADR 6)
+  const source = sql`SELECT v.*, v.started_at < (SELECT w FROM wm) AS queued FROM ${input} AS v(${sql.raw(COLUMNS)})`;
   // `fresh`: the rows this statement stores, for latest and the rollup queue
   const fresh = dedupe
-    ? sql`fresh AS (${insert} SELECT * FROM ${input} ON CONFLICT DO NOTHING RETURNING ${sql.raw(RETURNED)}),`
-    : sql`fresh AS MATERIALIZED (SELECT * FROM ${input} AS v(${sql.raw(COLUMNS)})),
+    ? sql`fresh AS (${insert} ${source} ON CONFLICT DO NOTHING RETURNING ${sql.raw(RETURNED)}, queued),`
+    : sql`fresh AS MATERIALIZED (${source}),
       ins AS (${insert} SELECT * FROM fresh),`;
   const r = await sql<{ ids: string[] | null; states: AlertStateRow[] }>`${sql.raw(PREPARED)}
-    WITH ${fresh}
+    WITH wm AS MATERIALIZED (SELECT rk_rollup_closed_until() AS w),
+    ${fresh}
     latest AS (
       INSERT INTO result_latest AS l (device_id, kind, target, ou_id, result_id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct)
       SELECT DISTINCT ON (device_id, kind, target) device_id, kind, target, ou_id, id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct
@@ -133,11 +136,12 @@ export async function storeResults(
     ),
     pending AS (
       INSERT INTO rollup_pending (device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct)
-      SELECT device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct FROM fresh
+      SELECT device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct FROM fresh WHERE queued
     ),
     st AS (
       SELECT a.device_id, a.kind, a.target, a.metric, a.state, a.pending, a.pending_count FROM alert_states a
-      WHERE (a.device_id, a.kind, a.target) IN (
+      -- after the watermark's lock, never before: no row lock held while waiting for it
+      WHERE (SELECT w FROM wm) IS NOT NULL AND (a.device_id, a.kind, a.target) IN (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(series)}::jsonb) AS s(device_id bigint, kind text, target text))
       ORDER BY a.device_id, a.kind COLLATE "C", a.target COLLATE "C", a.metric COLLATE "C"
       FOR UPDATE
@@ -197,12 +201,15 @@ const DENSE = sql`CASE
 /** A rollup row's key columns. */
 const KEY = sql.raw('granularity, bucket, device_id, kind, target');
 
+/** The columns a fold sums, from rollup_pending or from results. */
+const FOLDED = 'device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct';
+
 /**
- * Folds up to `limit` queued results into the minute, hour and day rollups in one statement: takes them
- * out of `rollup_pending` (concurrent callers never get the same row), sums them per granularity ×
- * series × bucket, and adds the sums to the rollup rows (created when missing) in one fixed order
- * (granularity, device, kind, target bytewise, bucket), so concurrent folds cannot deadlock. Each
- * result is rolled up exactly once: taking and adding commit together.
+ * The common-table expressions that sum the rows of CTE `src` (columns `FOLDED`) per granularity × series ×
+ * bucket and add the sums to the rollup rows (created when missing) in one fixed order (granularity,
+ * device, kind, target bytewise, bucket), so concurrent folds cannot deadlock. The rows are first summed
+ * per series × minute × histogram bucket: a series that reports often costs one row per minute, not one
+ * per result, in each of the three granularities.
  *
  * Measured with `./rookery bench fold` (10 000 series with one new result each per fold, the steady
  * state of agents that probe every few seconds or slower): 78 → 41 µs of PostgreSQL CPU per result with
@@ -217,30 +224,30 @@ const KEY = sql.raw('granularity, bucket, device_id, kind, target');
  *
  * The summing runs in PostgreSQL, not in the manager: measured against returning the rows and summing
  * them in Node (bench/RESULTS.md, B1), the same total CPU, but none of it on the manager's event loop.
- * @returns results folded
  */
-export async function foldPendingBatch(db: Db, limit: number): Promise<number> {
-  const r = await sql<{ n: number }>`
-    WITH taken AS (
-      DELETE FROM rollup_pending WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_pending LIMIT ${limit}))
-      RETURNING device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct
-    ),
-    t AS (SELECT t.*, ${HIST_BUCKET} AS hb FROM taken t),
-    x AS (
-      SELECT g.granularity, date_trunc(g.granularity, t.started_at) AS bucket, t.*
-      FROM t CROSS JOIN (VALUES ('day'), ('hour'), ('minute')) AS g(granularity)
-    ),
-    -- the histogram sparse: bucket numbers and their counts per rollup row
-    hb AS (
-      SELECT ${KEY}, hb, count(*)::int AS c FROM x WHERE latency_ms IS NOT NULL GROUP BY ${KEY}, hb
-    ),
-    hs AS (SELECT ${KEY}, array_agg(hb) AS hbs, array_agg(c) AS cs FROM hb GROUP BY ${KEY}),
-    agg AS (
-      SELECT ${KEY}, min(ou_id) AS ou_id, count(*)::int AS count,
-        (count(*) FILTER (WHERE ok))::int AS ok_count, count(latency_ms)::int AS lat_count,
+const FOLD = sql`
+    t AS (SELECT t.*, CASE WHEN t.latency_ms IS NOT NULL THEN ${HIST_BUCKET} END AS hb FROM src t),
+    -- per series × minute × histogram bucket (null: no latency)
+    m AS (
+      SELECT device_id, kind, target, date_trunc('minute', started_at) AS minute, hb, min(ou_id) AS ou_id,
+        count(*)::int AS count, (count(*) FILTER (WHERE ok))::int AS ok_count, count(latency_ms)::int AS lat_count,
         coalesce(sum(latency_ms), 0) AS lat_sum, min(latency_ms) AS lat_min, max(latency_ms) AS lat_max,
         coalesce(sum(jitter_ms), 0) AS jitter_sum, count(jitter_ms)::int AS jitter_count,
         coalesce(sum(loss_pct), 0) AS loss_sum, count(loss_pct)::int AS loss_count
+      FROM t GROUP BY device_id, kind, target, minute, hb
+    ),
+    x AS (
+      SELECT g.granularity, date_trunc(g.granularity, m.minute) AS bucket, m.*
+      FROM m CROSS JOIN (VALUES ('day'), ('hour'), ('minute')) AS g(granularity)
+    ),
+    -- the histogram sparse: bucket numbers and their counts per rollup row
+    hb AS (SELECT ${KEY}, hb, sum(lat_count)::int AS c FROM x WHERE hb IS NOT NULL GROUP BY ${KEY}, hb),
+    hs AS (SELECT ${KEY}, array_agg(hb) AS hbs, array_agg(c) AS cs FROM hb GROUP BY ${KEY}),
+    agg AS (
+      SELECT ${KEY}, min(ou_id) AS ou_id, sum(count)::int AS count, sum(ok_count)::int AS ok_count,
+        sum(lat_count)::int AS lat_count, sum(lat_sum) AS lat_sum, min(lat_min) AS lat_min, max(lat_max) AS lat_max,
+        sum(jitter_sum) AS jitter_sum, sum(jitter_count)::int AS jitter_count,
+        sum(loss_sum) AS loss_sum, sum(loss_count)::int AS loss_count
       FROM x GROUP BY ${KEY}
     ),
     up AS (
@@ -252,9 +259,94 @@ export async function foldPendingBatch(db: Db, limit: number): Promise<number> {
       FROM agg a LEFT JOIN hs s USING (granularity, bucket, device_id, kind, target)
       ORDER BY a.granularity, a.device_id, a.kind COLLATE "C", a.target COLLATE "C", a.bucket
       ${ROLLUP_CONFLICT}
-    )
-    SELECT count(*)::int AS n FROM taken`.execute(db);
+    )`;
+
+/**
+ * Folds up to `limit` queued results (those that arrived after their slice was closed) into the minute,
+ * hour and day rollups in one statement: takes them out of `rollup_pending` (concurrent callers never get
+ * the same row) and adds them up (`FOLD`). Each result is rolled up exactly once: taking and adding
+ * commit together.
+ * @returns results folded
+ */
+export async function foldPendingBatch(db: Db, limit: number): Promise<number> {
+  const r = await sql<{ n: number }>`
+    WITH src AS (
+      DELETE FROM rollup_pending WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_pending LIMIT ${limit}))
+      RETURNING ${sql.raw(FOLDED)}
+    ),
+    ${FOLD}
+    SELECT count(*)::int AS n FROM src`.execute(db);
   return (r.rows[0] as { n: number }).n;
+}
+
+/** The advisory lock ingest holds shared while it reads `closed_until` (migration 0011). */
+const WATERMARK_LOCK = 727_003;
+
+export interface Watermarks {
+  /** results starting before it that arrive from now on are queued (rollup_pending) */
+  closed: Date;
+  /** every result starting before it that was not queued is in the rollups */
+  folded: Date;
+}
+
+export async function rollupWatermarks(db: Db): Promise<Watermarks> {
+  const r = await sql<{ name: 'closed' | 'folded'; at: Date }>`SELECT name, at FROM rollup_watermarks`.execute(db);
+  return Object.fromEntries(r.rows.map((x) => [x.name, x.at])) as unknown as Watermarks;
+}
+
+/**
+ * Closes the slices that start before `until`: results starting before it that arrive from now on are
+ * queued (rollup_pending). Takes the watermark's advisory lock exclusively, so it waits for the ingest
+ * transactions that read the old value, and new ones wait for it; gives up after `lockTimeoutMs`.
+ * @returns whether it moved (false: already there, or the lock was not granted in time)
+ */
+export async function closeRollupSlices(db: Db, until: Date, lockTimeoutMs = 2000): Promise<boolean> {
+  try {
+    return await db.transaction().execute(async (tx) => {
+      await sql`SELECT set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`.execute(tx);
+      await sql`SELECT pg_advisory_xact_lock(${sql.lit(WATERMARK_LOCK)})`.execute(tx);
+      const r = await sql`UPDATE rollup_watermarks SET at = ${until} WHERE name = 'closed' AND at < ${until}`.execute(
+        tx,
+      );
+      return Number(r.numAffectedRows ?? 0) > 0;
+    });
+  } catch (err) {
+    // lock_not_available: ingest transactions held the lock for longer; the next run tries again
+    if ((err as { code?: string }).code === '55P03') return false;
+    throw err;
+  }
+}
+
+/**
+ * Folds the next closed slice that is not folded yet, at most `maxMs` of start times (results not queued,
+ * read from `results`), and moves `folded` past it in the same transaction: each result is rolled up
+ * exactly once, and concurrent callers take turns (the `folded` row is locked; closing slices meanwhile
+ * is not held up). Every result of a closed slice that was not queued has committed: its transaction
+ * read the watermark before the slice closed, and closing waited for it.
+ * @returns results folded, or null when every closed slice is folded
+ */
+export async function foldSliceBatch(db: Db, maxMs: number): Promise<number | null> {
+  return db.transaction().execute(async (tx) => {
+    // as text: timestamptz keeps microseconds, a Date only milliseconds
+    const slice = (
+      await sql<{ a: string; b: string }>`
+        SELECT f.at::text AS a, least(c.at, f.at + make_interval(secs => ${maxMs / 1000}))::text AS b
+        FROM rollup_watermarks f, rollup_watermarks c
+        WHERE f.name = 'folded' AND c.name = 'closed' AND f.at < c.at
+        FOR UPDATE OF f`.execute(tx)
+    ).rows[0];
+    if (!slice) return null;
+    // a statement of its own: its snapshot sees every result of the slice
+    const r = await sql<{ n: number }>`
+      WITH src AS (
+        SELECT ${sql.raw(FOLDED)} FROM results
+        WHERE started_at >= ${slice.a}::timestamptz AND started_at < ${slice.b}::timestamptz AND NOT queued
+      ),
+      ${FOLD},
+      moved AS (UPDATE rollup_watermarks SET at = ${slice.b}::timestamptz WHERE name = 'folded')
+      SELECT count(*)::int AS n FROM src`.execute(tx);
+    return (r.rows[0] as { n: number }).n;
+  });
 }
 
 export interface RollupRow extends RollupCounters {

@@ -73,11 +73,23 @@ export function metricsRoutes(app: App, d: Deps): Registry {
   });
   new Gauge({
     name: 'rookery_rollup_pending_results',
-    help: 'Stored results not yet folded into the rollups (all replicas; the fold job runs every 0.5 s)',
+    help: 'Results that arrived after their slice was closed, not yet folded into the rollups (all replicas; the fold job runs every 0.5 s)',
     registers: [registry],
     async collect() {
       const r = await sql<{ n: string }>`SELECT count(*) AS n FROM rollup_pending`.execute(d.ctx.db);
       this.set(Number(r.rows[0]?.n ?? 0));
+    },
+  });
+  new Gauge({
+    name: 'rookery_rollup_lag_seconds',
+    help: 'Age of the oldest start time not yet folded into the rollups (slices of 10 s close 5 s after their end)',
+    registers: [registry],
+    async collect() {
+      const r = await sql<{ s: number }>`
+        SELECT extract(epoch FROM now() - at)::float8 AS s FROM rollup_watermarks WHERE name = 'folded'`.execute(
+        d.ctx.db,
+      );
+      this.set(Math.max(0, r.rows[0]?.s ?? 0));
     },
   });
   // per-target probe summaries over every vantage point's latest result; at most TOP_TARGETS series.

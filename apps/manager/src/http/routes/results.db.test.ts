@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureResultPartitions, applyRetention } from '../../db/queries/results.js';
-import { foldPendingRollups } from '../../jobs/rollup-fold.js';
+import { foldRollups } from '../../jobs/rollup-fold.js';
 import { createHarness, type Harness } from '../../testing/harness.js';
 
 let h: Harness;
@@ -56,23 +56,26 @@ describe('upload', () => {
     expect(await rowCount()).toBe(before + 3);
   });
 
-  it('an upload mixing stored and new results stores only the new ones, once, in latest and the rollup queue too', async () => {
+  it('an upload mixing stored and new results stores only the new ones, once, in latest and the rollups too', async () => {
     const t0 = Date.now() - 5000;
-    const [a, b, c] = [
-      icmp(new Date(t0).toISOString(), 1),
-      icmp(new Date(t0 + 1).toISOString(), 2),
-      icmp(new Date(t0 + 2).toISOString(), 3),
+    const [a, b, c] = [1, 2, 3].map((ms, i) => icmp(new Date(t0 + i).toISOString(), ms, 0, true, '10.9.9.9')) as [
+      ReturnType<typeof icmp>,
+      ReturnType<typeof icmp>,
+      ReturnType<typeof icmp>,
     ];
-    const pending = async () =>
-      Number((await sql<{ n: string }>`SELECT count(*) AS n FROM rollup_pending`.execute(h.tdb.db)).rows[0]?.n);
-    const before = { rows: await rowCount(), pending: await pending() };
+    const before = await rowCount();
     expect((await upload(dev.credential, [a, b])).body).toMatchObject({ stored: 2 });
     // no repeat inside the batch: the optimistic insert meets a and b and the transaction runs again
     const second = await upload(dev.credential, [b, c, a]);
     expect(second.status).toBe(200);
     expect(second.body).toMatchObject({ stored: 1, rejected: [], accepted: [b.id, c.id, a.id] });
-    expect(await rowCount()).toBe(before.rows + 3);
-    expect((await pending()) - before.pending).toBe(3);
+    expect(await rowCount()).toBe(before + 3);
+    await foldRollups(h.tdb.db, { until: new Date() });
+    const folded = await sql<{ n: string }>`
+      SELECT sum(count) AS n FROM result_rollups WHERE target = '10.9.9.9' AND granularity = 'minute'`.execute(
+      h.tdb.db,
+    );
+    expect(Number(folded.rows[0]?.n)).toBe(3);
   });
 
   it('takes ids in any form the schema allows (upper case, urn:uuid:) and answers with them as sent', async () => {
@@ -238,7 +241,7 @@ describe('queries', () => {
     const up = await upload(dev.credential, batch);
     expect(up.body, JSON.stringify(up.body)).toMatchObject({ stored: 11 });
     // rollups are folded by the leader's job; here at once
-    expect(await foldPendingRollups(h.tdb.db)).toBeGreaterThanOrEqual(11);
+    expect(await foldRollups(h.tdb.db, { until: new Date() })).toBeGreaterThanOrEqual(11);
     const q = `/api/v1/results/series?device_id=${dev.id}&kind=icmp&target=10.0.0.1&since=${new Date(base - 60_000).toISOString()}&until=${new Date(base + 120_000).toISOString()}`;
     const r = await h.req('GET', q, { token: await h.adminToken() });
     expect(r.status).toBe(200);
@@ -409,7 +412,7 @@ describe('raw results', () => {
 
 describe('maintenance', () => {
   it('creates the coming days’ partitions and applies retention', async () => {
-    await foldPendingRollups(h.tdb.db);
+    await foldRollups(h.tdb.db, { until: new Date() });
     await ensureResultPartitions(h.tdb.db, 2);
     await ensureResultPartitions(h.tdb.db, 2);
     const parts = await sql<{
