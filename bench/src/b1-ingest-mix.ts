@@ -16,7 +16,7 @@ import { median, ms, summarize } from './lib/stats.js';
 // finer steps where the manager tops out, so the sustained rate is not rounded down to a power of two
 const RATES = [
   50, 100, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2400, 2800, 3200, 3600, 4000, 4400, 4800, 5600, 6400, 8000,
-  9600, 12800,
+  9600, 12800, 14400, 16000,
 ];
 const STEP_MS = 3000;
 const ATTEMPTS = 3; // per ladder step, until one passes
