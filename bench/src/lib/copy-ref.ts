@@ -40,5 +40,6 @@ export async function copyReference(
     return { rows, ms, postgresUsPerRow: (pgMs * 1000) / Math.max(1, rows) };
   } finally {
     client.release();
+    await pool.query('DROP TABLE IF EXISTS copy_ref');
   }
 }
