@@ -39,13 +39,20 @@ export function processTable(): Map<number, { ppid: number; comm: string }> {
   return out;
 }
 
-/** CPU ms of every process named `comm` (as /proc/PID/comm shows it, e.g. "postgres"), summed. */
+/**
+ * CPU ms of every process named `comm` (as /proc/PID/comm shows it, e.g. "postgres"), summed, plus what
+ * the exited ones used: the reaped children's time of each such process whose parent has another name
+ * (a postmaster reaps its backends). Without that a backend that exits between two readings (a pool
+ * closing an idle connection) took its CPU out of the sum, and a difference could come out negative.
+ */
 export function commandCpu(comm: string): number {
   let ms = 0;
-  for (const [pid, p] of processTable()) {
+  const table = processTable();
+  for (const [pid, p] of table) {
     if (p.comm !== comm) continue;
     try {
-      ms += processCpu(pid).ownMs;
+      const t = processCpu(pid);
+      ms += t.ownMs + (table.get(p.ppid)?.comm === comm ? 0 : t.childrenMs);
     } catch {
       // exited meanwhile
     }

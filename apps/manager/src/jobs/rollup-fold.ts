@@ -2,7 +2,7 @@
 // closed slice of start times at a time; results that arrived after their slice was closed were queued by
 // ingest (rollup_pending) and are folded from there (ADR 6).
 import type { Db } from '../db/database.js';
-import { closeRollupSlices, foldPendingBatch, foldSliceBatch } from '../db/queries/results.js';
+import { closeRollupSlices, foldPendingBatch, foldSliceBatch, rollupWatermarks } from '../db/queries/results.js';
 import type { Job } from './leader.js';
 
 /**
@@ -44,7 +44,11 @@ export async function foldPendingRollups(db: Db, batch = 20_000, maxBatches = 50
  */
 export async function foldRollups(db: Db, o: { until?: Date; maxSlices?: number } = {}): Promise<number> {
   let total = await foldPendingRollups(db);
-  await closeRollupSlices(db, o.until ?? closableUntil(Date.now()));
+  const until = o.until ?? closableUntil(Date.now());
+  const w = await rollupWatermarks(db);
+  // closing holds up ingest for a moment: only when a slice is due (once per slice)
+  const closed = w.closed < until && (await closeRollupSlices(db, until));
+  if (!closed && w.folded >= w.closed) return total;
   for (let i = 0; i < (o.maxSlices ?? 60); i++) {
     const n = await foldSliceBatch(db, ROLLUP_SLICE_MS);
     if (n === null) break;
