@@ -89,7 +89,17 @@ describe('binaryArray', () => {
   });
 
   it('refuses values that are not of the type', () => {
-    expect(() => binaryArray('uuid', ['not-a-uuid'])).toThrow(/not a uuid/);
+    for (const bad of [
+      'not-a-uuid',
+      '0190b7a2-8c1e-7d3f-9a4b-5c6d7e8f9a0',
+      '0190b7a2-8c1e-7d3f-9a4b-5c6d7e8f9a0g',
+      '0190b7a28-c1e-7d3f-9a4b-5c6d7e8f9a0b',
+      '0190b7a2-8c1e-7d3f-9a4b+5c6d7e8f9a0b',
+      'ffffffffffffffffffffffffffffffff0',
+      'fffffffffffffffffffffffffffffff\u00e9',
+      'fffffffffffffffffffffffffffffff\u0660',
+    ])
+      expect(() => binaryArray('uuid', [bad]), bad).toThrow(/not a uuid/);
     expect(() => binaryArray('int8', ['1.5'])).toThrow(/not an int8/);
     expect(() => binaryArray('int8', ['12x'])).toThrow(/not an int8/);
   });
