@@ -9,12 +9,15 @@ import {
   type RawResultRow,
   rawResults,
   type ResultRowIn,
+  type RollupRow,
   seriesRollups,
+  unfoldedResults,
 } from '../db/queries/results.js';
 import { AppError, badRequest, notFound, tooManyRequests } from '../domain/errors.js';
 import { type Page, pageOf } from '../domain/pagination.js';
 import { type Principal, scopeOf } from '../domain/principal.js';
 import { headline, histPercentile } from '../domain/result-headline.js';
+import { addToRollup, emptyRollup } from '../domain/rollups.js';
 import type { AlertEvent, AlertService } from './alerts.js';
 import type { ServiceContext } from './context.js';
 import { DEFAULT_INGEST_QUEUE, IngestQueue, type IngestQueueOptions } from './ingest-queue.js';
@@ -172,19 +175,33 @@ export class ResultService {
     if ((until - since) / step > 5000) {
       throw new AppError(400, 'range_too_large', `more than 5000 ${granularity} points; pick a coarser granularity`);
     }
-    const rows = await seriesRollups(this.ctx.db, scopeOf(p), {
-      granularity,
+    const range = {
       deviceId: q.device_id,
       kind: q.kind,
       target: q.target,
       // the bucket that contains `since` starts before it
       since: new Date(Math.floor(since / step) * step),
       until: new Date(until),
-      limit: 5000,
-    });
+    };
+    // the rollups and the results not folded into them yet, in one snapshot (ADR 6: rollups trail by a slice)
+    const { rows, tail } = await this.ctx.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (tx) => ({
+        rows: await seriesRollups(tx, scopeOf(p), { ...range, granularity, limit: 5000 }),
+        tail: await unfoldedResults(tx, range),
+      }));
+    const buckets = new Map<number, RollupRow>(rows.map((r) => [r.bucket.getTime(), r]));
+    for (const r of tail) {
+      const at = Math.floor(r.started_at.getTime() / step) * step;
+      let b = buckets.get(at);
+      if (!b) buckets.set(at, (b = { ...emptyRollup(), bucket: new Date(at) }));
+      addToRollup(b, r);
+    }
+    const points = [...buckets.values()].sort((a, b) => a.bucket.getTime() - b.bucket.getTime());
     return {
       granularity,
-      points: rows.map((r) => ({
+      points: points.map((r) => ({
         t: r.bucket.toISOString(),
         count: r.count,
         ok_ratio: r.count ? r.ok_count / r.count : 0,

@@ -2,7 +2,7 @@
 // rollup upserts, and the reads behind the query API.
 import { sql } from 'kysely';
 import { HIST_BUCKETS } from '../../domain/result-headline.js';
-import type { RollupCounters } from '../../domain/rollups.js';
+import type { RolledUp, RollupCounters } from '../../domain/rollups.js';
 import type { Scope } from '../../domain/principal.js';
 import { type Db, PREPARED } from '../database.js';
 import { type BinaryElement, binaryArray, type ElementValue } from '../pg-binary.js';
@@ -366,6 +366,28 @@ export interface SeriesQuery {
 /** Rollup buckets of one series in [since, until), oldest first, scoped by the series' current OU. */
 export function seriesRollups(db: Db, scope: Scope, q: SeriesQuery): Promise<RollupRow[]> {
   return seriesRollupsQuery(db, scope, q).execute();
+}
+
+/** Most results `unfoldedResults` returns: far more than a series gets while the fold keeps up. */
+export const MAX_UNFOLDED = 50_000;
+
+/**
+ * Results of one series in [since, until) that the rollups do not hold yet: started at or after the
+ * `folded` watermark and not queued (queued ones reach the rollups within a run of the fold job).
+ * Oldest first, at most `MAX_UNFOLDED`. Read it in the snapshot that read the rollups, or a slice folded
+ * in between is counted twice or not at all.
+ */
+export async function unfoldedResults(
+  db: Db,
+  q: Pick<SeriesQuery, 'deviceId' | 'kind' | 'target' | 'since' | 'until'>,
+): Promise<(RolledUp & { started_at: Date })[]> {
+  const r = await sql<RolledUp & { started_at: Date }>`
+    SELECT started_at, ok, latency_ms, jitter_ms, loss_pct FROM results
+    WHERE device_id = ${q.deviceId}::bigint AND kind = ${q.kind} AND target = ${q.target}
+      AND started_at >= greatest(${q.since}::timestamptz, (SELECT at FROM rollup_watermarks WHERE name = 'folded'))
+      AND started_at < ${q.until}::timestamptz AND NOT queued
+    ORDER BY started_at LIMIT ${MAX_UNFOLDED}`.execute(db);
+  return r.rows;
 }
 
 /** The statement behind `seriesRollups`, unexecuted: benchmarks compile it as the manager runs it. */

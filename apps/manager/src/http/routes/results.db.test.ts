@@ -263,6 +263,27 @@ describe('queries', () => {
     expect(hourly.body.points.reduce((a: number, p: { count: number }) => a + p.count, 0)).toBe(11);
   });
 
+  it('series hold results the fold has not reached yet, each once before and after it', async () => {
+    // results of slices not closed yet (earlier tests here closed slices up to their own "now")
+    const t = Date.now() + 2000;
+    const batch = [0, 1, 2, 3].map((i) =>
+      icmp(new Date(t + i * 200).toISOString(), 2 + i, i * 10, i !== 3, '10.7.7.7'),
+    );
+    expect((await upload(dev.credential, batch)).body).toMatchObject({ stored: 4 });
+    const q = `/api/v1/results/series?device_id=${dev.id}&kind=icmp&target=10.7.7.7&since=${new Date(t - 600_000).toISOString()}&until=${new Date(t + 60_000).toISOString()}`;
+    const read = async () => {
+      const r = await h.req('GET', q, { token: await h.adminToken() });
+      expect(r.status).toBe(200);
+      return r.body.points.map((p: Record<string, unknown>) => ({ ...p, t: undefined }));
+    };
+    const before = await read();
+    expect(before.reduce((n: number, p: { count: number }) => n + p.count, 0)).toBe(4);
+    expect(before.at(-1)).toMatchObject({ latency_max_ms: 5, loss_avg_pct: expect.any(Number) });
+    await foldRollups(h.tdb.db, { until: new Date(t + 60_000) });
+    // folded: the same points from the rollups, none counted twice
+    expect(await read()).toEqual(before);
+  });
+
   it('shows one target from every vantage point in scope', async () => {
     const now = new Date().toISOString();
     await upload(dev.credential, [icmp(now, 4, 0, true, '192.0.2.9')]);
