@@ -1,12 +1,13 @@
 // Rollup fold cost (ADR 6): PostgreSQL CPU per result of the leader's fold job, in steady state (each
 // fold sees one new result per series) and clustered (ten results per series and fold, as B1's ingest
-// phase), beside COPY of the same raw rows in the same run.
+// phase), for both paths: results that arrived late (queued in rollup_pending) and results on time
+// (summed from their closed slice of `results`); beside COPY of the same raw rows in the same run.
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { openDatabase } from '../../apps/manager/src/db/database.js';
 import { migrate } from '../../apps/manager/src/db/migrate.js';
 import { type IngestRow, storeResults } from '../../apps/manager/src/db/queries/results.js';
-import { foldPendingRollups } from '../../apps/manager/src/jobs/rollup-fold.js';
+import { foldPendingRollups, foldRollups } from '../../apps/manager/src/jobs/rollup-fold.js';
 import { createBenchDb } from './lib/bench-db.js';
 import { copyReference, copyText } from './lib/copy-ref.js';
 import { processCpu } from './lib/proc-cpu.js';
@@ -37,9 +38,12 @@ function row(series: number, at: number, latency: number): IngestRow {
 
 export interface FoldData {
   series: number;
+  /** the queue (late results) */
   steadyUsPerResult: number;
   steadyRounds: number[];
   clusteredUsPerResult: number;
+  /** closed slices (results on time); absent in runs before 2026-12-06 */
+  slice?: { steadyUsPerResult: number; steadyRounds: number[]; clusteredUsPerResult: number };
   copyUsPerRow: number;
 }
 
@@ -53,29 +57,54 @@ async function measure(): Promise<FoldData> {
       for (let i = 0; i < rows.length; i += 4000)
         await h.db.transaction().execute((tx) => storeResults(tx, rows.slice(i, i + 4000), []));
     };
-    const foldCpu = async () => {
+    const cpuOf = async (f: () => Promise<unknown>) => {
       const c0 = processCpu(pid).ownMs;
-      await foldPendingRollups(h.db);
+      await f();
       return processCpu(pid).ownMs - c0;
     };
-    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000;
-    // steady: one result per series per fold, a minute apart, latencies spread over a few buckets
-    const steadyRounds: number[] = [];
-    for (let m = 0; m < ROUNDS; m++) {
-      await store(
-        Array.from({ length: SERIES }, (_, s) => row(s, hour + m * 60_000 + (s % 1000), 0.5 + (s % 7) * (1 + m / 10))),
-      );
-      steadyRounds.push(((await foldCpu()) * 1000) / SERIES);
-      process.stdout.write(`fold: steady round ${m + 1}/${ROUNDS} ${steadyRounds[m]?.toFixed(1)} µs/result\n`);
-    }
-    const counted = steadyRounds.slice(2);
-    // clustered: CLUSTER results per series in one minute, one fold (fresh hour: new rows)
-    const clustered: IngestRow[] = [];
-    for (let s = 0; s < SERIES; s++)
-      for (let j = 0; j < CLUSTER; j++) clustered.push(row(s, hour + 3_600_000 + j * 1000, 1.734));
-    await store(clustered);
-    const clusteredUs = ((await foldCpu()) * 1000) / clustered.length;
-    process.stdout.write(`fold: clustered ${clusteredUs.toFixed(1)} µs/result\n`);
+    /**
+     * Steady rounds, then the clustered fold, starting at `hour`. Queue: the watermarks stay after the
+     * results (the migration put them at the database's creation), so ingest queues every result. Slice:
+     * the watermarks start at `hour`, so every result is on time, and each fold closes the slices up to
+     * the round's results and sums them from `results`.
+     */
+    const run = async (path: 'queue' | 'slice', hour: number) => {
+      if (path === 'slice') await sql`UPDATE rollup_watermarks SET at = ${new Date(hour)}`.execute(h.db);
+      const fold = (until: number) =>
+        cpuOf(() => (path === 'queue' ? foldPendingRollups(h.db) : foldRollups(h.db, { until: new Date(until) })));
+      // steady: one result per series per fold, a minute apart, latencies spread over a few buckets
+      const steadyRounds: number[] = [];
+      for (let m = 0; m < ROUNDS; m++) {
+        await store(
+          Array.from({ length: SERIES }, (_, s) =>
+            row(s, hour + m * 60_000 + (s % 1000), 0.5 + (s % 7) * (1 + m / 10)),
+          ),
+        );
+        steadyRounds.push(((await fold(hour + m * 60_000 + 10_000)) * 1000) / SERIES);
+        process.stdout.write(
+          `fold (${path}): steady round ${m + 1}/${ROUNDS} ${steadyRounds[m]?.toFixed(1)} µs/result\n`,
+        );
+      }
+      const counted = steadyRounds.slice(2);
+      // clustered: CLUSTER results per series within 10 s, one fold (fresh hour: new rows)
+      const clustered: IngestRow[] = [];
+      for (let s = 0; s < SERIES; s++)
+        for (let j = 0; j < CLUSTER; j++) clustered.push(row(s, hour + 3_600_000 + j * 1000, 1.734));
+      await store(clustered);
+      const clusteredUs = ((await fold(hour + 3_600_000 + 10_000)) * 1000) / clustered.length;
+      process.stdout.write(`fold (${path}): clustered ${clusteredUs.toFixed(1)} µs/result\n`);
+      return {
+        steadyUsPerResult: counted.reduce((a, b) => a + b, 0) / counted.length,
+        steadyRounds,
+        clusteredUsPerResult: clusteredUs,
+        clustered,
+      };
+    };
+    const day = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    // two days back for the queue, one for the slices: separate hour and day rows
+    const queue = await run('queue', day - 2 * 86_400_000 + 8 * 3_600_000);
+    const slice = await run('slice', day - 86_400_000 + 8 * 3_600_000);
+    const clustered = queue.clustered;
     // reference: COPY of the same raw rows into a table shaped like results
     const copy = await copyReference(
       bench.pool,
@@ -99,9 +128,14 @@ async function measure(): Promise<FoldData> {
     );
     return {
       series: SERIES,
-      steadyUsPerResult: counted.reduce((a, b) => a + b, 0) / counted.length,
-      steadyRounds,
-      clusteredUsPerResult: clusteredUs,
+      steadyUsPerResult: queue.steadyUsPerResult,
+      steadyRounds: queue.steadyRounds,
+      clusteredUsPerResult: queue.clusteredUsPerResult,
+      slice: {
+        steadyUsPerResult: slice.steadyUsPerResult,
+        steadyRounds: slice.steadyRounds,
+        clusteredUsPerResult: slice.clusteredUsPerResult,
+      },
       copyUsPerRow: copy.postgresUsPerRow,
     };
   } finally {
@@ -118,21 +152,31 @@ export function foldMarkdown(d: FoldData, command: string): string {
     `Command: \`${command}\` · ${machineLine()}`,
     '',
     `Fresh database; ${d.series} series (200 devices); results stored with the manager's ingest statement, then`,
-    "folded with the leader job's function (`foldPendingRollups`) on one connection, whose backend CPU is read",
-    'from /proc before and after. Steady: one result per series per fold, one minute apart in one hour (what',
-    'agents probing every few seconds or slower look like to a fold every 2 s): each result adds to a new minute',
-    `row and rewrites its hour and day rows; rounds 3–${ROUNDS} counted. Clustered: ${CLUSTER} results per series in one`,
-    "minute, one fold (B1's ingest phase). Reference: COPY of the clustered raw rows into a table shaped like",
-    '`results` (CPU of every postgres process), same run. No target in QUALITY.md; this is where ingest spends the rest of its',
-    'PostgreSQL time after the upload is answered.',
+    "folded with the leader job's functions on one connection, whose backend CPU is read from /proc before and",
+    'after. Two paths (ADR 6): results that arrive after their slice closed are queued by ingest and folded from',
+    '`rollup_pending` (`foldPendingRollups`); results on time are summed from their closed slice of `results`',
+    '(`foldRollups`: closing the slice, then `foldSliceBatch`). Steady: one result per series per fold, one minute',
+    'apart in one hour (agents probing every minute): each result adds to a new minute row and rewrites its hour',
+    `and day rows; rounds 3–${ROUNDS} counted. Clustered: ${CLUSTER} results per series within 10 s, one fold (B1's ingest`,
+    'phase). Reference: COPY of the clustered raw rows into a table shaped like `results` (CPU of every postgres',
+    'process), same run. No target in QUALITY.md; this is where ingest spends the rest of its PostgreSQL time',
+    'after the upload is answered (the queue path also writes each result to `rollup_pending` at ingest, which',
+    'is not counted here).',
     '',
     '| case | µs PostgreSQL CPU per result | ÷ COPY µs per raw row |',
     '|---|---|---|',
-    `| steady (1 result per series per fold) | ${f(d.steadyUsPerResult)} | ${(d.steadyUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
-    `| clustered (${CLUSTER} per series per fold) | ${f(d.clusteredUsPerResult)} | ${(d.clusteredUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
+    `| queue, steady (1 result per series per fold) | ${f(d.steadyUsPerResult)} | ${(d.steadyUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
+    `| queue, clustered (${CLUSTER} per series per fold) | ${f(d.clusteredUsPerResult)} | ${(d.clusteredUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
+    ...(d.slice
+      ? [
+          `| slice, steady | ${f(d.slice.steadyUsPerResult)} | ${(d.slice.steadyUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
+          `| slice, clustered | ${f(d.slice.clusteredUsPerResult)} | ${(d.slice.clusteredUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
+        ]
+      : []),
     `| COPY of a raw row (reference) | ${f(d.copyUsPerRow)} | 1 |`,
     '',
-    `Steady rounds (µs per result): ${d.steadyRounds.map(f).join(', ')}.`,
+    `Steady rounds (µs per result), queue: ${d.steadyRounds.map(f).join(', ')}.`,
+    ...(d.slice ? [`Slice: ${d.slice.steadyRounds.map(f).join(', ')}.`] : []),
   ].join('\n');
 }
 
