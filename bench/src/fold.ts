@@ -2,12 +2,12 @@
 // fold sees one new result per series) and clustered (ten results per series and fold, as B1's ingest
 // phase), for both paths: results that arrived late (queued in rollup_pending) and results on time
 // (summed from their closed slice of `results`); beside COPY of the same raw rows in the same run.
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { openDatabase } from '../../apps/manager/src/db/database.js';
 import { migrate } from '../../apps/manager/src/db/migrate.js';
 import { type IngestRow, storeResults } from '../../apps/manager/src/db/queries/results.js';
 import { foldPendingRollups, foldRollups } from '../../apps/manager/src/jobs/rollup-fold.js';
+import { resultRow } from '../../apps/manager/src/testing/result-rows.js';
 import { createBenchDb } from './lib/bench-db.js';
 import { copyReference, copyText } from './lib/copy-ref.js';
 import { processCpu } from './lib/proc-cpu.js';
@@ -19,19 +19,14 @@ const CLUSTER = 10; // results per series and fold in the clustered case
 
 function row(series: number, at: number, latency: number): IngestRow {
   return {
-    id: randomUUID(),
+    ...resultRow({
+      target: `10.20.${Math.floor(series / 200) % 250}.${series % 250}:443`,
+      at,
+      latency,
+      duration_ms: 1,
+    }),
     device_id: String(1 + (series % 200)),
     ou_id: '1',
-    kind: 'tcp',
-    target: `10.20.${Math.floor(series / 200) % 250}.${series % 250}:443`,
-    started_at: new Date(at).toISOString(),
-    duration_ms: 1,
-    ok: true,
-    error_code: null,
-    error_message: null,
-    latency_ms: latency,
-    jitter_ms: null,
-    loss_pct: null,
     metrics: '{"connectMs":1}',
   };
 }

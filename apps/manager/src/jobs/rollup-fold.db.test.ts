@@ -1,6 +1,5 @@
 // The rollup fold sums queued results and closed slices in SQL: its counters, extremes and histogram buckets must be what
 // the domain's definitions say (histBucket), per minute, hour and day, and add up across folds.
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeviceRow, findDeviceByCredential } from '../db/queries/devices.js';
@@ -8,6 +7,7 @@ import { closeRollupSlices, type IngestRow, type RollupRow, rollupWatermarks } f
 import { HIST_BUCKETS, histBucket } from '../domain/result-headline.js';
 import { sha256 } from '../services/crypto.js';
 import { createHarness, type Harness } from '../testing/harness.js';
+import { resultRow } from '../testing/result-rows.js';
 import { IngestQueue } from '../services/ingest-queue.js';
 import { foldPendingRollups, foldRollups } from './rollup-fold.js';
 
@@ -164,20 +164,9 @@ describe('slices', () => {
   const t0 = Date.UTC(2026, 10, 21, 8);
   const setWatermarks = (at: number) => sql`UPDATE rollup_watermarks SET at = ${new Date(at)}`.execute(h.tdb.db);
   const row = (target: string, at: number, latency: number): IngestRow => ({
-    id: randomUUID(),
+    ...resultRow({ target, at, latency, kind: 'icmp' }),
     device_id: device.id,
     ou_id: device.ou_id,
-    kind: 'icmp',
-    target,
-    started_at: new Date(at).toISOString(),
-    duration_ms: latency,
-    ok: true,
-    error_code: null,
-    error_message: null,
-    latency_ms: latency,
-    jitter_ms: null,
-    loss_pct: null,
-    metrics: '{}',
   });
   const queuedCount = async (target: string) =>
     Number(

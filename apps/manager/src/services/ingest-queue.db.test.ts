@@ -1,12 +1,12 @@
 // Group commit of uploads and the rollup fold: many uploads share transactions, every result is stored
 // and rolled up exactly once, and one upload the database refuses fails alone.
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeviceRow, findDeviceByCredential } from '../db/queries/devices.js';
 import type { IngestRow, ResultRowIn } from '../db/queries/results.js';
 import { foldPendingRollups } from '../jobs/rollup-fold.js';
 import { createHarness, type Harness } from '../testing/harness.js';
+import { resultRow } from '../testing/result-rows.js';
 import { sha256 } from './crypto.js';
 import { IngestQueue } from './ingest-queue.js';
 
@@ -23,20 +23,8 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 const base = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
-const row = (target: string, i: number, latency: number): ResultRowIn => ({
-  id: randomUUID(),
-  kind: 'tcp',
-  target,
-  started_at: new Date(base + i * 1000).toISOString(),
-  duration_ms: latency,
-  ok: true,
-  error_code: null,
-  error_message: null,
-  latency_ms: latency,
-  jitter_ms: null,
-  loss_pct: null,
-  metrics: JSON.stringify({ connectMs: latency }),
-});
+const row = (target: string, i: number, latency: number): ResultRowIn =>
+  resultRow({ target, at: base + i * 1000, latency });
 
 const of = (d: DeviceRow | undefined, rows: ResultRowIn[]): IngestRow[] =>
   rows.map((r) => ({ ...r, device_id: (d as DeviceRow).id, ou_id: (d as DeviceRow).ou_id }));
