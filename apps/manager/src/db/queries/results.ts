@@ -92,8 +92,9 @@ export function isDuplicateResult(err: unknown): boolean {
 /**
  * Stores a batch of results of any number of devices in one statement (one round trip; run it in the
  * transaction that then writes the alert machines):
- * - inserts the rows; updates latest-per-series from them and queues them for the rollups
- *   (`foldPendingBatch`);
+ * - inserts the rows; updates latest-per-series from them; reads the `closed` watermark under its
+ *   shared lock and queues the rows that start before it for the rollups (`foldPendingBatch`), marking
+ *   them `queued` (the others are summed from their slice, `foldSliceBatch`);
  * - locks and returns the alert machines of `series`, in one fixed order.
  *
  * Two forms. Without `dedupe` (the common case) every row must be new: a row stored before fails the
@@ -279,7 +280,7 @@ export async function foldPendingBatch(db: Db, limit: number): Promise<number> {
   return (r.rows[0] as { n: number }).n;
 }
 
-/** The advisory lock ingest holds shared while it reads `closed_until` (migration 0011). */
+/** The advisory lock ingest holds shared while it reads the `closed` watermark (migration 0011). */
 const WATERMARK_LOCK = 727_003;
 
 export interface Watermarks {
@@ -289,6 +290,7 @@ export interface Watermarks {
   folded: Date;
 }
 
+/** Both watermarks, to the millisecond (they are kept to the microsecond). */
 export async function rollupWatermarks(db: Db): Promise<Watermarks> {
   const r = await sql<{ name: 'closed' | 'folded'; at: Date }>`SELECT name, at FROM rollup_watermarks`.execute(db);
   return Object.fromEntries(r.rows.map((x) => [x.name, x.at])) as unknown as Watermarks;
