@@ -2,7 +2,8 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', 'apps/web/**', '**/*.js', '**/*.mjs'] },
+  // bench/scratch: throwaway measurement scripts, ignored by git too
+  { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', 'apps/web/**', 'bench/scratch/**', '**/*.js', '**/*.mjs'] },
   ...tseslint.configs.recommended,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
