@@ -115,6 +115,9 @@ export class ResultService {
       const metrics = JSON.stringify(r.metrics);
       if (!(RESULT_KINDS as readonly string[]).includes(r.kind)) {
         rejected.push({ id, error: 'unknown_kind', message: `unknown probe kind "${r.kind}"` });
+      } else if (Number.isNaN(t)) {
+        // the date-time format admits a leap second (23:59:60), which no Date can hold
+        rejected.push({ id, error: 'invalid_time', message: 'startedAt is not a time that can be stored' });
       } else if (t > now + this.limits.maxFutureSeconds * 1000) {
         rejected.push({ id, error: 'clock_skew', message: 'startedAt is too far in the future' });
       } else if (t < now - this.limits.maxAgeDays * 86_400_000) {

@@ -123,11 +123,14 @@ describe('upload', () => {
     const future = icmp(new Date(Date.now() + 3 * 86_400_000).toISOString(), 1);
     const old = icmp(new Date(Date.now() - 90 * 86_400_000).toISOString(), 1);
     const weird = { id: randomUUID(), result: { ...ok.result, kind: 'carrier-pigeon' } };
-    const r = await upload(dev.credential, [ok, future, old, weird]);
+    // a leap second passes the date-time format but is no time JavaScript (or the rollups) can place
+    const leap = icmp('2026-06-30T23:59:60Z', 1);
+    const r = await upload(dev.credential, [ok, future, old, weird, leap]);
     expect(r.status).toBe(200);
     expect(r.body.stored).toBe(1);
     expect(r.body.rejected.map((x: { error: string }) => x.error).sort()).toEqual([
       'clock_skew',
+      'invalid_time',
       'too_old',
       'unknown_kind',
     ]);
