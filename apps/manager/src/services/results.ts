@@ -69,6 +69,13 @@ const hasNul = (s: string) => s.includes('\u0000');
 /** A raw results cursor: the last row's start (ms since epoch) and id. */
 const RAW_CURSOR = /^(\d{1,15})_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
+/**
+ * Longest target stored, bytes of UTF-8. The schema allows 2048 characters, but the target is part of
+ * several index keys (results, latest, rollups, alert machines), and PostgreSQL refuses an index entry
+ * over about 2.7 kB: 2048 characters of a 3-byte script that does not compress failed the whole upload.
+ */
+export const MAX_TARGET_BYTES = 2048;
+
 /** Longest error message kept per result (characters); longer ones are cut. */
 export const MAX_ERROR_MESSAGE = 1000;
 
@@ -115,6 +122,12 @@ export class ResultService {
       const metrics = JSON.stringify(r.metrics);
       if (!(RESULT_KINDS as readonly string[]).includes(r.kind)) {
         rejected.push({ id, error: 'unknown_kind', message: `unknown probe kind "${r.kind}"` });
+      } else if (r.target.length > MAX_TARGET_BYTES / 3 && Buffer.byteLength(r.target) > MAX_TARGET_BYTES) {
+        rejected.push({
+          id,
+          error: 'target_too_long',
+          message: `target is longer than ${MAX_TARGET_BYTES} bytes of UTF-8`,
+        });
       } else if (Number.isNaN(t)) {
         // the date-time format admits a leap second (23:59:60), which no Date can hold
         rejected.push({ id, error: 'invalid_time', message: 'startedAt is not a time that can be stored' });

@@ -118,6 +118,29 @@ describe('upload', () => {
     expect(latest.rows.map((x) => x.target).sort()).toEqual(['NULL', odd].sort());
   });
 
+  it('a target over 2048 bytes (2048 characters of a 3-byte script that do not compress) is rejected alone', async () => {
+    // 2048 characters (the schema's limit) of CJK ideographs in a pseudo-random order: about 6 KB of UTF-8
+    let x = 7;
+    const long = Array.from({ length: 2048 }, () =>
+      String.fromCharCode(0x4e00 + ((x = (x * 1103515245 + 12345) % 2 ** 31) % 20000)),
+    ).join('');
+    const r = await upload(dev.credential, [
+      icmp(new Date().toISOString(), 1, 0, true, long),
+      icmp(new Date().toISOString(), 2),
+    ]);
+    expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(200);
+    expect(r.body).toMatchObject({ stored: 1, rejected: [{ error: 'target_too_long' }] });
+    // 2048 bytes is still stored
+    const fits = 'x'.repeat(2048 - 3) + '\u4e00';
+    const ok = await upload(dev.credential, [icmp(new Date().toISOString(), 1, 0, true, fits)]);
+    expect(ok.body).toMatchObject({ stored: 1, rejected: [] });
+    // and the rollups take it too (their key holds the target)
+    await foldRollups(h.tdb.db, { until: new Date(Date.now() + 1000) });
+    const rolled = await sql<{ n: string }>`
+      SELECT count(*) AS n FROM result_rollups WHERE target = ${fits}`.execute(h.tdb.db);
+    expect(Number(rolled.rows[0]?.n)).toBe(3);
+  });
+
   it('rejects records that can never be stored, and stores the rest', async () => {
     const ok = icmp(new Date().toISOString(), 1);
     const future = icmp(new Date(Date.now() + 3 * 86_400_000).toISOString(), 1);
