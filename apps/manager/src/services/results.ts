@@ -76,6 +76,29 @@ const RAW_CURSOR = /^(\d{1,15})_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}
  */
 export const MAX_TARGET_BYTES = 2048;
 
+/** Deepest nesting of arrays and objects inside a result's metrics (a probe's own are 3 deep at most). */
+export const MAX_METRICS_DEPTH = 32;
+
+/** Nesting depth of a parsed JSON value, stopping as soon as it passes `max`. */
+function deeperThan(v: unknown, max: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (max === 0) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (deeperThan(x, max - 1)) return true;
+    return false;
+  }
+  for (const k in v) if (deeperThan((v as Record<string, unknown>)[k], max - 1)) return true;
+  return false;
+}
+
+/**
+ * The metrics as stored (JSON text), or undefined when they nest deeper than `MAX_METRICS_DEPTH`: a
+ * document nested thousands deep overflows the stack of JSON.stringify (and of PostgreSQL's JSON code).
+ */
+function metricsText(m: Record<string, unknown>): string | undefined {
+  return deeperThan(m, MAX_METRICS_DEPTH) ? undefined : JSON.stringify(m);
+}
+
 /** Longest error message kept per result (characters); longer ones are cut. */
 export const MAX_ERROR_MESSAGE = 1000;
 
@@ -119,8 +142,14 @@ export class ResultService {
     const accepted: string[] = [];
     for (const { id, result: r } of results) {
       const t = Date.parse(r.startedAt);
-      const metrics = JSON.stringify(r.metrics);
-      if (!(RESULT_KINDS as readonly string[]).includes(r.kind)) {
+      const metrics = metricsText(r.metrics);
+      if (metrics === undefined) {
+        rejected.push({
+          id,
+          error: 'invalid_metrics',
+          message: `metrics nest deeper than ${MAX_METRICS_DEPTH} levels`,
+        });
+      } else if (!(RESULT_KINDS as readonly string[]).includes(r.kind)) {
         rejected.push({ id, error: 'unknown_kind', message: `unknown probe kind "${r.kind}"` });
       } else if (r.target.length > MAX_TARGET_BYTES / 3 && Buffer.byteLength(r.target) > MAX_TARGET_BYTES) {
         rejected.push({

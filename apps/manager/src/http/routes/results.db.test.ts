@@ -141,6 +141,25 @@ describe('upload', () => {
     expect(Number(rolled.rows[0]?.n)).toBe(3);
   });
 
+  it('metrics nested deeper than 32 levels are rejected alone (100 000 deep overflowed the stack: 500)', async () => {
+    const nest = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const [deep, edge, fine] = [
+      icmp(new Date().toISOString(), 1),
+      icmp(new Date().toISOString(), 2),
+      icmp(new Date().toISOString(), 3),
+    ];
+    // {"deep": 31 arrays} is 32 levels with the metrics object itself
+    const raw = JSON.stringify({ results: [deep, edge, fine] })
+      .replace('"metrics":{', `"metrics":{"deep":${nest(100_000)},`)
+      .replace(/("metrics":\{)(?!"deep")/, `$1"edge":${nest(31)},`);
+    const res = await h.req('POST', '/api/v1/results/upload', {
+      rawBody: raw,
+      headers: { authorization: `Bearer ${dev.credential}`, 'content-type': 'application/json', 'x-api-version': '1' },
+    });
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    expect(res.body).toMatchObject({ stored: 2, rejected: [{ id: deep.id, error: 'invalid_metrics' }] });
+  });
+
   it('rejects records that can never be stored, and stores the rest', async () => {
     const ok = icmp(new Date().toISOString(), 1);
     const future = icmp(new Date(Date.now() + 3 * 86_400_000).toISOString(), 1);
