@@ -1,6 +1,6 @@
 // Headline extraction per kind and histogram percentiles.
 import { describe, expect, it } from 'vitest';
-import { bucketUpperMs, headline, histBucket as bucketOf, histPercentile } from './result-headline.js';
+import { bucketUpperMs, headline, histBucket as bucketOf, histPercentile, MAX_HEADLINE_MS } from './result-headline.js';
 
 describe('headline', () => {
   it('picks each kind’s main numbers', () => {
@@ -31,6 +31,20 @@ describe('headline', () => {
       loss_pct: null,
     });
     expect(headline('nope', { ttfbMs: 1 }).latency_ms).toBeNull();
+    // beyond a day, or a loss over 100 %: left out, so rollup sums stay finite
+    expect(headline('icmp', { rtt: { avgMs: 1e308 }, jitterMs: MAX_HEADLINE_MS + 1, lossPct: 101 })).toEqual({
+      latency_ms: null,
+      jitter_ms: null,
+      loss_pct: null,
+    });
+    expect(headline('tcp', { connectMs: MAX_HEADLINE_MS }).latency_ms).toBe(MAX_HEADLINE_MS);
+    expect(headline('traceroute', { hops: [{ probes: 'x' }, { probes: [null, 7] }] }).latency_ms).toBeNull();
+  });
+
+  it('takes the least round trip of a hop with more probes than a call takes arguments', () => {
+    const probes = Array.from({ length: 300_000 }, (_, i) => ({ rttMs: 2 + (i % 5) }));
+    probes[123_456] = { rttMs: 1.5 };
+    expect(headline('traceroute', { hops: [{ probes }] }).latency_ms).toBe(1.5);
   });
 });
 

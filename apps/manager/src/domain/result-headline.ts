@@ -7,7 +7,16 @@ export interface Headline {
   loss_pct: number | null;
 }
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null);
+/**
+ * Longest latency or jitter taken as a headline number, ms (a day: no probe waits that long). Larger
+ * values are left out like missing ones: summed into rollups they overflowed to Infinity (1e308 twice),
+ * which no JSON answer can carry.
+ */
+export const MAX_HEADLINE_MS = 86_400_000;
+
+/** A finite number in [0, max], else null. */
+const num = (v: unknown, max = MAX_HEADLINE_MS): number | null =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max ? v : null;
 const rttAvg = (m: Record<string, unknown>) => num((m.rtt as Record<string, unknown> | undefined)?.avgMs);
 
 /**
@@ -22,14 +31,20 @@ export function headline(kind: string, metrics: Record<string, unknown>): Headli
       return { latency_ms: num(metrics.connectMs), jitter_ms: null, loss_pct: null };
     case 'udp':
     case 'icmp':
-      return { latency_ms: rttAvg(metrics), jitter_ms: num(metrics.jitterMs), loss_pct: num(metrics.lossPct) };
+      return { latency_ms: rttAvg(metrics), jitter_ms: num(metrics.jitterMs), loss_pct: num(metrics.lossPct, 100) };
     case 'dns':
       return { latency_ms: num(metrics.rttMs), jitter_ms: null, loss_pct: null };
     case 'traceroute': {
       const hops = Array.isArray(metrics.hops) ? (metrics.hops as { probes?: { rttMs?: unknown }[] }[]) : [];
       for (let i = hops.length - 1; i >= 0; i--) {
-        const rtts = (hops[i]?.probes ?? []).map((p) => num(p.rttMs)).filter((v): v is number => v !== null);
-        if (rtts.length) return { latency_ms: Math.min(...rtts), jitter_ms: null, loss_pct: null };
+        // a loop, not Math.min(...): a hop may list more probes than a call takes arguments
+        let min: number | null = null;
+        const probes = hops[i]?.probes;
+        for (const p of Array.isArray(probes) ? probes : []) {
+          const v = num(p?.rttMs);
+          if (v !== null && (min === null || v < min)) min = v;
+        }
+        if (min !== null) return { latency_ms: min, jitter_ms: null, loss_pct: null };
       }
       return { latency_ms: null, jitter_ms: null, loss_pct: null };
     }

@@ -66,6 +66,15 @@ export function granularityFor(sinceMs: number, untilMs: number): 'minute' | 'ho
 
 const hasNul = (s: string) => s.includes('\u0000');
 
+/**
+ * A latest-view cursor: the last row's device id, kind and target (base64url of their UTF-8), so a
+ * target of any characters stays short and URL-safe. Longest: a target over PostgreSQL's index limit
+ * (about 2.7 kB) could never be stored.
+ */
+const LATEST_CURSOR = /^(\d{1,18})\.([\w-]{1,64})\.([\w-]{1,3700})$/;
+/** Longest latest-view cursor, characters. */
+export const LATEST_CURSOR_MAX = 4096;
+
 /** A raw results cursor: the last row's start (ms since epoch) and id. */
 const RAW_CURSOR = /^(\d{1,15})_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
@@ -306,13 +315,10 @@ export class ResultService {
   ): Promise<Page<LatestRow>> {
     let after: [string, string, string] | undefined;
     if (q.cursor) {
-      try {
-        const v = JSON.parse(Buffer.from(q.cursor, 'base64url').toString('utf8'));
-        if (!Array.isArray(v) || v.length !== 3 || !/^\d{1,18}$/.test(String(v[0]))) throw new Error();
-        after = [String(v[0]), String(v[1]), String(v[2])];
-      } catch {
-        throw badRequest('malformed cursor');
-      }
+      const m = LATEST_CURSOR.exec(q.cursor);
+      if (!m) throw badRequest('malformed cursor');
+      const text = (b: string) => Buffer.from(b, 'base64url').toString('utf8');
+      after = [m[1] as string, text(m[2] as string), text(m[3] as string)];
     }
     if (q.device_id && !(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
     if (q.ou_id && !(await findOu(this.ctx.db, scopeOf(p), q.ou_id))) throw notFound('OU');
@@ -324,8 +330,7 @@ export class ResultService {
       after,
       limit: q.limit,
     });
-    return pageOf(rows, q.limit, (last) =>
-      Buffer.from(JSON.stringify([last.device_id, last.kind, last.target])).toString('base64url'),
-    );
+    const b64 = (t: string) => Buffer.from(t).toString('base64url');
+    return pageOf(rows, q.limit, (last) => `${last.device_id}.${b64(last.kind)}.${b64(last.target)}`);
   }
 }

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { type DeviceRow, findDevice } from '../../db/queries/devices.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import { writeScope } from '../../services/ous.js';
+import { LATEST_CURSOR_MAX } from '../../services/results.js';
 import { Type } from '@sinclair/typebox';
 import type { App } from '../app.js';
 import type { Deps } from '../deps.js';
@@ -177,6 +178,10 @@ export function resultRoutes(app: App, d: Deps): void {
         querystring: Type.Object(
           {
             ...PageQuery,
+            // the cursor carries the last row's target (up to 2048 bytes, base64url)
+            cursor: Type.Optional(
+              Type.String({ maxLength: LATEST_CURSOR_MAX, description: 'next_cursor of the previous page' }),
+            ),
             device_id: Type.Optional(IdString),
             ou_id: Type.Optional(IdString),
             kind: Type.Optional(Kind),
