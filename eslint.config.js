@@ -3,7 +3,9 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // bench/scratch: throwaway measurement scripts, ignored by git too
-  { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', 'apps/web/**', 'bench/scratch/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: ['**/node_modules/**', '**/dist/**', 'data/**', 'apps/web/**', 'bench/scratch/**', '**/*.js', '**/*.mjs'],
+  },
   ...tseslint.configs.recommended,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
