@@ -33,3 +33,13 @@ export const tooManyRequests = (retryAfterSeconds: number) =>
     },
     { 'retry-after': String(retryAfterSeconds) },
   );
+
+/**
+ * A `date-time` field or parameter as a Date. The format admits a leap second (`23:59:60`), which no
+ * Date holds: that is a 400 naming the field, not an Invalid Date sent on to PostgreSQL.
+ */
+export function timeOf(value: string, field: string): Date {
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw badRequest(`${field} is not a time that can be used (a leap second?)`, { field });
+  return new Date(t);
+}

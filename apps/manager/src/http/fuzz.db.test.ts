@@ -153,6 +153,24 @@ describe('every route survives bad input', () => {
     }
   });
 
+  it('a leap second in a date-time field or parameter is a 400 naming it, never sent to PostgreSQL', async () => {
+    // the date-time format admits 23:59:60; no Date holds it
+    const leap = '2026-06-30T23:59:60Z';
+    // with the run's API key: earlier cases here log out and revoke JWTs
+    const ou = (await send('POST', '/api/v1/ous', { body: { name: 'Leap' } })).body.id;
+    const cases: [string, string, unknown, string][] = [
+      ['GET', `/api/v1/audit?since=${leap}`, undefined, 'since'],
+      ['GET', `/api/v1/audit?until=${leap}`, undefined, 'until'],
+      ['POST', '/api/v1/api-keys', { name: 'leap', expires_at: leap }, 'expires_at'],
+      ['POST', '/api/v1/enrollment/secrets', { ou_id: ou, name: 'leap', expires_at: leap }, 'expires_at'],
+    ];
+    for (const [method, url, body, field] of cases) {
+      const r = await send(method, url, { body });
+      expect(r.status, `${method} ${url}`).toBe(400);
+      expect(r.body.details, `${method} ${url}`).toMatchObject({ field });
+    }
+  });
+
   it('random JSON documents (fast-check)', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -13,7 +13,7 @@ import {
   seriesRollups,
   unfoldedResults,
 } from '../db/queries/results.js';
-import { AppError, badRequest, notFound, tooManyRequests } from '../domain/errors.js';
+import { AppError, badRequest, notFound, timeOf, tooManyRequests } from '../domain/errors.js';
 import { type Page, pageOf } from '../domain/pagination.js';
 import { type Principal, scopeOf } from '../domain/principal.js';
 import { headline, histPercentile } from '../domain/result-headline.js';
@@ -242,8 +242,8 @@ export class ResultService {
       granularity?: 'minute' | 'hour' | 'day';
     },
   ): Promise<{ granularity: string; points: SeriesPoint[] }> {
-    const until = q.until ? Date.parse(q.until) : Date.now();
-    const since = q.since ? Date.parse(q.since) : until - 3_600_000;
+    const until = q.until ? timeOf(q.until, 'until').getTime() : Date.now();
+    const since = q.since ? timeOf(q.since, 'since').getTime() : until - 3_600_000;
     if (!(since < until)) throw badRequest('since must be before until');
     if (!(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
     const granularity = q.granularity ?? granularityFor(since, until);
@@ -307,8 +307,8 @@ export class ResultService {
       cursor?: string;
     },
   ): Promise<Page<RawResultRow>> {
-    const until = q.until ? Date.parse(q.until) : Date.now();
-    const since = q.since ? Date.parse(q.since) : until - 86_400_000;
+    const until = q.until ? timeOf(q.until, 'until').getTime() : Date.now();
+    const since = q.since ? timeOf(q.since, 'since').getTime() : until - 86_400_000;
     if (!(since < until)) throw badRequest('since must be before until');
     let before: { startedAt: Date; id: string } | undefined;
     if (q.cursor) {

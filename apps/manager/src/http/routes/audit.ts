@@ -1,7 +1,7 @@
 // /api/v1/audit: the audit log of administrative changes, newest first, OU-scoped.
 import { Type } from '@sinclair/typebox';
 import { listAudit } from '../../db/queries/audit.js';
-import { forbidden } from '../../domain/errors.js';
+import { forbidden, timeOf } from '../../domain/errors.js';
 import { decodeCursor, toPage } from '../../domain/pagination.js';
 import { scopeOf } from '../../domain/principal.js';
 import type { App } from '../app.js';
@@ -56,8 +56,8 @@ export function auditRoutes(app: App, d: Deps): void {
         action: q.action,
         targetType: q.target_type,
         actorId: q.actor_id,
-        since: q.since ? new Date(q.since) : undefined,
-        until: q.until ? new Date(q.until) : undefined,
+        since: q.since ? timeOf(q.since, 'since') : undefined,
+        until: q.until ? timeOf(q.until, 'until') : undefined,
       });
       const page = toPage(rows, limit);
       return {

@@ -355,6 +355,20 @@ describe('queries', () => {
     expect(await read()).toEqual(before);
   });
 
+  it('a leap second as since or until is a 400 naming it', async () => {
+    const leap = '2026-06-30T23:59:60Z';
+    const token = await h.adminToken();
+    for (const [path, field] of [
+      [`/api/v1/results/series?device_id=${dev.id}&kind=icmp&target=x&since=${leap}`, 'since'],
+      [`/api/v1/results/series?device_id=${dev.id}&kind=icmp&target=x&until=${leap}`, 'until'],
+      [`/api/v1/results?device_id=${dev.id}&since=${leap}`, 'since'],
+    ] as const) {
+      const r = await h.req('GET', path, { token });
+      expect(r.status, path).toBe(400);
+      expect(r.body.details, path).toMatchObject({ field });
+    }
+  });
+
   it('shows one target from every vantage point in scope', async () => {
     const now = new Date().toISOString();
     await upload(dev.credential, [icmp(now, 4, 0, true, '192.0.2.9')]);
