@@ -110,6 +110,11 @@ function metricsText(m: Record<string, unknown>): string | undefined {
 
 /** Longest error message kept per result (characters); longer ones are cut. */
 export const MAX_ERROR_MESSAGE = 1000;
+/**
+ * Longest error code kept (characters; agents send short names such as `timeout`): cut, so one device
+ * cannot make every latest-view page megabytes long.
+ */
+export const MAX_ERROR_CODE = 128;
 
 /** The id as PostgreSQL prints a uuid: lower case, without the `urn:uuid:` prefix the upload schema allows. */
 const canonicalUuid = (id: string) => (id.length === 36 ? id : id.replace(/^urn:uuid:/i, '')).toLowerCase();
@@ -216,7 +221,7 @@ export class ResultService {
           started_at: canonicalTime(r.startedAt, t),
           duration_ms: r.durationMs,
           ok: r.ok,
-          error_code: r.error?.code ?? null,
+          error_code: r.error ? r.error.code.slice(0, MAX_ERROR_CODE) : null,
           error_message: r.error ? r.error.message.slice(0, MAX_ERROR_MESSAGE) : null,
           latency_ms: h.latency_ms,
           jitter_ms: h.jitter_ms,

@@ -485,12 +485,12 @@ describe('raw results', () => {
     expect((await all(`${q}&since=${since}`)).some((r) => r.id === stale.id)).toBe(true);
   });
 
-  it('keeps error messages up to 1000 characters', async () => {
+  it('keeps error messages up to 1000 characters and codes up to 128', async () => {
     const r = icmp(new Date().toISOString(), 1, 100, false, 'raw-long');
-    const long = { ...r, result: { ...r.result, error: { code: 'x', message: 'é'.repeat(1500) } } };
+    const long = { ...r, result: { ...r.result, error: { code: 'c'.repeat(100_000), message: 'é'.repeat(1500) } } };
     expect((await upload(dev.credential, [long])).body).toMatchObject({ stored: 1 });
     const [got] = await all(`device_id=${dev.id}&target=raw-long`);
-    expect(got?.error).toEqual({ code: 'x', message: 'é'.repeat(1000) });
+    expect(got?.error).toEqual({ code: 'c'.repeat(128), message: 'é'.repeat(1000) });
   });
 
   it('another OU’s device is 404; bad ranges, cursors and parameters are 400 and list nothing', async () => {
