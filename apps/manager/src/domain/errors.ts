@@ -43,3 +43,10 @@ export function timeOf(value: string, field: string): Date {
   if (Number.isNaN(t)) throw badRequest(`${field} is not a time that can be used (a leap second?)`, { field });
   return new Date(t);
 }
+
+/** An expiry: `timeOf`, and a 400 naming the field unless it lies in the future. */
+export function expiryOf(value: string, field: string): Date {
+  const d = timeOf(value, field);
+  if (d.getTime() <= Date.now()) throw badRequest(`${field} must be in the future`, { field });
+  return d;
+}

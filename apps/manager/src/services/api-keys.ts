@@ -1,6 +1,6 @@
 // API keys of the calling user: shown once, stored as SHA-256, prefix visible, revocable.
 import { findApiKey, insertApiKey, listApiKeys, type ApiKeyRow, revokeApiKey } from '../db/queries/api-keys.js';
-import { notFound, timeOf } from '../domain/errors.js';
+import { expiryOf, notFound } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import { audit } from './audit.js';
 import type { Actor, ServiceContext } from './context.js';
@@ -26,7 +26,7 @@ export class ApiKeyService {
       name: v.name,
       prefix,
       key_hash: sha256(key),
-      expires_at: v.expires_at ? timeOf(v.expires_at, 'expires_at') : null,
+      expires_at: v.expires_at ? expiryOf(v.expires_at, 'expires_at') : null,
     });
     await audit(this.ctx.db, actor, {
       action: 'api_key.create',

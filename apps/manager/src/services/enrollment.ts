@@ -22,7 +22,7 @@ import {
 } from '../db/queries/enrollment-secrets.js';
 import { findOuUnscoped } from '../db/queries/ous.js';
 import { sql } from 'kysely';
-import { AppError, badRequest, notFound, timeOf, unauthorized } from '../domain/errors.js';
+import { AppError, expiryOf, notFound, unauthorized } from '../domain/errors.js';
 import { decodeCursor, type Page, toPage } from '../domain/pagination.js';
 import { type Principal, scopeOf } from '../domain/principal.js';
 import { audit } from './audit.js';
@@ -75,9 +75,7 @@ export class EnrollmentService {
     actor: Actor,
   ): Promise<{ row: SecretRow; secret: string }> {
     const ou = await this.ous.requireWritable(p, v.ou_id);
-    const expires = v.expires_at ? timeOf(v.expires_at, 'expires_at') : null;
-    if (expires && expires.getTime() <= Date.now())
-      throw badRequest('expires_at must be in the future', { field: 'expires_at' });
+    const expires = v.expires_at ? expiryOf(v.expires_at, 'expires_at') : null;
     const secret = randomToken(SECRET_PREFIX, 32);
     const row = await insertSecret(this.ctx.db, {
       ou_id: ou.id,

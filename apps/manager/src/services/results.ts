@@ -75,6 +75,17 @@ const LATEST_CURSOR = /^(\d{1,18})\.([\w-]{1,64})\.([\w-]{1,3700})$/;
 /** Longest latest-view cursor, characters. */
 export const LATEST_CURSOR_MAX = 4096;
 
+/**
+ * A query's [since, until) in ms since epoch: until defaults to now, since to `spanMs` before until.
+ * @throws AppError 400 when since is not before until, or either is no usable time
+ */
+function rangeOf(q: { since?: string; until?: string }, spanMs: number): { since: number; until: number } {
+  const until = q.until ? timeOf(q.until, 'until').getTime() : Date.now();
+  const since = q.since ? timeOf(q.since, 'since').getTime() : until - spanMs;
+  if (!(since < until)) throw badRequest('since must be before until');
+  return { since, until };
+}
+
 /** A raw results cursor: the last row's start (ms since epoch) and id. */
 const RAW_CURSOR = /^(\d{1,15})_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
@@ -247,9 +258,7 @@ export class ResultService {
       granularity?: 'minute' | 'hour' | 'day';
     },
   ): Promise<{ granularity: string; points: SeriesPoint[] }> {
-    const until = q.until ? timeOf(q.until, 'until').getTime() : Date.now();
-    const since = q.since ? timeOf(q.since, 'since').getTime() : until - 3_600_000;
-    if (!(since < until)) throw badRequest('since must be before until');
+    const { since, until } = rangeOf(q, 3_600_000);
     if (!(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
     const granularity = q.granularity ?? granularityFor(since, until);
     const step = { minute: 60_000, hour: 3_600_000, day: 86_400_000 }[granularity];
@@ -312,9 +321,7 @@ export class ResultService {
       cursor?: string;
     },
   ): Promise<Page<RawResultRow>> {
-    const until = q.until ? timeOf(q.until, 'until').getTime() : Date.now();
-    const since = q.since ? timeOf(q.since, 'since').getTime() : until - 86_400_000;
-    if (!(since < until)) throw badRequest('since must be before until');
+    const { since, until } = rangeOf(q, 86_400_000);
     let before: { startedAt: Date; id: string } | undefined;
     if (q.cursor) {
       const m = RAW_CURSOR.exec(q.cursor);

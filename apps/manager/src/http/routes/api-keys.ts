@@ -1,7 +1,6 @@
 // /api/v1/api-keys: the calling user's API keys.
 import { Type } from '@sinclair/typebox';
 import type { ApiKeyRow } from '../../db/queries/api-keys.js';
-import { badRequest, timeOf } from '../../domain/errors.js';
 import type { App } from '../app.js';
 import { actorOf, type Deps } from '../deps.js';
 import { errorResponses, IdParams, NullableTimestamp, Timestamp, toIso } from '../schemas/common.js';
@@ -62,9 +61,6 @@ export function apiKeyRoutes(app: App, d: Deps): void {
       },
     },
     async (req, reply) => {
-      if (req.body.expires_at && timeOf(req.body.expires_at, 'expires_at').getTime() <= Date.now()) {
-        throw badRequest('expires_at must be in the future', { field: 'expires_at' });
-      }
       const { row, key } = await d.apiKeys.create(req.principal, req.body, actorOf(req));
       return reply.code(201).send({ ...publicKey(row), key });
     },
