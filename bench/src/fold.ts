@@ -38,7 +38,13 @@ export interface FoldData {
   steadyRounds: number[];
   clusteredUsPerResult: number;
   /** closed slices (results on time); absent in runs before 2026-12-06 */
-  slice?: { steadyUsPerResult: number; steadyRounds: number[]; clusteredUsPerResult: number };
+  slice?: {
+    steadyUsPerResult: number;
+    steadyRounds: number[];
+    clusteredUsPerResult: number;
+    /** summing the closed hour's minute rows into hour rows, per minute row; absent before 2026-12-06's second run */
+    hourCloseUsPerMinuteRow?: number;
+  };
   copyUsPerRow: number;
 }
 
@@ -64,7 +70,9 @@ async function measure(): Promise<FoldData> {
      * the round's results and sums them from `results`.
      */
     const run = async (path: 'queue' | 'slice', hour: number) => {
-      if (path === 'slice') await sql`UPDATE rollup_watermarks SET at = ${new Date(hour)}`.execute(h.db);
+      if (path === 'slice')
+        await sql`UPDATE rollup_watermarks SET at = CASE name WHEN 'day_folded' THEN date_trunc('day', ${new Date(hour)}::timestamptz)
+          ELSE ${new Date(hour)}::timestamptz END`.execute(h.db);
       const fold = (until: number) =>
         cpuOf(() => (path === 'queue' ? foldPendingRollups(h.db) : foldRollups(h.db, { until: new Date(until) })));
       // steady: one result per series per fold, a minute apart, latencies spread over a few buckets
@@ -81,6 +89,10 @@ async function measure(): Promise<FoldData> {
         );
       }
       const counted = steadyRounds.slice(2);
+      // slice: the hour closes (folded reaches its end) and its hour rows are summed from the minute rows
+      const hourClose = path === 'slice' ? ((await fold(hour + 3_600_000)) * 1000) / (SERIES * ROUNDS) : undefined;
+      if (hourClose !== undefined)
+        process.stdout.write(`fold (slice): hour close ${hourClose.toFixed(1)} µs per minute row\n`);
       // clustered: CLUSTER results per series within 10 s, one fold (fresh hour: new rows)
       const clustered: IngestRow[] = [];
       for (let s = 0; s < SERIES; s++)
@@ -93,6 +105,7 @@ async function measure(): Promise<FoldData> {
         steadyRounds,
         clusteredUsPerResult: clusteredUs,
         clustered,
+        hourClose,
       };
     };
     const day = Math.floor(Date.now() / 86_400_000) * 86_400_000;
@@ -130,6 +143,7 @@ async function measure(): Promise<FoldData> {
         steadyUsPerResult: slice.steadyUsPerResult,
         steadyRounds: slice.steadyRounds,
         clusteredUsPerResult: slice.clusteredUsPerResult,
+        hourCloseUsPerMinuteRow: slice.hourClose,
       },
       copyUsPerRow: copy.postgresUsPerRow,
     };
@@ -151,8 +165,10 @@ export function foldMarkdown(d: FoldData, command: string): string {
     'after. Two paths (ADR 6): results that arrive after their slice closed are queued by ingest and folded from',
     '`rollup_pending` (`foldPendingRollups`); results on time are summed from their closed slice of `results`',
     '(`foldRollups`: closing the slice, then `foldSliceBatch`). Steady: one result per series per fold, one minute',
-    'apart in one hour (agents probing every minute): each result adds to a new minute row and rewrites its hour',
-    `and day rows; rounds 3–${ROUNDS} counted. Clustered: ${CLUSTER} results per series within 10 s, one fold (B1's ingest`,
+    'apart in one hour (agents probing every minute): on the queue path each result adds to a new minute row and',
+    'rewrites its hour and day rows (late results land in periods summed already); on the slice path it adds to',
+    "a minute row only, and the hour's rows are summed from its minute rows when the hour closes (`foldCoarseBatch`,",
+    `measured separately: "hour close"); rounds 3–${ROUNDS} counted. Clustered: ${CLUSTER} results per series within 10 s, one fold (B1's ingest`,
     'phase). Reference: COPY of the clustered raw rows into a table shaped like `results` (CPU of every postgres',
     'process), same run. No target in QUALITY.md; this is where ingest spends the rest of its PostgreSQL time',
     'after the upload is answered (the queue path also writes each result to `rollup_pending` at ingest, which',
@@ -166,6 +182,12 @@ export function foldMarkdown(d: FoldData, command: string): string {
       ? [
           `| slice, steady | ${f(d.slice.steadyUsPerResult)} | ${(d.slice.steadyUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
           `| slice, clustered | ${f(d.slice.clusteredUsPerResult)} | ${(d.slice.clusteredUsPerResult / d.copyUsPerRow).toFixed(1)} |`,
+        ]
+      : []),
+    ...(d.slice?.hourCloseUsPerMinuteRow !== undefined
+      ? [
+          `| slice, hour close: summing the hour's minute rows, per minute row | ${f(d.slice.hourCloseUsPerMinuteRow)} | ${(d.slice.hourCloseUsPerMinuteRow / d.copyUsPerRow).toFixed(1)} |`,
+          `| slice, steady with its hour close (one minute row per result) | ${f(d.slice.steadyUsPerResult + d.slice.hourCloseUsPerMinuteRow)} | ${((d.slice.steadyUsPerResult + d.slice.hourCloseUsPerMinuteRow) / d.copyUsPerRow).toFixed(1)} |`,
         ]
       : []),
     `| COPY of a raw row (reference) | ${f(d.copyUsPerRow)} | 1 |`,

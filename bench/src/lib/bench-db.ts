@@ -92,7 +92,8 @@ export function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** Extra node flags for the manager child, e.g. `BENCH_MANAGER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
-const MANAGER_NODE_ARGS = (process.env.BENCH_MANAGER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Node options for manager children (e.g. `--cpu-prof`), read at each start. */
+const managerNodeArgs = () => (process.env.BENCH_MANAGER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export interface ManagerChildStarted extends ManagerChild {
   /** with an embedded database: initdb and server start-up times the manager logged, ms */
@@ -112,7 +113,7 @@ export async function startManagerChild(
   const child = spawn(
     process.execPath,
     [
-      ...MANAGER_NODE_ARGS,
+      ...managerNodeArgs(),
       '--import',
       'tsx',
       'apps/manager/src/main.ts',

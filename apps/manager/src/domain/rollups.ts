@@ -1,5 +1,6 @@
 // What a rollup row of result_rollups adds up. The stored rollups are summed in SQL (`foldSliceBatch`,
-// `foldPendingBatch`); results not folded yet are added to a series' points here (`addToRollup`).
+// `foldPendingBatch`, `foldCoarseBatch`); finer rows of a period not summed yet, and results not folded
+// yet, are added to a series' points here (`mergeRollup`, `addToRollup`).
 import { HIST_BUCKETS, histBucket } from './result-headline.js';
 
 /** What a rollup row adds up (the columns of result_rollups besides its key). */
@@ -59,5 +60,21 @@ export function addToRollup(c: RollupCounters, r: RolledUp): RollupCounters {
     c.loss_count++;
     c.loss_sum += r.loss_pct;
   }
+  return c;
+}
+
+/** Adds rollup `r` to `c` (in place), as `foldCoarseBatch` sums finer rows into a coarser one. */
+export function mergeRollup(c: RollupCounters, r: RollupCounters): RollupCounters {
+  c.count += r.count;
+  c.ok_count += r.ok_count;
+  c.lat_count += r.lat_count;
+  c.lat_sum += r.lat_sum;
+  if (r.lat_min !== null) c.lat_min = c.lat_min === null ? r.lat_min : Math.min(c.lat_min, r.lat_min);
+  if (r.lat_max !== null) c.lat_max = c.lat_max === null ? r.lat_max : Math.max(c.lat_max, r.lat_max);
+  c.jitter_sum += r.jitter_sum;
+  c.jitter_count += r.jitter_count;
+  c.loss_sum += r.loss_sum;
+  c.loss_count += r.loss_count;
+  for (let i = 0; i < c.hist.length; i++) c.hist[i] = (c.hist[i] as number) + (r.hist[i] ?? 0);
   return c;
 }

@@ -2,8 +2,15 @@
 // the domain's definitions say (histBucket), per minute, hour and day, and add up across folds.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations, type Migration } from '../db/migrate.js';
 import { type DeviceRow, findDeviceByCredential } from '../db/queries/devices.js';
-import { closeRollupSlices, type IngestRow, type RollupRow, rollupWatermarks } from '../db/queries/results.js';
+import {
+  closeRollupSlices,
+  foldCoarseBatch,
+  type IngestRow,
+  type RollupRow,
+  rollupWatermarks,
+} from '../db/queries/results.js';
 import { HIST_BUCKETS, histBucket } from '../domain/result-headline.js';
 import { sha256 } from '../services/crypto.js';
 import { createHarness, type Harness } from '../testing/harness.js';
@@ -158,16 +165,27 @@ describe('foldPendingRollups', () => {
   });
 });
 
+/** An icmp result of the test device, as ingest stores it. */
+const row = (target: string, at: number, latency: number): IngestRow => ({
+  ...resultRow({ target, at, latency, kind: 'icmp' }),
+  device_id: device.id,
+  ou_id: device.ou_id,
+});
+
+/** Puts `closed` and `folded` at `at`, `hour_folded` and `day_folded` at the start of its hour and day. */
+const setWatermarks = (at: number) =>
+  sql`UPDATE rollup_watermarks SET at = CASE name WHEN 'hour_folded' THEN date_trunc('hour', ${new Date(at)}::timestamptz)
+    WHEN 'day_folded' THEN date_trunc('day', ${new Date(at)}::timestamptz) ELSE ${new Date(at)}::timestamptz END`.execute(
+    h.tdb.db,
+  );
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
 describe('slices', () => {
-  // the watermarks start at a known time; results on time (at or after the closed watermark when stored)
-  // are summed from `results` when their slice is folded, late ones go through rollup_pending
-  const t0 = Date.UTC(2026, 10, 21, 8);
-  const setWatermarks = (at: number) => sql`UPDATE rollup_watermarks SET at = ${new Date(at)}`.execute(h.tdb.db);
-  const row = (target: string, at: number, latency: number): IngestRow => ({
-    ...resultRow({ target, at, latency, kind: 'icmp' }),
-    device_id: device.id,
-    ou_id: device.ou_id,
-  });
+  // the watermarks start at a known time, two minutes before midnight UTC; results on time (at or after the
+  // closed watermark when stored) are summed from `results` when their slice is folded, late ones go through
+  // rollup_pending; hour and day rows follow when the hour and the day close
+  const t0 = Date.UTC(2026, 10, 21, 23, 58);
   const queuedCount = async (target: string) =>
     Number(
       (
@@ -186,13 +204,20 @@ describe('slices', () => {
     // nothing is folded before its slice closes
     expect(await foldRollups(h.tdb.db, { until: new Date(t0) })).toBe(0);
     expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 20_000) })).toBe(20);
-    expect(await rollupWatermarks(h.tdb.db)).toEqual({ closed: new Date(t0 + 20_000), folded: new Date(t0 + 20_000) });
+    expect(await rollupWatermarks(h.tdb.db)).toEqual({
+      closed: new Date(t0 + 20_000),
+      folded: new Date(t0 + 20_000),
+      hour_folded: new Date(t0 - 58 * 60_000),
+      day_folded: new Date(t0 - 23 * HOUR - 58 * 60_000),
+    });
+    // the hour and the day are not over: no rows of theirs yet
+    expect(await rollups('s1', 'hour')).toEqual([]);
     // late: starts in a closed slice
     const late = [row('s1', t0 + 5_500, 2), row('s1', t0 + 19_999, 3)];
     await q.submit({ id: device.id, ou_id: device.ou_id } as DeviceRow, late);
     expect(await queuedCount('s1')).toBe(2);
-    expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 60_000) })).toBe(12);
-    expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 60_000) })).toBe(0);
+    expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 180_000) })).toBe(12);
+    expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 180_000) })).toBe(0);
     const all = [...on, ...late].map((r) => r.latency_ms);
     for (const g of ['minute', 'hour', 'day']) {
       const [r] = await rollups('s1', g);
@@ -258,6 +283,141 @@ describe('slices', () => {
     expect(await rollupWatermarks(h.tdb.db)).toEqual({
       closed: new Date(t0 + 180_000),
       folded: new Date(t0 + 180_000),
+      hour_folded: new Date(t0 + 120_000),
+      day_folded: new Date(t0 + 120_000),
     });
+  });
+});
+
+describe('hours and days from the finer rows', () => {
+  // two minutes before 23:00 UTC; the results straddle the hour, and a day ends an hour later
+  const t0 = Date.UTC(2026, 10, 23, 22, 58);
+  const store = (rows: IngestRow[]) =>
+    new IngestQueue(h.tdb.db, undefined, { writers: 1, batchRows: 1000 }).submit(
+      { id: device.id, ou_id: device.ou_id } as DeviceRow,
+      rows,
+    );
+  /** The series' points at `granularity` around t0 (hours for minutes, days otherwise). */
+  const series = async (target: string, granularity: string) => {
+    const minute = granularity === 'minute';
+    const since = new Date(minute ? t0 - HOUR : t0 - DAY - 22 * HOUR).toISOString();
+    const until = new Date(minute ? t0 + 2 * HOUR : t0 + 2 * DAY).toISOString();
+    const r = await h.req(
+      'GET',
+      `/api/v1/results/series?device_id=${device.id}&kind=icmp&target=${target}&granularity=${granularity}&since=${since}&until=${until}`,
+      { token: await h.adminToken() },
+    );
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    return r.body.points as { t: string; count: number; latency_min_ms: number; latency_max_ms: number }[];
+  };
+
+  it('sums an hour when it closes and a day when its hours are summed; late results add to both; series agree at every stage', async () => {
+    await setWatermarks(t0);
+    const on = [row('c1', t0 + 60_000, 2), row('c1', t0 + 90_000, 4), row('c1', t0 + 150_000, 8)];
+    await store(on);
+    const stages: Record<string, unknown>[] = [];
+    const snapshot = async () => {
+      const s: Record<string, unknown> = {};
+      for (const g of ['minute', 'hour', 'day']) s[g] = await series('c1', g);
+      stages.push(s);
+    };
+    await snapshot(); // nothing folded: every point from the results themselves
+    // 23:01 closed: the 22:00 hour is summed from its minute rows, 23:00 has minute rows only
+    expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 180_000) })).toBe(3);
+    expect((await rollups('c1', 'hour')).map((x) => [x.bucket.getTime(), x.count])).toEqual([[t0 - 58 * 60_000, 2]]);
+    expect(await rollups('c1', 'day')).toEqual([]);
+    await snapshot();
+    // a late result in the summed hour: into its minute and hour rows; the day is not summed yet
+    await store([row('c1', t0 + 30_000, 1)]);
+    expect(await foldRollups(h.tdb.db, { until: new Date(t0 + 180_000) })).toBe(1);
+    const [hour] = await rollups('c1', 'hour');
+    expect(hour).toMatchObject({ count: 3, lat_min: 1, lat_max: 4, hist: histOf([1, 2, 4]) });
+    expect(await rollups('c1', 'day')).toEqual([]);
+    stages.length = 0;
+    await snapshot();
+    // past midnight: 23:00 summed, then the day from its hour rows
+    const midnight = t0 + HOUR + 2 * 60_000;
+    await foldRollups(h.tdb.db, { until: new Date(midnight + 60_000) });
+    expect((await rollups('c1', 'hour')).map((x) => x.count)).toEqual([3, 1]);
+    const [day] = await rollups('c1', 'day');
+    expect(day).toMatchObject({ count: 4, lat_min: 1, lat_max: 8, hist: histOf([1, 2, 4, 8]) });
+    expect(await rollupWatermarks(h.tdb.db)).toMatchObject({
+      hour_folded: new Date(midnight),
+      day_folded: new Date(midnight),
+    });
+    await snapshot();
+    // a late result in the summed day: minute, hour and day rows
+    await store([row('c1', t0 + 31_000, 16)]);
+    await foldRollups(h.tdb.db, { until: new Date(midnight + 60_000) });
+    expect(await rollups('c1', 'day')).toMatchObject([{ count: 5, lat_max: 16, hist: histOf([1, 2, 4, 8, 16]) }]);
+    expect((await series('c1', 'day')).map((p) => p.count)).toEqual([5]);
+    expect((await series('c1', 'hour')).map((p) => p.count)).toEqual([4, 1]);
+    // the same points whichever rows held them
+    expect(stages[1]).toEqual(stages[0]);
+    expect((stages[0]?.hour as unknown[]).length).toBe(2);
+    expect((stages[0]?.day as { count: number }[]).map((p) => p.count)).toEqual([4]);
+  });
+
+  it('summing an hour waits for a fold of late results that holds the watermarks, and sums what it wrote', async () => {
+    const t = t0 + 3 * DAY;
+    await setWatermarks(t + 3 * 60_000);
+    // the hour before t's is closed (folded past its end) but not summed yet
+    await sql`UPDATE rollup_watermarks SET at = ${new Date(t - 58 * 60_000)} WHERE name = 'hour_folded'`.execute(
+      h.tdb.db,
+    );
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let locked: () => void = () => {};
+    const holding = new Promise<void>((r) => (locked = r));
+    // as `foldPendingBatch` does: the watermarks shared, then a minute row written
+    const late = h.tdb.db.transaction().execute(async (tx) => {
+      await sql`SELECT name FROM rollup_watermarks WHERE name IN ('day_folded', 'hour_folded') ORDER BY name FOR SHARE`.execute(
+        tx,
+      );
+      locked();
+      await held;
+      await sql`INSERT INTO result_rollups (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
+          lat_sum, lat_min, lat_max, jitter_sum, jitter_count, loss_sum, loss_count, hist)
+        VALUES ('minute', ${new Date(t + 60_000)}, ${device.id}::bigint, 'icmp', 'c2', ${device.ou_id}::bigint, 1, 1, 1,
+          5, 5, 5, 0, 0, 0, 0, array_fill(0, ARRAY[${HIST_BUCKETS}::int]))`.execute(tx);
+    });
+    await holding;
+    let summed = false;
+    const coarse = foldCoarseBatch(h.tdb.db).then((x) => {
+      summed = true;
+      return x;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(summed).toBe(false);
+    release();
+    await late;
+    expect(await coarse).toMatchObject({ granularity: 'hour', bucket: new Date(t - 58 * 60_000) });
+    expect((await rollups('c2', 'hour')).map((x) => [x.bucket.getTime(), x.count, x.lat_sum])).toEqual([
+      [t - 58 * 60_000, 1, 5],
+    ]);
+  });
+});
+
+describe('migration 0013', () => {
+  it('keeps the hour and day rows of periods that ended before `folded` and drops those of the open ones', async () => {
+    const m = (await loadMigrations()).find((x) => x.id === 13) as Migration;
+    const folded = '2026-11-10 14:25:30.123456+00';
+    // the state before it: two watermarks, hour and day rows kept up to date by every fold
+    await sql`DELETE FROM rollup_watermarks WHERE name IN ('hour_folded', 'day_folded')`.execute(h.tdb.db);
+    await sql`UPDATE rollup_watermarks SET at = ${folded}::timestamptz`.execute(h.tdb.db);
+    const put = (g: string, at: string) =>
+      sql`INSERT INTO result_rollups (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
+          lat_sum, jitter_sum, jitter_count, loss_sum, loss_count, hist)
+        VALUES (${g}, ${at}::timestamptz, ${device.id}::bigint, 'icmp', 'm13', ${device.ou_id}::bigint, 1, 1, 0, 0, 0, 0, 0, 0,
+          array_fill(0, ARRAY[${HIST_BUCKETS}::int]))`.execute(h.tdb.db);
+    for (const at of ['2026-11-10 13:00Z', '2026-11-10 14:00Z']) await put('hour', at);
+    for (const at of ['2026-11-09Z', '2026-11-10Z']) await put('day', at);
+    await h.tdb.db.connection().execute((c) => sql.raw(m.sql).execute(c));
+    expect(await rollupWatermarks(h.tdb.db)).toMatchObject({
+      hour_folded: new Date('2026-11-10T14:00Z'),
+      day_folded: new Date('2026-11-10T00:00Z'),
+    });
+    expect((await rollups('m13', 'hour')).map((r) => r.bucket.toISOString())).toEqual(['2026-11-10T13:00:00.000Z']);
+    expect((await rollups('m13', 'day')).map((r) => r.bucket.toISOString())).toEqual(['2026-11-09T00:00:00.000Z']);
   });
 });

@@ -1,8 +1,15 @@
-// Job: keeps the minute, hour and day rollups up to date. Results are summed straight from `results`, one
-// closed slice of start times at a time; results that arrived after their slice was closed were queued by
-// ingest (rollup_pending) and are folded from there (ADR 6).
+// Job: keeps the minute, hour and day rollups up to date. Results are summed into minute rows straight from
+// `results`, one closed slice of start times at a time; results that arrived after their slice was closed
+// were queued by ingest (rollup_pending) and are folded from there. Hour rows are summed from minute rows
+// when the hour closes, day rows from hour rows when the day does (ADR 6).
 import type { Db } from '../db/database.js';
-import { closeRollupSlices, foldPendingBatch, foldSliceBatch, rollupWatermarks } from '../db/queries/results.js';
+import {
+  closeRollupSlices,
+  foldCoarseBatch,
+  foldPendingBatch,
+  foldSliceBatch,
+  rollupWatermarks,
+} from '../db/queries/results.js';
 import type { Job } from './leader.js';
 
 /**
@@ -39,23 +46,37 @@ export async function foldPendingRollups(db: Db, batch = 20_000, maxBatches = 50
 /**
  * One run of the job: folds the queued results, closes the slices that end before `until` (default:
  * `closableUntil(now)`) and folds the closed slices, one slice per statement, at most `maxSlices` of them
- * (a manager that was down catches up over a few runs).
- * @returns results folded
+ * (a manager that was down catches up over a few runs); then sums the hours and days that closed, at most
+ * `maxPeriods` of them.
+ * @returns results folded (into minute rows)
  */
-export async function foldRollups(db: Db, o: { until?: Date; maxSlices?: number } = {}): Promise<number> {
+export async function foldRollups(
+  db: Db,
+  o: { until?: Date; maxSlices?: number; maxPeriods?: number } = {},
+): Promise<number> {
   let total = await foldPendingRollups(db);
   const until = o.until ?? closableUntil(Date.now());
   const w = await rollupWatermarks(db);
   // closing holds up ingest for a moment: only when a slice is due (once per slice)
   const closed = w.closed < until && (await closeRollupSlices(db, until));
-  if (!closed && w.folded >= w.closed) return total;
-  for (let i = 0; i < (o.maxSlices ?? 60); i++) {
-    const n = await foldSliceBatch(db, ROLLUP_SLICE_MS);
-    if (n === null) break;
-    total += n;
+  if (closed || w.folded < w.closed) {
+    for (let i = 0; i < (o.maxSlices ?? 60); i++) {
+      const n = await foldSliceBatch(db, ROLLUP_SLICE_MS);
+      if (n === null) break;
+      total += n;
+    }
+  }
+  // an hour is due once `folded` passed its end; read again, the slices above may have moved it
+  const now = closed || w.folded < w.closed ? await rollupWatermarks(db) : w;
+  if (now.hour_folded.getTime() + 3_600_000 <= now.folded.getTime() || dayDue(now)) {
+    for (let i = 0; i < (o.maxPeriods ?? 48); i++) if (!(await foldCoarseBatch(db))) break;
   }
   return total;
 }
+
+/** Whether every hour of a day that has no day rows yet has its hour rows. */
+const dayDue = (w: { hour_folded: Date; day_folded: Date }) =>
+  w.day_folded.getTime() + 86_400_000 <= w.hour_folded.getTime();
 
 /**
  * How often the leader folds, ms. Measured in the B1 mix (4800 and 5600 req/s, three rounds alternated):

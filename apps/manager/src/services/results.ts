@@ -17,7 +17,7 @@ import { AppError, badRequest, notFound, timeOf, tooManyRequests } from '../doma
 import { type Page, pageOf } from '../domain/pagination.js';
 import { type Principal, scopeOf } from '../domain/principal.js';
 import { headline, histPercentile } from '../domain/result-headline.js';
-import { addToRollup, emptyRollup } from '../domain/rollups.js';
+import { addToRollup, emptyRollup, mergeRollup } from '../domain/rollups.js';
 import type { AlertEvent, AlertService } from './alerts.js';
 import type { ServiceContext } from './context.js';
 import { DEFAULT_INGEST_QUEUE, IngestQueue, type IngestQueueOptions } from './ingest-queue.js';
@@ -126,6 +126,13 @@ export const MAX_ERROR_MESSAGE = 1000;
  * cannot make every latest-view page megabytes long.
  */
 export const MAX_ERROR_CODE = 128;
+
+/**
+ * Rollup rows read for one series query, at most: its 5000 points, and the finer rows of the periods not
+ * summed at its granularity yet (up to 60 minute and 24 hour rows while the fold keeps up; a few days of
+ * minute rows after the leader was down that long).
+ */
+const MAX_SERIES_ROWS = 50_000;
 
 /** The id as PostgreSQL prints a uuid: lower case, without the `urn:uuid:` prefix the upload schema allows. */
 const canonicalUuid = (id: string) => (id.length === 36 ? id : id.replace(/^urn:uuid:/i, '')).toLowerCase();
@@ -278,16 +285,19 @@ export class ResultService {
       .transaction()
       .setIsolationLevel('repeatable read')
       .execute(async (tx) => ({
-        rows: await seriesRollups(tx, scopeOf(p), { ...range, granularity, limit: 5000 }),
+        rows: await seriesRollups(tx, scopeOf(p), { ...range, granularity, limit: MAX_SERIES_ROWS }),
         tail: await unfoldedResults(tx, range),
       }));
-    const buckets = new Map<number, RollupRow>(rows.map((r) => [r.bucket.getTime(), r]));
-    for (const r of tail) {
-      const at = Math.floor(r.started_at.getTime() / step) * step;
+    const buckets = new Map<number, RollupRow>();
+    const bucketOf = (t: Date) => {
+      const at = Math.floor(t.getTime() / step) * step;
       let b = buckets.get(at);
       if (!b) buckets.set(at, (b = { ...emptyRollup(), bucket: new Date(at) }));
-      addToRollup(b, r);
-    }
+      return b;
+    };
+    // rows at the granularity, finer rows of the periods not summed yet, and results not folded yet
+    for (const r of rows) mergeRollup(bucketOf(r.bucket), r);
+    for (const r of tail) addToRollup(bucketOf(r.started_at), r);
     const points = [...buckets.values()].sort((a, b) => a.bucket.getTime() - b.bucket.getTime());
     return {
       granularity,

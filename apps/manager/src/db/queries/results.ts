@@ -208,7 +208,10 @@ const FOLDED = 'device_id, ou_id, kind, target, started_at, ok, latency_ms, jitt
 /**
  * The common-table expressions that sum the rows of CTE `src` (columns `FOLDED`) per granularity × series ×
  * bucket and add the sums to the rollup rows (created when missing) in one fixed order (granularity,
- * device, kind, target bytewise, bucket), so concurrent folds cannot deadlock. The rows are first summed
+ * device, kind, target bytewise, bucket), so concurrent folds cannot deadlock. Minute rows always; hour
+ * and day rows only with `coarse`, and only of the periods summed already (`foldCoarseBatch`): those
+ * starting before its watermarks. Hour and day rows of later periods are summed from the finer rows when
+ * the period closes. The rows are first summed
  * per series × minute × histogram bucket: a series that reports often costs one row per minute, not one
  * per result, in each of the three granularities.
  *
@@ -226,7 +229,7 @@ const FOLDED = 'device_id, ou_id, kind, target, started_at, ok, latency_ms, jitt
  * The summing runs in PostgreSQL, not in the manager: measured against returning the rows and summing
  * them in Node (bench/RESULTS.md, B1), the same total CPU, but none of it on the manager's event loop.
  */
-const FOLD = sql`
+const fold = (coarse: CoarseWatermarks | null) => sql`
     t AS (SELECT t.*, CASE WHEN t.latency_ms IS NOT NULL THEN ${HIST_BUCKET} END AS hb FROM src t),
     -- per series × minute × histogram bucket (null: no latency)
     m AS (
@@ -237,10 +240,15 @@ const FOLD = sql`
         coalesce(sum(loss_pct), 0) AS loss_sum, count(loss_pct)::int AS loss_count
       FROM t GROUP BY device_id, kind, target, minute, hb
     ),
-    x AS (
-      SELECT g.granularity, date_trunc(g.granularity, m.minute) AS bucket, m.*
+    x AS (${
+      coarse
+        ? sql`SELECT g.granularity, date_trunc(g.granularity, m.minute) AS bucket, m.*
       FROM m CROSS JOIN (VALUES ('day'), ('hour'), ('minute')) AS g(granularity)
-    ),
+      WHERE g.granularity = 'minute'
+        OR (g.granularity = 'hour' AND date_trunc('hour', m.minute) < ${coarse.hour}::timestamptz)
+        OR (g.granularity = 'day' AND date_trunc('day', m.minute) < ${coarse.day}::timestamptz)`
+        : sql`SELECT 'minute' AS granularity, m.minute AS bucket, m.* FROM m`
+    }),
     -- the histogram sparse: bucket numbers and their counts per rollup row
     hb AS (SELECT ${KEY}, hb, sum(lat_count)::int AS c FROM x WHERE hb IS NOT NULL GROUP BY ${KEY}, hb),
     hs AS (SELECT ${KEY}, array_agg(hb) AS hbs, array_agg(c) AS cs FROM hb GROUP BY ${KEY}),
@@ -262,22 +270,44 @@ const FOLD = sql`
       ${ROLLUP_CONFLICT}
     )`;
 
+/** Where hour and day rows are summed already (ISO text: a Date keeps milliseconds, timestamptz microseconds). */
+export interface CoarseWatermarks {
+  hour: string;
+  day: string;
+}
+
 /**
- * Folds up to `limit` queued results (those that arrived after their slice was closed) into the minute,
- * hour and day rollups in one statement: takes them out of `rollup_pending` (concurrent callers never get
- * the same row) and adds them up (`FOLD`). Each result is rolled up exactly once: taking and adding
- * commit together.
+ * Locks the `hour_folded` and `day_folded` watermarks, always in that order (day first), shared or
+ * exclusively, and reads them. A fold that writes hour and day rows holds them shared, so the periods are
+ * not summed from the finer rows under it (`foldCoarseBatch` holds them exclusively).
+ */
+async function lockCoarse(tx: Db, mode: 'share' | 'update'): Promise<CoarseWatermarks> {
+  const r = await sql<{ name: string; at: string }>`
+    SELECT name, at::text AS at FROM rollup_watermarks WHERE name IN ('day_folded', 'hour_folded')
+    ORDER BY name FOR ${sql.raw(mode === 'share' ? 'SHARE' : 'UPDATE')}`.execute(tx);
+  const at = (n: string) => r.rows.find((x) => x.name === n)?.at as string;
+  return { hour: at('hour_folded'), day: at('day_folded') };
+}
+
+/**
+ * Folds up to `limit` queued results (those that arrived after their slice was closed) in one
+ * transaction: takes them out of `rollup_pending` (concurrent callers never get the same row) and adds
+ * them to their minute rows, and to their hour and day rows where those periods are summed already
+ * (`FOLD`). Each result is rolled up exactly once: taking and adding commit together.
  * @returns results folded
  */
 export async function foldPendingBatch(db: Db, limit: number): Promise<number> {
-  const r = await sql<{ n: number }>`
-    WITH src AS (
-      DELETE FROM rollup_pending WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_pending LIMIT ${limit}))
-      RETURNING ${sql.raw(FOLDED)}
-    ),
-    ${FOLD}
-    SELECT count(*)::int AS n FROM src`.execute(db);
-  return (r.rows[0] as { n: number }).n;
+  return db.transaction().execute(async (tx) => {
+    const coarse = await lockCoarse(tx, 'share');
+    const r = await sql<{ n: number }>`
+      WITH src AS (
+        DELETE FROM rollup_pending WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_pending LIMIT ${limit}))
+        RETURNING ${sql.raw(FOLDED)}
+      ),
+      ${fold(coarse)}
+      SELECT count(*)::int AS n FROM src`.execute(tx);
+    return (r.rows[0] as { n: number }).n;
+  });
 }
 
 /** The advisory lock ingest holds shared while it reads the `closed` watermark (migration 0011). */
@@ -286,13 +316,17 @@ const WATERMARK_LOCK = 727_003;
 export interface Watermarks {
   /** results starting before it that arrive from now on are queued (rollup_pending) */
   closed: Date;
-  /** every result starting before it that was not queued is in the rollups */
+  /** every result starting before it that was not queued is in the minute rollups */
   folded: Date;
+  /** hours starting before it have their hour rows; none starting at or after it has one */
+  hour_folded: Date;
+  /** the same for days */
+  day_folded: Date;
 }
 
-/** Both watermarks, to the millisecond (they are kept to the microsecond). */
+/** The watermarks, to the millisecond (they are kept to the microsecond). */
 export async function rollupWatermarks(db: Db): Promise<Watermarks> {
-  const r = await sql<{ name: 'closed' | 'folded'; at: Date }>`SELECT name, at FROM rollup_watermarks`.execute(db);
+  const r = await sql<{ name: keyof Watermarks; at: Date }>`SELECT name, at FROM rollup_watermarks`.execute(db);
   return Object.fromEntries(r.rows.map((x) => [x.name, x.at])) as unknown as Watermarks;
 }
 
@@ -320,22 +354,27 @@ export async function closeRollupSlices(db: Db, until: Date, lockTimeoutMs = 200
 }
 
 /**
- * Folds the next closed slice that is not folded yet, at most `maxMs` of start times (results not queued,
- * read from `results`), and moves `folded` past it in the same transaction: each result is rolled up
- * exactly once, and concurrent callers take turns (the `folded` row is locked; closing slices meanwhile
- * is not held up). Every result of a closed slice that was not queued has committed: its transaction
- * read the watermark before the slice closed, and closing waited for it.
+ * Folds the next closed slice that is not folded yet into the minute rows, at most `maxMs` of start times
+ * (results not queued, read from `results`; time without results is skipped), and moves `folded` past it
+ * in the same transaction: each result is rolled up exactly once, and concurrent callers take turns (the
+ * `folded` row is locked; closing slices meanwhile is not held up). Every result of a closed slice that
+ * was not queued has committed: its transaction read the watermark before the slice closed, and closing
+ * waited for it. Hour and day rows follow when their period closes (`foldCoarseBatch`).
  * @returns results folded, or null when every closed slice is folded
  */
 export async function foldSliceBatch(db: Db, maxMs: number): Promise<number | null> {
   return db.transaction().execute(async (tx) => {
+    // locked first, read after: a statement of its own sees the latest `folded`
+    const locked = await sql`SELECT 1 FROM rollup_watermarks WHERE name = 'folded' FOR UPDATE`.execute(tx);
+    if (!locked.rows.length) return null;
     // as text: timestamptz keeps microseconds, a Date only milliseconds
     const slice = (
       await sql<{ a: string; b: string }>`
-        SELECT f.at::text AS a, least(c.at, f.at + make_interval(secs => ${maxMs / 1000}))::text AS b
+        SELECT f.at::text AS a,
+          least(c.at, greatest(f.at, coalesce((SELECT min(started_at) FROM results
+            WHERE started_at >= f.at AND started_at < c.at AND NOT queued), c.at)) + make_interval(secs => ${maxMs / 1000}))::text AS b
         FROM rollup_watermarks f, rollup_watermarks c
-        WHERE f.name = 'folded' AND c.name = 'closed' AND f.at < c.at
-        FOR UPDATE OF f`.execute(tx)
+        WHERE f.name = 'folded' AND c.name = 'closed' AND f.at < c.at`.execute(tx)
     ).rows[0];
     if (!slice) return null;
     // a statement of its own: its snapshot sees every result of the slice
@@ -344,10 +383,83 @@ export async function foldSliceBatch(db: Db, maxMs: number): Promise<number | nu
         SELECT ${sql.raw(FOLDED)} FROM results
         WHERE started_at >= ${slice.a}::timestamptz AND started_at < ${slice.b}::timestamptz AND NOT queued
       ),
-      ${FOLD},
+      ${fold(null)},
       moved AS (UPDATE rollup_watermarks SET at = ${slice.b}::timestamptz WHERE name = 'folded')
       SELECT count(*)::int AS n FROM src`.execute(tx);
     return (r.rows[0] as { n: number }).n;
+  });
+}
+
+/** The histogram of a coarser rollup row: the element-wise sum of its finer rows' histograms. */
+const HIST_OF_ROWS = sql.raw(
+  `ARRAY[${Array.from({ length: HIST_BUCKETS }, (_, i) => `sum(hist[${i + 1}])`).join(', ')}]::int[]`,
+);
+
+/** A period `foldCoarseBatch` summed. */
+export interface CoarseFold {
+  granularity: 'hour' | 'day';
+  bucket: Date;
+  /** rollup rows written (series with results in the period) */
+  rows: number;
+}
+
+/**
+ * Sums the next closed period into its coarser rollup rows: the first hour that ended before `folded`
+ * and has no hour rows yet, from its minute rows; else the first day whose hours all have their rows,
+ * from its hour rows. Moves `hour_folded` or `day_folded` past it in the same transaction. Periods
+ * without finer rows are skipped. The two watermarks are locked exclusively: a fold of late results
+ * (holding them shared) either finished before, and its minute rows are summed here, or waits and then
+ * adds to the new hour or day rows too.
+ * @returns what it summed (`rows` 0: skipped to `bucket`), or null when every closed period is summed
+ */
+export async function foldCoarseBatch(db: Db): Promise<CoarseFold | null> {
+  return db.transaction().execute(async (tx) => {
+    await lockCoarse(tx, 'update');
+    const next = (
+      await sql<{ granularity: 'hour' | 'day'; a: string | null; b: string }>`
+        WITH w AS (
+          SELECT max(at) FILTER (WHERE name = 'hour_folded') AS h, max(at) FILTER (WHERE name = 'day_folded') AS d,
+            date_trunc('hour', max(at) FILTER (WHERE name = 'folded')) AS fh
+          FROM rollup_watermarks
+        )
+        SELECT 'hour' AS granularity, date_trunc('hour', (SELECT min(bucket) FROM result_rollups
+            WHERE granularity = 'minute' AND bucket >= w.h AND bucket < w.fh))::text AS a, w.fh::text AS b
+        FROM w WHERE w.h < w.fh
+        UNION ALL
+        SELECT 'day', date_trunc('day', (SELECT min(bucket) FROM result_rollups
+            WHERE granularity = 'hour' AND bucket >= w.d AND bucket < date_trunc('day', w.h)))::text, date_trunc('day', w.h)::text
+        FROM w WHERE w.h >= w.fh AND w.d < date_trunc('day', w.h)`.execute(tx)
+    ).rows[0];
+    if (!next) return null;
+    const { granularity } = next;
+    const mark = granularity === 'hour' ? 'hour_folded' : 'day_folded';
+    if (next.a === null) {
+      // nothing to sum before the end: every period up to it is done
+      await sql`UPDATE rollup_watermarks SET at = ${next.b}::timestamptz WHERE name = ${mark}`.execute(tx);
+      return { granularity, bucket: new Date(next.b), rows: 0 };
+    }
+    const from = granularity === 'hour' ? 'minute' : 'hour';
+    const r = await sql<{ n: number }>`
+      WITH up AS (
+        INSERT INTO result_rollups AS r (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
+          lat_sum, lat_min, lat_max, jitter_sum, jitter_count, loss_sum, loss_count, hist)
+        SELECT ${granularity}, ${next.a}::timestamptz, device_id, kind, target, min(ou_id), sum(count)::int,
+          sum(ok_count)::int, sum(lat_count)::int, sum(lat_sum), min(lat_min), max(lat_max), sum(jitter_sum),
+          sum(jitter_count)::int, sum(loss_sum), sum(loss_count)::int, ${HIST_OF_ROWS}
+        FROM result_rollups
+        WHERE granularity = ${from} AND bucket >= ${next.a}::timestamptz
+          AND bucket < ${next.a}::timestamptz + ${sql.lit(`1 ${granularity}`)}::interval
+        GROUP BY device_id, kind, target
+        ORDER BY device_id, kind COLLATE "C", target COLLATE "C"
+        ${ROLLUP_CONFLICT}
+        RETURNING 1
+      ),
+      moved AS (
+        UPDATE rollup_watermarks SET at = ${next.a}::timestamptz + ${sql.lit(`1 ${granularity}`)}::interval
+        WHERE name = ${mark}
+      )
+      SELECT count(*)::int AS n FROM up`.execute(tx);
+    return { granularity, bucket: new Date(next.a), rows: (r.rows[0] as { n: number }).n };
   });
 }
 
@@ -365,7 +477,31 @@ export interface SeriesQuery {
   limit: number;
 }
 
-/** Rollup buckets of one series in [since, until), oldest first, scoped by the series' current OU. */
+/** A watermark's value in a statement. */
+const mark = (name: string) => sql`(SELECT at FROM rollup_watermarks WHERE name = ${name})`;
+
+/**
+ * The rollup rows that hold a series at `granularity`: its own rows, and for the periods not summed into
+ * them yet (after `hour_folded`, `day_folded`) the finer rows to add up per period.
+ */
+function sourcesOf(granularity: string) {
+  const g = sql.ref('result_rollups.granularity');
+  const b = sql.ref('result_rollups.bucket');
+  if (granularity === 'hour')
+    return sql<boolean>`${g} IN ('hour', 'minute') AND CASE ${g} WHEN 'hour' THEN ${b} < ${mark('hour_folded')}
+      ELSE ${b} >= ${mark('hour_folded')} END`;
+  if (granularity === 'day')
+    return sql<boolean>`${g} IN ('day', 'hour', 'minute') AND CASE ${g} WHEN 'day' THEN ${b} < ${mark('day_folded')}
+      WHEN 'hour' THEN ${b} >= ${mark('day_folded')} AND ${b} < ${mark('hour_folded')}
+      ELSE ${b} >= ${mark('hour_folded')} END`;
+  return sql<boolean>`${g} = ${granularity}`;
+}
+
+/**
+ * Rollup rows of one series in [since, until), oldest first, scoped by the series' current OU: at
+ * `granularity`, and finer rows of the periods not summed at it yet (`sourcesOf`), to be added up into
+ * their period by the caller.
+ */
 export function seriesRollups(db: Db, scope: Scope, q: SeriesQuery): Promise<RollupRow[]> {
   return seriesRollupsQuery(db, scope, q).execute();
 }
@@ -412,7 +548,7 @@ export function seriesRollupsQuery(db: Db, scope: Scope, q: SeriesQuery) {
       'result_rollups.loss_count',
       'result_rollups.hist',
     ])
-    .where('result_rollups.granularity', '=', q.granularity)
+    .where(sourcesOf(q.granularity))
     .where('result_rollups.device_id', '=', q.deviceId)
     .where('result_rollups.kind', '=', q.kind)
     .where('result_rollups.target', '=', q.target)
@@ -523,9 +659,10 @@ export async function applyRetention(
       END LOOP;
     END $$`.execute(db);
   await sql`DELETE FROM results_default WHERE started_at < now() - make_interval(days => ${r.rawDays})`.execute(db);
+  // finer rows stay until their period is summed into the coarser ones, however old
   await sql`DELETE FROM result_rollups WHERE
-      (granularity = 'minute' AND bucket < now() - make_interval(days => ${r.minuteDays})) OR
-      (granularity = 'hour' AND bucket < now() - make_interval(days => ${r.hourDays})) OR
+      (granularity = 'minute' AND bucket < least(now() - make_interval(days => ${r.minuteDays}), ${mark('hour_folded')})) OR
+      (granularity = 'hour' AND bucket < least(now() - make_interval(days => ${r.hourDays}), ${mark('day_folded')})) OR
       (granularity = 'day' AND bucket < now() - make_interval(days => ${r.dayDays}))`.execute(db);
 }
 

@@ -132,7 +132,10 @@ describe('upload', () => {
     expect(r.body).toMatchObject({ stored: 1, rejected: [{ error: 'target_too_long' }] });
     // 2048 bytes is still stored
     const fits = 'x'.repeat(2048 - 3) + '\u4e00';
-    const ok = await upload(dev.credential, [icmp(new Date().toISOString(), 1, 0, true, fits)]);
+    // two days old: late, in an hour and a day summed already, so each granularity takes it at once
+    const ok = await upload(dev.credential, [
+      icmp(new Date(Date.now() - 2 * 86_400_000).toISOString(), 1, 0, true, fits),
+    ]);
     expect(ok.body).toMatchObject({ stored: 1, rejected: [] });
     // and the rollups take it too (their key holds the target)
     await foldRollups(h.tdb.db, { until: new Date(Date.now() + 1000) });
