@@ -174,6 +174,12 @@ describe('metrics', () => {
     // the harness runs no jobs: nothing was folded since the database was created; the results arrived
     // on time, so none was queued
     expect(Number(/^rookery_rollup_lag_seconds (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
+    for (const g of ['hour', 'day'])
+      expect(
+        Number(
+          new RegExp(`^rookery_rollup_summed_until_age_seconds\\{granularity="${g}"\\} (\\S+)$`, 'm').exec(text)?.[1],
+        ),
+      ).toBeGreaterThanOrEqual(0);
     expect(text).toMatch(/rookery_rollup_pending_results 0/);
     expect(text).toMatch(/rookery_probe_target_vantage_points\{kind="icmp",target="192.0.2.50"\} 1/);
     expect(

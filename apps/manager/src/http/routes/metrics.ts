@@ -92,6 +92,18 @@ export function metricsRoutes(app: App, d: Deps): Registry {
       this.set(Math.max(0, r.rows[0]?.s ?? 0));
     },
   });
+  new Gauge({
+    name: 'rookery_rollup_summed_until_age_seconds',
+    help: 'Age of the end of the last period whose hour or day rows are summed from the finer rows (normally under an hour plus the fold lag for hours, a day plus an hour for days)',
+    labelNames: ['granularity'] as const,
+    registers: [registry],
+    async collect() {
+      const r = await sql<{ name: string; s: number }>`
+        SELECT name, extract(epoch FROM now() - at)::float8 AS s FROM rollup_watermarks
+        WHERE name IN ('hour_folded', 'day_folded')`.execute(d.ctx.db);
+      for (const x of r.rows) this.labels(x.name === 'hour_folded' ? 'hour' : 'day').set(Math.max(0, x.s));
+    },
+  });
   // per-target probe summaries over every vantage point's latest result; at most TOP_TARGETS series.
   // prom-client collects metrics concurrently: the three gauges share one query per scrape.
   const TOP_TARGETS = 200;
