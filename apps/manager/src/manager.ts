@@ -14,7 +14,7 @@ import { createServices } from './services/index.js';
 import { Notifier } from './services/notifier.js';
 import { deviceStatusJob } from './jobs/device-status.js';
 import { resultPartitionsJob, resultRetentionJob } from './jobs/results-maintenance.js';
-import { rollupFoldJob } from './jobs/rollup-fold.js';
+import { rollupFoldJob, rollupSumJob } from './jobs/rollup-fold.js';
 import { CONFIG_CHANNEL, type ConfigChange } from './ws/agent-gateway.js';
 import { LIVE_CHANNEL, type LiveMessage } from './ws/live-feed.js';
 import { LivePresence, PRESENCE_CHANNEL } from './ws/live-presence.js';
@@ -69,6 +69,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
         resultPartitionsJob(handle.db),
         resultRetentionJob(handle.db),
         rollupFoldJob(handle.db),
+        rollupSumJob(handle.db),
       ],
       1000,
       (job, err) => log.warn({ job, err }, 'background job failed'),

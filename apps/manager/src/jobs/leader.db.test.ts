@@ -50,4 +50,42 @@ describe('LeaderLoop', () => {
       await pool.end();
     }
   });
+
+  it('a long job does not hold up the others, is not started twice, and stop waits for it', async () => {
+    const pool = new pg.Pool({ connectionString: t.url, max: 4 });
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let slowRuns = 0;
+    let slowDone = false;
+    let quick = 0;
+    const loop = new LeaderLoop(
+      pool,
+      [
+        {
+          name: 'slow',
+          everyMs: 10,
+          run: async () => {
+            slowRuns++;
+            await held;
+            slowDone = true;
+          },
+        },
+        { name: 'quick', everyMs: 10, run: async () => void quick++ },
+      ],
+      50,
+    );
+    loop.start();
+    try {
+      await until(() => quick >= 5);
+      expect(slowRuns).toBe(1);
+      const stopped = loop.stop();
+      release();
+      await stopped;
+      expect(slowDone).toBe(true);
+    } finally {
+      release();
+      await loop.stop();
+      await pool.end();
+    }
+  });
 });

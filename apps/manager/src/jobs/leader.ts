@@ -29,6 +29,8 @@ export class LeaderLoop {
   private readonly state = new Map<string, JobState>();
   private readonly due = new Map<string, number>();
   private running: Promise<void> = Promise.resolve();
+  /** runs under way, by job name */
+  private readonly inflight = new Map<string, Promise<void>>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -67,21 +69,30 @@ export class LeaderLoop {
     }
     if (!this.leader) return;
     const now = Date.now();
+    // each job runs on its own: a long one (an hour's rollup sum, a retention sweep) does not hold up the
+    // others; a job is not started again while its previous run is under way
     for (const job of this.jobs) {
-      if ((this.due.get(job.name) ?? 0) > now || this.stopped) continue;
+      if (this.inflight.has(job.name) || (this.due.get(job.name) ?? 0) > now || this.stopped) continue;
       this.due.set(job.name, now + job.everyMs);
-      const s = this.state.get(job.name);
-      try {
-        await job.run();
-        if (s) s.last_error = null;
-      } catch (err) {
-        if (s) s.last_error = (err as Error).message;
-        this.onError(job.name, err);
-      }
-      if (s) {
-        s.last_run = new Date().toISOString();
-        s.runs++;
-      }
+      this.inflight.set(
+        job.name,
+        this.runJob(job).finally(() => this.inflight.delete(job.name)),
+      );
+    }
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    const s = this.state.get(job.name);
+    try {
+      await job.run();
+      if (s) s.last_error = null;
+    } catch (err) {
+      if (s) s.last_error = (err as Error).message;
+      this.onError(job.name, err);
+    }
+    if (s) {
+      s.last_run = new Date().toISOString();
+      s.runs++;
     }
   }
 
@@ -117,6 +128,7 @@ export class LeaderLoop {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await Promise.all(this.inflight.values());
     await this.client?.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
     // a no-op when the error listener dropped the session meanwhile
     this.drop();

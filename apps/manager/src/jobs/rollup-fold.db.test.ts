@@ -165,6 +165,29 @@ describe('foldPendingRollups', () => {
   });
 });
 
+/**
+ * Opens a transaction that runs `first`, then stays open until `release()` and runs `last` (if any)
+ * before committing; resolves once `first` ran. `done` settles when the transaction has committed.
+ */
+async function hold(first: string, last?: (tx: typeof h.tdb.db) => Promise<unknown>) {
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  let ready: () => void = () => {};
+  const holding = new Promise<void>((r) => (ready = r));
+  const done = h.tdb.db.transaction().execute(async (tx) => {
+    await sql.raw(first).execute(tx);
+    ready();
+    await held;
+    await last?.(tx);
+  });
+  await holding;
+  return { release, done };
+}
+
+/** The hour and day watermarks locked as the late-result fold (share) and the period sum (update) lock them. */
+const LOCK_COARSE = (mode: 'SHARE' | 'UPDATE') =>
+  `SELECT name FROM rollup_watermarks WHERE name IN ('day_folded', 'hour_folded') ORDER BY name FOR ${mode}`;
+
 /** An icmp result of the test device, as ingest stores it. */
 const row = (target: string, at: number, latency: number): IngestRow => ({
   ...resultRow({ target, at, latency, kind: 'icmp' }),
@@ -227,19 +250,10 @@ describe('slices', () => {
 
   it('closing waits for ingest transactions that read the old watermark', async () => {
     await setWatermarks(t0);
-    let release: () => void = () => {};
-    const held = new Promise<void>((r) => (release = r));
-    let locked: () => void = () => {};
-    const reading = new Promise<void>((r) => (locked = r));
-    const tx = h.tdb.db.transaction().execute(async (trx) => {
-      await sql`SELECT rk_rollup_closed_until()`.execute(trx);
-      locked();
-      await held;
-    });
-    await reading;
+    const tx = await hold('SELECT rk_rollup_closed_until()');
     expect(await closeRollupSlices(h.tdb.db, new Date(t0 + 10_000), 200)).toBe(false);
-    release();
-    await tx;
+    tx.release();
+    await tx.done;
     expect(await closeRollupSlices(h.tdb.db, new Date(t0 + 10_000), 200)).toBe(true);
     expect((await rollupWatermarks(h.tdb.db)).closed).toEqual(new Date(t0 + 10_000));
   });
@@ -365,23 +379,13 @@ describe('hours and days from the finer rows', () => {
     await sql`UPDATE rollup_watermarks SET at = ${new Date(t - 58 * 60_000)} WHERE name = 'hour_folded'`.execute(
       h.tdb.db,
     );
-    let release: () => void = () => {};
-    const held = new Promise<void>((r) => (release = r));
-    let locked: () => void = () => {};
-    const holding = new Promise<void>((r) => (locked = r));
     // as `foldPendingBatch` does: the watermarks shared, then a minute row written
-    const late = h.tdb.db.transaction().execute(async (tx) => {
-      await sql`SELECT name FROM rollup_watermarks WHERE name IN ('day_folded', 'hour_folded') ORDER BY name FOR SHARE`.execute(
-        tx,
-      );
-      locked();
-      await held;
-      await sql`INSERT INTO result_rollups (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
+    const late = await hold(LOCK_COARSE('SHARE'), (tx) =>
+      sql`INSERT INTO result_rollups (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
           lat_sum, lat_min, lat_max, jitter_sum, jitter_count, loss_sum, loss_count, hist)
         VALUES ('minute', ${new Date(t + 60_000)}, ${device.id}::bigint, 'icmp', 'c2', ${device.ou_id}::bigint, 1, 1, 1,
-          5, 5, 5, 0, 0, 0, 0, array_fill(0, ARRAY[${HIST_BUCKETS}::int]))`.execute(tx);
-    });
-    await holding;
+          5, 5, 5, 0, 0, 0, 0, array_fill(0, ARRAY[${HIST_BUCKETS}::int]))`.execute(tx),
+    );
     let summed = false;
     const coarse = foldCoarseBatch(h.tdb.db).then((x) => {
       summed = true;
@@ -389,12 +393,27 @@ describe('hours and days from the finer rows', () => {
     });
     await new Promise((r) => setTimeout(r, 300));
     expect(summed).toBe(false);
-    release();
-    await late;
+    late.release();
+    await late.done;
     expect(await coarse).toMatchObject({ granularity: 'hour', bucket: new Date(t - 58 * 60_000) });
     expect((await rollups('c2', 'hour')).map((x) => [x.bucket.getTime(), x.count, x.lat_sum])).toEqual([
       [t - 58 * 60_000, 1, 5],
     ]);
+  });
+});
+
+describe('late results while a period is summed', () => {
+  it('the queue waits, without blocking, while a sum holds the watermarks; the next run folds it', async () => {
+    await queue('w1', [{ at: Date.UTC(2026, 10, 20, 12), ok: true, latency: 2 }]);
+    const sum = await hold(LOCK_COARSE('UPDATE'));
+    const t = performance.now();
+    expect(await foldPendingRollups(h.tdb.db)).toBe(0);
+    expect(performance.now() - t).toBeLessThan(1000);
+    expect(await rollups('w1', 'minute')).toEqual([]);
+    sum.release();
+    await sum.done;
+    expect(await foldPendingRollups(h.tdb.db)).toBe(1);
+    expect((await rollups('w1', 'minute')).map((r) => r.count)).toEqual([1]);
   });
 });
 

@@ -37,6 +37,8 @@ export async function foldPendingRollups(db: Db, batch = 20_000, maxBatches = 50
   let total = 0;
   for (let i = 0; i < maxBatches; i++) {
     const n = await foldPendingBatch(db, batch);
+    // null: a period is being summed; the queue waits for the next run
+    if (n === null) break;
     total += n;
     if (n < batch) break;
   }
@@ -44,15 +46,15 @@ export async function foldPendingRollups(db: Db, batch = 20_000, maxBatches = 50
 }
 
 /**
- * One run of the job: folds the queued results, closes the slices that end before `until` (default:
- * `closableUntil(now)`) and folds the closed slices, one slice per statement, at most `maxSlices` of them
- * (a manager that was down catches up over a few runs); then sums the hours and days that closed, at most
- * `maxPeriods` of them.
+ * Folds the queued results, closes the slices that end before `until` (default: `closableUntil(now)`)
+ * and folds the closed slices, one slice per statement, at most `maxSlices` of them (a manager that was
+ * down catches up over a few runs); then, unless `periods` is false, sums the hours and days that closed
+ * (`sumClosedPeriods`). The leader runs the two parts as separate jobs (`rollupFoldJob`, `rollupSumJob`).
  * @returns results folded (into minute rows)
  */
 export async function foldRollups(
   db: Db,
-  o: { until?: Date; maxSlices?: number; maxPeriods?: number } = {},
+  o: { until?: Date; maxSlices?: number; maxPeriods?: number; periods?: boolean } = {},
 ): Promise<number> {
   let total = await foldPendingRollups(db);
   const until = o.until ?? closableUntil(Date.now());
@@ -66,17 +68,26 @@ export async function foldRollups(
       total += n;
     }
   }
-  // an hour is due once `folded` passed its end; read again, the slices above may have moved it
-  const now = closed || w.folded < w.closed ? await rollupWatermarks(db) : w;
-  if (now.hour_folded.getTime() + 3_600_000 <= now.folded.getTime() || dayDue(now)) {
-    for (let i = 0; i < (o.maxPeriods ?? 48); i++) if (!(await foldCoarseBatch(db))) break;
-  }
+  if (o.periods !== false) await sumClosedPeriods(db, o.maxPeriods);
   return total;
 }
 
-/** Whether every hour of a day that has no day rows yet has its hour rows. */
-const dayDue = (w: { hour_folded: Date; day_folded: Date }) =>
-  w.day_folded.getTime() + 86_400_000 <= w.hour_folded.getTime();
+/**
+ * Sums the hours and days that closed into their hour and day rows (`foldCoarseBatch`), one period per
+ * transaction, at most `maxPeriods`. An hour is due once `folded` passed its end, a day once its hours
+ * are summed. An hour of 100 000 series reporting once a minute (6 million minute rows) took 16 s of
+ * PostgreSQL CPU in one statement here (2.7 µs per minute row; a throwaway script).
+ * @returns periods summed or skipped
+ */
+export async function sumClosedPeriods(db: Db, maxPeriods = 48): Promise<number> {
+  const w = await rollupWatermarks(db);
+  const hourDue = w.hour_folded.getTime() + 3_600_000 <= w.folded.getTime();
+  const dayDue = w.day_folded.getTime() + 86_400_000 <= w.hour_folded.getTime();
+  if (!hourDue && !dayDue) return 0;
+  let n = 0;
+  while (n < maxPeriods && (await foldCoarseBatch(db))) n++;
+  return n;
+}
 
 /**
  * How often the leader folds, ms. Measured in the B1 mix (4800 and 5600 req/s, three rounds alternated):
@@ -87,5 +98,13 @@ export const FOLD_EVERY_MS = 500;
 
 /** Rollups lag results by the slice, its grace and about `everyMs` (plus the fold itself). */
 export function rollupFoldJob(db: Db, everyMs = FOLD_EVERY_MS): Job {
-  return { name: 'rollup-fold', everyMs, run: async () => void (await foldRollups(db)) };
+  return { name: 'rollup-fold', everyMs, run: async () => void (await foldRollups(db, { periods: false })) };
+}
+
+/**
+ * Hour and day sums, a job of their own: a large fleet's hour takes seconds in one statement, during
+ * which the minute fold and the other jobs go on (late results wait in the queue; `foldPendingBatch`).
+ */
+export function rollupSumJob(db: Db, everyMs = 5000): Job {
+  return { name: 'rollup-sum', everyMs, run: async () => void (await sumClosedPeriods(db)) };
 }

@@ -277,14 +277,15 @@ export interface CoarseWatermarks {
 }
 
 /**
- * Locks the `hour_folded` and `day_folded` watermarks, always in that order (day first), shared or
- * exclusively, and reads them. A fold that writes hour and day rows holds them shared, so the periods are
- * not summed from the finer rows under it (`foldCoarseBatch` holds them exclusively).
+ * Locks the `hour_folded` and `day_folded` watermarks, always in that order (day first), shared (without
+ * waiting) or exclusively, and reads them. A fold that writes hour and day rows holds them shared, so the
+ * periods are not summed from the finer rows under it (`foldCoarseBatch` holds them exclusively).
+ * @throws lock_not_available (55P03) when `share` finds them held exclusively
  */
 async function lockCoarse(tx: Db, mode: 'share' | 'update'): Promise<CoarseWatermarks> {
   const r = await sql<{ name: string; at: string }>`
     SELECT name, at::text AS at FROM rollup_watermarks WHERE name IN ('day_folded', 'hour_folded')
-    ORDER BY name FOR ${sql.raw(mode === 'share' ? 'SHARE' : 'UPDATE')}`.execute(tx);
+    ORDER BY name FOR ${sql.raw(mode === 'share' ? 'SHARE NOWAIT' : 'UPDATE')}`.execute(tx);
   const at = (n: string) => r.rows.find((x) => x.name === n)?.at as string;
   return { hour: at('hour_folded'), day: at('day_folded') };
 }
@@ -293,12 +294,18 @@ async function lockCoarse(tx: Db, mode: 'share' | 'update'): Promise<CoarseWater
  * Folds up to `limit` queued results (those that arrived after their slice was closed) in one
  * transaction: takes them out of `rollup_pending` (concurrent callers never get the same row) and adds
  * them to their minute rows, and to their hour and day rows where those periods are summed already
- * (`FOLD`). Each result is rolled up exactly once: taking and adding commit together.
- * @returns results folded
+ * (`FOLD`). Each result is rolled up exactly once: taking and adding commit together. While a period is
+ * being summed (`foldCoarseBatch`, seconds for a large fleet) it folds nothing and returns null: the
+ * results stay queued for the next run.
+ * @returns results folded, or null when a period sum holds the watermarks
  */
-export async function foldPendingBatch(db: Db, limit: number): Promise<number> {
+export async function foldPendingBatch(db: Db, limit: number): Promise<number | null> {
   return db.transaction().execute(async (tx) => {
-    const coarse = await lockCoarse(tx, 'share');
+    const coarse = await lockCoarse(tx, 'share').catch((err: unknown) => {
+      if ((err as { code?: string }).code === '55P03') return null;
+      throw err;
+    });
+    if (!coarse) return null;
     const r = await sql<{ n: number }>`
       WITH src AS (
         DELETE FROM rollup_pending WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_pending LIMIT ${limit}))
