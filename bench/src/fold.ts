@@ -5,7 +5,14 @@
 import { sql } from 'kysely';
 import { openDatabase } from '../../apps/manager/src/db/database.js';
 import { migrate } from '../../apps/manager/src/db/migrate.js';
-import { type IngestRow, storeResults } from '../../apps/manager/src/db/queries/results.js';
+import {
+  type CoarseFold,
+  foldCoarseBatch,
+  type IngestRow,
+  storeResults,
+} from '../../apps/manager/src/db/queries/results.js';
+import type { Db } from '../../apps/manager/src/db/database.js';
+import { HIST_BUCKETS } from '../../apps/manager/src/domain/result-headline.js';
 import { foldPendingRollups, foldRollups } from '../../apps/manager/src/jobs/rollup-fold.js';
 import { resultRow } from '../../apps/manager/src/testing/result-rows.js';
 import { createBenchDb } from './lib/bench-db.js';
@@ -16,6 +23,7 @@ import { machineLine, publish } from './lib/results.js';
 const SERIES = Number(process.env.FOLD_SERIES ?? 10_000);
 const ROUNDS = 12; // folds in the steady case (the first two, creating the hour and day rows, not counted)
 const CLUSTER = 10; // results per series and fold in the clustered case
+const HOUR_SERIES = Number(process.env.FOLD_HOUR_SERIES ?? 20_000); // series of the full-hour sum
 
 function row(series: number, at: number, latency: number): IngestRow {
   return {
@@ -45,6 +53,8 @@ export interface FoldData {
     /** summing the closed hour's minute rows into hour rows, per minute row; absent before 2026-12-06's second run */
     hourCloseUsPerMinuteRow?: number;
   };
+  /** one full hour (a minute row per series and minute, seeded with SQL) summed in one statement; absent before 2026-12-06 04:20 */
+  fullHour?: { series: number; minuteRows: number; ms: number; usPerMinuteRow: number };
   copyUsPerRow: number;
 }
 
@@ -134,8 +144,10 @@ async function measure(): Promise<FoldData> {
         ].join('\t'),
       ),
     );
+    const fullHour = await sumFullHour(h.db, cpuOf, day - 3 * 86_400_000 + 9 * 3_600_000);
     return {
       series: SERIES,
+      fullHour,
       steadyUsPerResult: queue.steadyUsPerResult,
       steadyRounds: queue.steadyRounds,
       clusteredUsPerResult: queue.clusteredUsPerResult,
@@ -151,6 +163,31 @@ async function measure(): Promise<FoldData> {
     await h.close();
     await bench.drop();
   }
+}
+
+/**
+ * One full hour: HOUR_SERIES series with a minute row in each of its 60 minutes (inserted with SQL), then
+ * the hour summed into hour rows by `foldCoarseBatch` (one statement), as the `rollup-sum` job does at the
+ * top of each hour for agents probing once a minute.
+ */
+async function sumFullHour(db: Db, cpuOf: (f: () => Promise<unknown>) => Promise<number>, hour: number) {
+  const at = new Date(hour);
+  await sql`INSERT INTO result_rollups (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,
+      lat_sum, lat_min, lat_max, jitter_sum, jitter_count, loss_sum, loss_count, hist)
+    SELECT 'minute', ${at}::timestamptz + m * interval '1 minute', 1 + s % 200, 'tcp', 'h' || s, 1, 1, 1, 1,
+      1.5, 1.5, 1.5, 0, 0, 0, 0, array_fill(0, ARRAY[10]) || 1 || array_fill(0, ARRAY[${sql.lit(HIST_BUCKETS - 11)}])
+    FROM generate_series(0, ${sql.lit(HOUR_SERIES - 1)}) s, generate_series(0, 59) m`.execute(db);
+  await sql`ANALYZE result_rollups`.execute(db);
+  await sql`UPDATE rollup_watermarks SET at = CASE name WHEN 'day_folded' THEN date_trunc('day', ${at}::timestamptz)
+      WHEN 'hour_folded' THEN ${at}::timestamptz ELSE ${at}::timestamptz + interval '61 minutes' END`.execute(db);
+  const t0 = performance.now();
+  let summed: CoarseFold | null = null;
+  const cpu = await cpuOf(async () => (summed = await foldCoarseBatch(db)));
+  const ms = performance.now() - t0;
+  if ((summed as CoarseFold | null)?.rows !== HOUR_SERIES) throw new Error(`full hour: ${JSON.stringify(summed)}`);
+  const minuteRows = HOUR_SERIES * 60;
+  process.stdout.write(`fold: full hour of ${HOUR_SERIES} series summed in ${ms.toFixed(0)} ms\n`);
+  return { series: HOUR_SERIES, minuteRows, ms, usPerMinuteRow: (cpu * 1000) / minuteRows };
 }
 
 export function foldMarkdown(d: FoldData, command: string): string {
@@ -191,6 +228,13 @@ export function foldMarkdown(d: FoldData, command: string): string {
         ]
       : []),
     `| COPY of a raw row (reference) | ${f(d.copyUsPerRow)} | 1 |`,
+    ...(d.fullHour
+      ? [
+          '',
+          `A full hour at the top of the hour (\`rollup-sum\`): ${d.fullHour.series} series × 60 minute rows (${d.fullHour.minuteRows} rows, inserted`,
+          `with SQL) summed into hour rows in one statement: ${(d.fullHour.ms / 1000).toFixed(1)} s, ${f(d.fullHour.usPerMinuteRow)} µs of PostgreSQL CPU per minute row.`,
+        ]
+      : []),
     '',
     `Steady rounds (µs per result), queue: ${d.steadyRounds.map(f).join(', ')}.`,
     ...(d.slice ? [`Slice: ${d.slice.steadyRounds.map(f).join(', ')}.`] : []),
