@@ -211,9 +211,8 @@ const FOLDED = 'device_id, ou_id, kind, target, started_at, ok, latency_ms, jitt
  * device, kind, target bytewise, bucket), so concurrent folds cannot deadlock. Minute rows always; hour
  * and day rows only with `coarse`, and only of the periods summed already (`foldCoarseBatch`): those
  * starting before its watermarks. Hour and day rows of later periods are summed from the finer rows when
- * the period closes. The rows are first summed
- * per series × minute × histogram bucket: a series that reports often costs one row per minute, not one
- * per result, in each of the three granularities.
+ * the period closes. The rows are first summed per series × minute × histogram bucket: a series that
+ * reports often costs one row per minute, not one per result.
  *
  * Measured with `./rookery bench fold` (10 000 series with one new result each per fold, the steady
  * state of agents that probe every few seconds or slower): 78 → 41 µs of PostgreSQL CPU per result with
@@ -294,7 +293,7 @@ async function lockCoarse(tx: Db, mode: 'share' | 'update'): Promise<CoarseWater
  * Folds up to `limit` queued results (those that arrived after their slice was closed) in one
  * transaction: takes them out of `rollup_pending` (concurrent callers never get the same row) and adds
  * them to their minute rows, and to their hour and day rows where those periods are summed already
- * (`FOLD`). Each result is rolled up exactly once: taking and adding commit together. While a period is
+ * (`fold`). Each result is rolled up exactly once: taking and adding commit together. While a period is
  * being summed (`foldCoarseBatch`, seconds for a large fleet) it folds nothing and returns null: the
  * results stay queued for the next run.
  * @returns results folded, or null when a period sum holds the watermarks
@@ -439,10 +438,10 @@ export async function foldCoarseBatch(db: Db): Promise<CoarseFold | null> {
     ).rows[0];
     if (!next) return null;
     const { granularity } = next;
-    const mark = granularity === 'hour' ? 'hour_folded' : 'day_folded';
+    const watermark = granularity === 'hour' ? 'hour_folded' : 'day_folded';
     if (next.a === null) {
       // nothing to sum before the end: every period up to it is done
-      await sql`UPDATE rollup_watermarks SET at = ${next.b}::timestamptz WHERE name = ${mark}`.execute(tx);
+      await sql`UPDATE rollup_watermarks SET at = ${next.b}::timestamptz WHERE name = ${watermark}`.execute(tx);
       return { granularity, bucket: new Date(next.b), rows: 0 };
     }
     const from = granularity === 'hour' ? 'minute' : 'hour';
@@ -463,7 +462,7 @@ export async function foldCoarseBatch(db: Db): Promise<CoarseFold | null> {
       ),
       moved AS (
         UPDATE rollup_watermarks SET at = ${next.a}::timestamptz + ${sql.lit(`1 ${granularity}`)}::interval
-        WHERE name = ${mark}
+        WHERE name = ${watermark}
       )
       SELECT count(*)::int AS n FROM up`.execute(tx);
     return { granularity, bucket: new Date(next.a), rows: (r.rows[0] as { n: number }).n };
