@@ -324,7 +324,7 @@ export function b3Markdown(d: B3Data, command: string): string {
     `heartbeats open loop, ${STEP_MS / 1000} s per step, round-robin over the devices; ${WS_SAMPLES_PER_STEP} acks per step (evenly spaced) are`,
     'followed by polling `last_seen_at` (20 ms) until it shows the heartbeat: staleness. "DB xacts/hb" =',
     'manager transactions in the bench database during the step (commits minus the staleness polls) ÷ heartbeats:',
-    'credential lookups are cached per replica for 5 s; the coalesced writes are one UPDATE per second.',
+    'credential lookups are cached per replica for 60 s; the coalesced writes are one UPDATE per second.',
     `Reference: \`pgbench -c ${d.pgbenchClients} -j ${d.pgbenchClients} -T 8\` with a one-row \`UPDATE devices … WHERE id = random\`, same table,`,
     `run before the ladders and after them (${d.pgbenchRuns.map((t) => t.toFixed(0)).join(' and ')} tps); the faster run is the reference.`,
     '',

@@ -98,6 +98,10 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
     await notifier.listen(PRESENCE_CHANNEL, (m) => presence?.receive(m));
     presence?.start();
     await notifier.listen(CONFIG_CHANNEL, (change) => deps.applyChange(change as ConfigChange));
+    notifier.onResync(() => {
+      log.warn('listening connection back: dropped the caches that change messages keep current');
+      deps.resync();
+    });
     if (config.adminUsername && config.adminPassword) {
       if (await deps.users.bootstrapAdmin(config.adminUsername, config.adminPassword)) {
         log.info({ username: config.adminUsername }, 'created the first global admin');

@@ -38,6 +38,8 @@ export interface Deps {
   gateway: AgentGateway;
   /** applies a change broadcast by any replica to this one (caches, agent sockets) */
   applyChange(change: ConfigChange): void;
+  /** drops the caches change messages keep current (the listening connection was lost and is back) */
+  resync(): void;
   /** console viewers connected to this replica */
   live: LiveFeed;
   fleet: FleetSummaryService;

@@ -52,7 +52,13 @@ export class EnrollmentService {
   private readonly credentials = new Map<string, { device: DeviceRow; at: number }>();
   private readonly settings: Recent<FleetSettings>;
   /** how long a resolved credential is trusted without a lookup, ms */
-  credentialCacheMs = 5000;
+  /**
+   * How long a resolved credential is trusted without a change message. Deleting, re-enrolling or moving
+   * a device clears its entries on every replica at once (broadcast), and all entries go when the
+   * replica's listening connection was lost (`forgetAll`); this only bounds a stale entry otherwise. At
+   * 5 s (until 2026-12-06) agents that call every 10–60 s missed the cache on nearly every request.
+   */
+  credentialCacheMs = 60_000;
   private readonly perSecret: RateLimiter;
 
   constructor(
@@ -186,7 +192,7 @@ export class EnrollmentService {
   }
 
   /**
-   * Resolves a device credential, from a per-replica cache of at most `credentialCacheMs` (5 s).
+   * Resolves a device credential, from a per-replica cache of at most `credentialCacheMs` (60 s).
    * Deleting, re-enrolling or moving a device clears its entries on every replica (the change is
    * broadcast), so a revoked credential is refused on its next call.
    * @throws AppError 401 when unknown or revoked
@@ -204,6 +210,11 @@ export class EnrollmentService {
     if (this.credentials.size >= 200_000) this.credentials.clear();
     this.credentials.set(hash, { device, at: Date.now() });
     return device;
+  }
+
+  /** Drops every cached credential (change messages may have been missed). */
+  forgetAll(): void {
+    this.credentials.clear();
   }
 
   /** Drops cached credentials of a device (deleted, re-enrolled or moved). */

@@ -92,6 +92,12 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
       invalidate(c);
       gateway.handle(c);
     },
+    /** change messages may have been missed (the listening connection was lost): drop what they keep current */
+    resync: () => {
+      config.invalidateLayers();
+      alerts.invalidate();
+      enrollment.forgetAll();
+    },
     devices: new DeviceService(ctx, broadcast),
     gateway,
     health,

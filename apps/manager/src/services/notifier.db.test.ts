@@ -57,4 +57,26 @@ describe('Notifier', () => {
       await b.stop();
     }
   });
+
+  it('after the listening connection is lost it listens again and reports the gap once (caches to drop)', async () => {
+    const n = new Notifier(tdb.url, tdb.pool, () => {}, 5);
+    const seen: unknown[] = [];
+    let resyncs = 0;
+    n.onResync(() => resyncs++);
+    await n.listen('rk_gap', (p) => seen.push(p));
+    await n.start();
+    try {
+      expect(resyncs).toBe(0);
+      await tdb.pool.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN rk_gap' AND datname = current_database()",
+      );
+      await until(() => resyncs === 1, 10_000);
+      await n.notify('rk_gap', { after: true });
+      await until(() => seen.length === 1);
+      expect(seen).toEqual([{ after: true }]);
+      expect(resyncs).toBe(1);
+    } finally {
+      await n.stop();
+    }
+  });
 });

@@ -10,6 +10,8 @@ export class Notifier {
   private retry: NodeJS.Timeout | undefined;
   private readonly queue: { channel: string; payload: string; resolve(): void; reject(err: unknown): void }[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
+  private connectedOnce = false;
+  private readonly resyncs: (() => void)[] = [];
 
   /**
    * @param url connection URL (a dedicated session: LISTEN does not work through a pool)
@@ -41,6 +43,17 @@ export class Notifier {
     await client.connect();
     for (const ch of this.listeners.keys()) await client.query(`LISTEN ${ch}`);
     this.client = client;
+    // listening again after a lost connection: whatever was sent meanwhile never arrives
+    if (this.connectedOnce) for (const f of this.resyncs) f();
+    this.connectedOnce = true;
+  }
+
+  /**
+   * Calls `f` each time the listening connection is back after it was lost: notifications sent while it
+   * was down are gone, so caches that rely on them must be dropped.
+   */
+  onResync(f: () => void): void {
+    this.resyncs.push(f);
   }
 
   private reconnect(): void {

@@ -224,6 +224,17 @@ describe('config check-in and heartbeat', () => {
     });
     expect(hb.status).toBe(401);
   });
+
+  it('a credential revoked while change messages were lost is refused once the replica resyncs', async () => {
+    const { secret } = await h.createSecret(ouA);
+    const e = await h.enroll(secret, 'missed');
+    expect((await checkIn('missed', e.body.device_credential)).status).toBe(200);
+    // revoked behind this replica's back (another replica's message never arrived): the cache still has it
+    await sql`UPDATE devices SET credential_hash = 'gone' WHERE id = ${e.body.device_id}`.execute(h.tdb.db);
+    expect((await checkIn('missed', e.body.device_credential)).status).toBe(200);
+    h.deps.resync();
+    expect((await checkIn('missed', e.body.device_credential)).status).toBe(401);
+  });
 });
 
 describe('layered configuration', () => {
