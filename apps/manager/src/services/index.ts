@@ -47,6 +47,8 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
     if (c.scope !== 'revoke') late.config?.invalidateLayers();
     late.alerts?.invalidate();
     if (c.scope === 'revoke' || (c.scope === 'device' && c.ou_path)) late.enrollment?.forgetDevice(c.device_id);
+    // cached devices of a moved subtree hold its old path and config epoch; OU moves are rare
+    if (c.scope === 'ou' && c.moved_from) late.enrollment?.forgetAll();
   };
   const remote = o.broadcast?.(gateway);
   const broadcast: Broadcast = async (c: ConfigChange) => {
@@ -54,7 +56,7 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
     if (remote) await remote(c);
     else gateway.handle(c);
   };
-  const ous = new OuService(ctx);
+  const ous = new OuService(ctx, broadcast);
   const config = new ConfigService(ctx, broadcast);
   late.config = config;
   const alerts = new AlertService(config);

@@ -6,6 +6,7 @@ import {
   insertOu,
   listOus,
   moveOu,
+  raiseConfigEpochs,
   type OuRow,
   ouDependents,
   updateOu,
@@ -15,6 +16,7 @@ import { decodeCursor, type Page, toPage } from '../domain/pagination.js';
 import { type Principal, type Scope, scopeOf } from '../domain/principal.js';
 import { canWrite } from '../domain/roles.js';
 import { audit } from './audit.js';
+import type { Broadcast } from './config.js';
 import type { Actor, ServiceContext } from './context.js';
 
 /** The scope a principal may change: global_admin everything, ou_admin its subtree. @throws 403 */
@@ -27,7 +29,11 @@ export function writeScope(p: Principal): Scope {
 export const readScope = (p: Principal): Scope => scopeOf(p);
 
 export class OuService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    /** tells every replica that a subtree moved (caches, agent sockets) */
+    private readonly broadcast: Broadcast = async () => {},
+  ) {}
 
   async get(p: Principal, id: string): Promise<OuRow> {
     const ou = await findOu(this.ctx.db, readScope(p), id);
@@ -86,7 +92,8 @@ export class OuService {
   ): Promise<OuRow> {
     const scope = writeScope(p);
     const db = this.ctx.db;
-    return db.transaction().execute(async (tx) => {
+    let move: { from: string; to: string; version: number } | undefined;
+    const out = await db.transaction().execute(async (tx) => {
       const ou = await findOu(tx, scope, id);
       if (!ou) throw notFound('OU');
       let moved = ou;
@@ -97,6 +104,8 @@ export class OuService {
         if (parent.path.startsWith(ou.path)) throw conflict('cannot move an OU into its own subtree');
         await moveOu(tx, ou, parent);
         moved = (await findOuUnscoped(tx, id)) ?? ou;
+        // its devices' layer chains changed: their config versions go up, as when a device moves
+        move = { from: ou.path, to: moved.path, version: await raiseConfigEpochs(tx, moved.path) };
       }
       const updated =
         v.name !== undefined || v.description !== undefined || v.device_cap !== undefined
@@ -112,6 +121,8 @@ export class OuService {
       });
       return updated;
     });
+    if (move) await this.broadcast({ scope: 'ou', ou_path: move.to, version: move.version, moved_from: move.from });
+    return out;
   }
 
   /** Deletes an empty OU. @throws 409 with what still lives in it */

@@ -57,4 +57,18 @@ describe('AgentGateway', () => {
     g.handle({ scope: 'ou', ou_path: '/9/', version: 4 });
     expect(s.sent.slice(1).map((m: any) => m.config_version)).toEqual([2, 4]);
   });
+
+  it('follows a subtree that moved: its agents are nudged, and later changes of the old path miss them', () => {
+    const g = new AgentGateway();
+    const inside = socket();
+    const outside = socket();
+    g.add(as(inside), '1', '/1/5/7/', 't1');
+    g.add(as(outside), '2', '/1/6/', 't2');
+    // OU 5 moved under OU 9
+    g.handle({ scope: 'ou', ou_path: '/9/5/', version: 3, moved_from: '/1/5/' });
+    g.handle({ scope: 'ou', ou_path: '/1/5/', version: 4 });
+    g.handle({ scope: 'ou', ou_path: '/9/', version: 5 });
+    expect(inside.sent.slice(1).map((m: any) => m.config_version)).toEqual([3, 5]);
+    expect(outside.sent.slice(1)).toEqual([]);
+  });
 });

@@ -5,7 +5,7 @@ import type { WebSocket } from 'ws';
 /** What changed, as broadcast on the `rookery_config` channel. */
 export type ConfigChange =
   | { scope: 'global'; version: number }
-  | { scope: 'ou'; ou_path: string; version: number }
+  | { scope: 'ou'; ou_path: string; version: number; /** set when the OU moved: its path before */ moved_from?: string }
   | { scope: 'device'; device_id: string; version: number /** set when the device moved */; ou_path?: string }
   | { scope: 'revoke'; device_id: string; /** connections made with this credential (tag) stay open */ keep?: string };
 
@@ -55,6 +55,7 @@ export class AgentGateway {
       return;
     }
     if (change.scope === 'device' && change.ou_path) this.moved(change.device_id, change.ou_path);
+    if (change.scope === 'ou' && change.moved_from) this.subtreeMoved(change.moved_from, change.ou_path);
     const nudge: ServerStreamMessage = { type: 'nudge', reason: 'config_changed', config_version: change.version };
     for (const set of this.byDevice.values()) {
       for (const c of set) {
@@ -65,6 +66,12 @@ export class AgentGateway {
         if (hit) this.send(c, nudge);
       }
     }
+  }
+
+  /** Updates the OU paths of connections in a subtree that moved from `from` to `to`. */
+  subtreeMoved(from: string, to: string): void {
+    for (const set of this.byDevice.values())
+      for (const c of set) if (c.ouPath.startsWith(from)) c.ouPath = to + c.ouPath.slice(from.length);
   }
 
   /** Updates the OU path of a device's connections after a move. */

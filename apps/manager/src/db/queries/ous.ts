@@ -92,6 +92,21 @@ export async function moveOu(db: Db, ou: OuRow, parent: OuRow): Promise<void> {
     WHERE path LIKE ${`${ou.path}%`}`.execute(db);
 }
 
+/**
+ * Gives every device under `path` (the OU and its subtree) a new config epoch, so their effective config
+ * versions increase after the subtree moved. @returns the highest new epoch (0 without devices)
+ */
+export async function raiseConfigEpochs(db: Db, path: string): Promise<number> {
+  const r = await sql<{ v: string | null }>`
+    WITH up AS (
+      UPDATE devices SET config_epoch = nextval('config_epoch'), updated_at = now()
+      WHERE ou_id IN (SELECT id FROM ous WHERE path LIKE ${`${path}%`})
+      RETURNING config_epoch
+    )
+    SELECT max(config_epoch)::text AS v FROM up`.execute(db);
+  return Number(r.rows[0]?.v ?? 0);
+}
+
 /** Counts what keeps an OU from being deleted: child OUs, users, devices, unrevoked enrollment secrets. */
 export async function ouDependents(db: Db, id: string): Promise<Record<string, number>> {
   const r = await sql<{ children: string; users: string; devices: string; secrets: string }>`SELECT

@@ -363,4 +363,18 @@ describe('layered configuration', () => {
     const byLabel = await h.req('GET', '/api/v1/devices?label=rack-1', { token: await h.adminToken() });
     expect(byLabel.body.items.map((d: { id: number }) => d.id)).toEqual([dev.id]);
   });
+
+  it('moving an OU gives its devices the new chain and a higher config version at once, cached or not', async () => {
+    const mover = await h.createOu('Mover', ouA);
+    const { secret } = await h.createSecret(mover);
+    const e = await h.enroll(secret, 'in-mover');
+    const before = (await checkIn('in-mover', e.body.device_credential)).body; // its credential is now cached
+    expect(before.config.schedule.interval_seconds).not.toBe(300);
+    const r = await h.req('PATCH', `/api/v1/ous/${mover}`, { token: await h.adminToken(), body: { parent_id: ouB } });
+    expect(r.status).toBe(200);
+    const after = (await checkIn('in-mover', e.body.device_credential)).body;
+    // ouB's layer (interval 300) now applies, and the version went up so the agent applies it
+    expect(after.config.schedule.interval_seconds).toBe(300);
+    expect(after.config_version).toBeGreaterThan(before.config_version);
+  });
 });
