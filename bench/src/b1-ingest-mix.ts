@@ -8,7 +8,17 @@ import { createBenchDb, startBareServerChild, startManagerChild } from './lib/be
 import { copyReference, copyText } from './lib/copy-ref.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { commandCpu, processCpu } from './lib/proc-cpu.js';
-import { keepAliveAgent, type LoadRequest, openLoopStep, send, type StepResult, stepPasses } from './lib/open-loop.js';
+import {
+  keepAliveAgent,
+  type LoadRequest,
+  openLoopStep,
+  runLadder,
+  send,
+  stepCell,
+  type StepResult,
+  stepPasses,
+  sustainedRate,
+} from './lib/open-loop.js';
 import { parsePromText, sampleValue } from './lib/prom-text.js';
 import { machineLine, publish } from './lib/results.js';
 import { median, ms, summarize } from './lib/stats.js';
@@ -125,24 +135,14 @@ async function ladder(base: string, devices: BenchDevice[], serverPid: number): 
   const agent = keepAliveAgent();
   const make = mix(devices);
   await openLoopStep(base, agent, 100, 3000, make); // warm-up: JIT, pools, caches
-  const steps: MixStep[] = [];
-  for (const rate of RATES) {
-    let passed = false;
-    // a 3 s step on a shared 2-vCPU machine can lose its p99 to one stall: a failing step runs again
-    for (let attempt = 1; attempt <= ATTEMPTS && !passed; attempt++) {
-      const c0 = cpuNow(serverPid);
-      const s = await openLoopStep(base, agent, rate, STEP_MS, make);
-      steps.push({ ...s, attempt, cpu: cpuPer(c0, cpuNow(serverPid), s.ok) });
-      passed = stepPasses(s);
-    }
-    if (!passed) break;
-  }
+  const steps = await runLadder(RATES, ATTEMPTS, async (rate) => {
+    const c0 = cpuNow(serverPid);
+    const s = await openLoopStep(base, agent, rate, STEP_MS, make);
+    return { ...s, cpu: cpuPer(c0, cpuNow(serverPid), s.ok) };
+  });
   agent.destroy();
   return steps;
 }
-
-/** Highest achieved req/s over the steps that passed (p99 < 100 ms, ≤ 1 % errors). */
-const sustained = (steps: MixStep[]) => Math.max(0, ...steps.filter((s) => stepPasses(s)).map((s) => s.achieved));
 
 /** CPU µs per stored row during the row-ingest phase, by process. */
 export interface RowCpu {
@@ -433,8 +433,8 @@ export async function runB1(): Promise<B1Data> {
     } finally {
       await bareServer.stop();
     }
-    const oursSustained = sustained(ours);
-    const bareSustained = sustained(bare);
+    const oursSustained = sustainedRate(ours);
+    const bareSustained = sustainedRate(bare);
     // the round with the median ratio (an odd number of rounds)
     const mid = [...rowRounds].sort((a, b) => a.rowsRatio - b.rowsRatio)[(rowRounds.length - 1) / 2] as RowRound;
     return {
@@ -494,7 +494,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ');
       lines.push(
-        `| ${name} | ${s.offered} | ${s.sent} | ${s.ok} | ${s.errors}${errs ? ` (${errs})` : ''} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${ms(s.latency.max)} | ${s.cpu.server.toFixed(0)} | ${s.cpu.postgres.toFixed(0)} | ${s.cpu.generator.toFixed(0)} | ${busy(s).toFixed(0)} | ${passFail(stepPasses(s))}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''} |`,
+        `| ${name} | ${s.offered} | ${s.sent} | ${s.ok} | ${s.errors}${errs ? ` (${errs})` : ''} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${ms(s.latency.max)} | ${s.cpu.server.toFixed(0)} | ${s.cpu.postgres.toFixed(0)} | ${s.cpu.generator.toFixed(0)} | ${busy(s).toFixed(0)} | ${stepCell(s)} |`,
       );
     }
   }

@@ -8,7 +8,16 @@ import { createBenchDb, PG_ADMIN_URL, startBareServerChild, startManagerChild } 
 import { run } from './lib/exec.js';
 import { parsePgbenchTps } from './lib/pgbench-parse.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
-import { keepAliveAgent, type LoadRequest, openLoopStep, type StepResult, stepPasses } from './lib/open-loop.js';
+import {
+  keepAliveAgent,
+  type LoadRequest,
+  openLoopStep,
+  runLadder,
+  stepCell,
+  type StepResult,
+  stepPasses,
+  sustainedRate,
+} from './lib/open-loop.js';
 import { machineLine, publish } from './lib/results.js';
 import { StalenessProbe, xacts } from './lib/staleness.js';
 import { ms, type Summary, summarize } from './lib/stats.js';
@@ -126,32 +135,23 @@ async function heartbeatLadder(base: string, pool: pg.Pool | null, devices: Benc
   };
   await openLoopStep(base, agent, 200, 2000, make); // warm-up
   await Promise.all(probes.splice(0));
-  const steps: HttpStep[] = [];
-  for (const rate of RATES) {
+  const steps = await runLadder(RATES, ATTEMPTS, async (rate): Promise<Step> => {
     every = Math.max(1, Math.floor((rate * STEP_MS) / 1000 / WS_SAMPLES_PER_STEP));
-    let passed = false;
-    for (let attempt = 1; attempt <= ATTEMPTS && !passed; attempt++) {
-      const x0 = pool ? await xacts(pool) : 0;
-      const p0 = probe?.polls ?? 0;
-      const s = await openLoopStep(base, agent, rate, STEP_MS, make);
-      const stale = (await Promise.all(probes.splice(0))).filter((v): v is number => v !== undefined);
-      let perHeartbeat = Number.NaN;
-      if (pool && probe) {
-        await new Promise((r) => setTimeout(r, 1200)); // let the last flush land before counting
-        // the staleness polls are the bench's own transactions: not the manager's cost
-        perHeartbeat = ((await xacts(pool)) - x0 - (probe.polls - p0) - 1) / Math.max(1, s.ok);
-      }
-      steps.push({ ...s, attempt, staleness: summarize(stale), dbXactPerHeartbeat: perHeartbeat });
-      passed = stepPasses(s);
+    const x0 = pool ? await xacts(pool) : 0;
+    const p0 = probe?.polls ?? 0;
+    const s = await openLoopStep(base, agent, rate, STEP_MS, make);
+    const stale = (await Promise.all(probes.splice(0))).filter((v): v is number => v !== undefined);
+    let perHeartbeat = Number.NaN;
+    if (pool && probe) {
+      await new Promise((r) => setTimeout(r, 1200)); // let the last flush land before counting
+      // the staleness polls are the bench's own transactions: not the manager's cost
+      perHeartbeat = ((await xacts(pool)) - x0 - (probe.polls - p0) - 1) / Math.max(1, s.ok);
     }
-    if (!passed) break;
-  }
+    return { ...s, staleness: summarize(stale), dbXactPerHeartbeat: perHeartbeat };
+  });
   agent.destroy();
   return steps;
 }
-
-/** Highest achieved rate over the steps that passed. */
-const sustainedOf = (steps: StepResult[]) => Math.max(0, ...steps.filter((s) => stepPasses(s)).map((s) => s.achieved));
 
 export interface B3Data {
   steps: HttpStep[];
@@ -216,13 +216,13 @@ export async function runB3(): Promise<B3Data> {
     } finally {
       await bare.stop();
     }
-    const sustained = sustainedOf(steps);
-    const wsSustained = sustainedOf(ws.steps);
+    const sustained = sustainedRate(steps);
+    const wsSustained = sustainedRate(ws.steps);
     return {
       steps,
       sustained,
       bareSteps,
-      bareSustained: sustainedOf(bareSteps),
+      bareSustained: sustainedRate(bareSteps),
       pgbenchTps,
       pgbenchRuns: [pgbenchBefore, pgbenchAfter],
       pgbenchClients: clients,
@@ -242,9 +242,6 @@ export async function runB3(): Promise<B3Data> {
 }
 
 const passFail = (ok: boolean) => (ok ? 'pass' : 'FAIL');
-/** A ladder step's verdict, with its attempt when it was a rerun. */
-const stepCell = (s: StepResult & { attempt?: number }) =>
-  `${passFail(stepPasses(s))}${s.attempt && s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}`;
 
 const worstStaleness = (steps: { staleness: Summary }[]) =>
   Math.max(...steps.map((s) => s.staleness.p99).filter(Number.isFinite));

@@ -15,6 +15,7 @@ import type { Db } from '../../apps/manager/src/db/database.js';
 import { HIST_BUCKETS } from '../../apps/manager/src/domain/result-headline.js';
 import { foldPendingRollups, foldRollups } from '../../apps/manager/src/jobs/rollup-fold.js';
 import { resultRow } from '../../apps/manager/src/testing/result-rows.js';
+import { setRollupWatermarks } from '../../apps/manager/src/testing/rollup-watermarks.js';
 import { createBenchDb } from './lib/bench-db.js';
 import { copyReference, copyText } from './lib/copy-ref.js';
 import { processCpu } from './lib/proc-cpu.js';
@@ -80,9 +81,7 @@ async function measure(): Promise<FoldData> {
      * the round's results and sums them from `results`.
      */
     const run = async (path: 'queue' | 'slice', hour: number) => {
-      if (path === 'slice')
-        await sql`UPDATE rollup_watermarks SET at = CASE name WHEN 'day_folded' THEN date_trunc('day', ${new Date(hour)}::timestamptz)
-          ELSE ${new Date(hour)}::timestamptz END`.execute(h.db);
+      if (path === 'slice') await setRollupWatermarks(h.db, hour);
       const fold = (until: number) =>
         cpuOf(() => (path === 'queue' ? foldPendingRollups(h.db) : foldRollups(h.db, { until: new Date(until) })));
       // steady: one result per series per fold, a minute apart, latencies spread over a few buckets
@@ -178,8 +177,8 @@ async function sumFullHour(db: Db, cpuOf: (f: () => Promise<unknown>) => Promise
       1.5, 1.5, 1.5, 0, 0, 0, 0, array_fill(0, ARRAY[10]) || 1 || array_fill(0, ARRAY[${sql.lit(HIST_BUCKETS - 11)}])
     FROM generate_series(0, ${sql.lit(HOUR_SERIES - 1)}) s, generate_series(0, 59) m`.execute(db);
   await sql`ANALYZE result_rollups`.execute(db);
-  await sql`UPDATE rollup_watermarks SET at = CASE name WHEN 'day_folded' THEN date_trunc('day', ${at}::timestamptz)
-      WHEN 'hour_folded' THEN ${at}::timestamptz ELSE ${at}::timestamptz + interval '61 minutes' END`.execute(db);
+  // the hour's end is folded, the hour not summed yet
+  await setRollupWatermarks(db, hour + 61 * 60_000, hour);
   const t0 = performance.now();
   let summed: CoarseFold | null = null;
   const cpu = await cpuOf(async () => (summed = await foldCoarseBatch(db)));

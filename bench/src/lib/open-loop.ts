@@ -134,3 +134,34 @@ export function stepResult(o: {
 export function stepPasses(s: StepResult, p99Ms = 100): boolean {
   return s.latency.p99 < p99Ms && s.errors <= s.sent * 0.01;
 }
+
+/** Highest achieved rate over the steps that passed (0 when none did). */
+export const sustainedRate = (steps: StepResult[]) =>
+  Math.max(0, ...steps.filter((s) => stepPasses(s)).map((s) => s.achieved));
+
+/**
+ * A ladder of rising rates: each rate's step runs again, up to `attempts` times, while it fails (a 3-s
+ * step on a shared 2-vCPU machine can lose its p99 to one stall); the ladder stops at a rate that failed
+ * every attempt. Every attempt is kept, in order.
+ */
+export async function runLadder<S extends StepResult>(
+  rates: readonly number[],
+  attempts: number,
+  step: (rate: number, attempt: number) => Promise<S>,
+): Promise<(S & { attempt: number })[]> {
+  const steps: (S & { attempt: number })[] = [];
+  for (const rate of rates) {
+    let passed = false;
+    for (let attempt = 1; attempt <= attempts && !passed; attempt++) {
+      const s = await step(rate, attempt);
+      steps.push({ ...s, attempt });
+      passed = stepPasses(s);
+    }
+    if (!passed) break;
+  }
+  return steps;
+}
+
+/** A ladder step's verdict for a table: pass or FAIL, with its attempt when it was a rerun. */
+export const stepCell = (s: StepResult & { attempt?: number }) =>
+  `${stepPasses(s) ? 'pass' : 'FAIL'}${s.attempt && s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}`;

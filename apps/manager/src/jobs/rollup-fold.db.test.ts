@@ -15,6 +15,7 @@ import { HIST_BUCKETS, histBucket } from '../domain/result-headline.js';
 import { sha256 } from '../services/crypto.js';
 import { createHarness, type Harness } from '../testing/harness.js';
 import { resultRow } from '../testing/result-rows.js';
+import { setRollupWatermarks } from '../testing/rollup-watermarks.js';
 import { IngestQueue } from '../services/ingest-queue.js';
 import { foldPendingRollups, foldRollups } from './rollup-fold.js';
 
@@ -196,11 +197,7 @@ const row = (target: string, at: number, latency: number): IngestRow => ({
 });
 
 /** Puts `closed` and `folded` at `at`, `hour_folded` and `day_folded` at the start of its hour and day. */
-const setWatermarks = (at: number) =>
-  sql`UPDATE rollup_watermarks SET at = CASE name WHEN 'hour_folded' THEN date_trunc('hour', ${new Date(at)}::timestamptz)
-    WHEN 'day_folded' THEN date_trunc('day', ${new Date(at)}::timestamptz) ELSE ${new Date(at)}::timestamptz END`.execute(
-    h.tdb.db,
-  );
+const setWatermarks = (at: number) => setRollupWatermarks(h.tdb.db, at);
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
@@ -374,11 +371,8 @@ describe('hours and days from the finer rows', () => {
 
   it('summing an hour waits for a fold of late results that holds the watermarks, and sums what it wrote', async () => {
     const t = t0 + 3 * DAY;
-    await setWatermarks(t + 3 * 60_000);
     // the hour before t's is closed (folded past its end) but not summed yet
-    await sql`UPDATE rollup_watermarks SET at = ${new Date(t - 58 * 60_000)} WHERE name = 'hour_folded'`.execute(
-      h.tdb.db,
-    );
+    await setRollupWatermarks(h.tdb.db, t + 3 * 60_000, t - 58 * 60_000);
     // as `foldPendingBatch` does: the watermarks shared, then a minute row written
     const late = await hold(LOCK_COARSE('SHARE'), (tx) =>
       sql`INSERT INTO result_rollups (granularity, bucket, device_id, kind, target, ou_id, count, ok_count, lat_count,

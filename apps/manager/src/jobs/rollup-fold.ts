@@ -80,10 +80,6 @@ export async function foldRollups(
  * @returns periods summed or skipped
  */
 export async function sumClosedPeriods(db: Db, maxPeriods = 48): Promise<number> {
-  const w = await rollupWatermarks(db);
-  const hourDue = w.hour_folded.getTime() + 3_600_000 <= w.folded.getTime();
-  const dayDue = w.day_folded.getTime() + 86_400_000 <= w.hour_folded.getTime();
-  if (!hourDue && !dayDue) return 0;
   let n = 0;
   while (n < maxPeriods && (await foldCoarseBatch(db))) n++;
   return n;

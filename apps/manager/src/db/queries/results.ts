@@ -420,13 +420,12 @@ export interface CoarseFold {
  */
 export async function foldCoarseBatch(db: Db): Promise<CoarseFold | null> {
   return db.transaction().execute(async (tx) => {
-    await lockCoarse(tx, 'update');
+    const locked = await lockCoarse(tx, 'update');
     const next = (
       await sql<{ granularity: 'hour' | 'day'; a: string | null; b: string }>`
         WITH w AS (
-          SELECT max(at) FILTER (WHERE name = 'hour_folded') AS h, max(at) FILTER (WHERE name = 'day_folded') AS d,
-            date_trunc('hour', max(at) FILTER (WHERE name = 'folded')) AS fh
-          FROM rollup_watermarks
+          SELECT ${locked.hour}::timestamptz AS h, ${locked.day}::timestamptz AS d,
+            date_trunc('hour', (SELECT at FROM rollup_watermarks WHERE name = 'folded')) AS fh
         )
         SELECT 'hour' AS granularity, date_trunc('hour', (SELECT min(bucket) FROM result_rollups
             WHERE granularity = 'minute' AND bucket >= w.h AND bucket < w.fh))::text AS a, w.fh::text AS b
