@@ -105,7 +105,7 @@ export function mix(devices: BenchDevice[]) {
 }
 
 /** Requests of one kind only, round-robin over devices. */
-const only = (kind: Kind, devices: BenchDevice[]) => (i: number) =>
+export const onlyKind = (kind: Kind, devices: BenchDevice[]) => (i: number) =>
   request(kind, devices[i % devices.length] as BenchDevice, 3_000_000 + i);
 
 /** A ladder step with its attempt number and the CPU µs per answered request of each process. */
@@ -207,7 +207,7 @@ async function requestCosts(base: string, devices: BenchDevice[], serverPid: num
   const out: RequestCost[] = [];
   try {
     for (const kind of [...KINDS, 'mix'] as const) {
-      const make = kind === 'mix' ? mix(devices) : only(kind, devices);
+      const make = kind === 'mix' ? mix(devices) : onlyKind(kind, devices);
       const c0 = cpuNow(serverPid);
       const step = await openLoopStep(base, agent, COST_RATE, COST_MS, make);
       out.push({ kind, ...cpuPer(c0, cpuNow(serverPid), step.ok) });
