@@ -7,6 +7,7 @@ import { b5 } from './b5-probe-accuracy.js';
 import { b8 } from './b8-footprint.js';
 import { b9 } from './b9-fleet-queries.js';
 import { blackbox } from './blackbox.js';
+import { compare } from './compare.js';
 import { foldBench } from './fold.js';
 import { spoolBench } from './spool.js';
 
@@ -25,8 +26,15 @@ const BENCHES: Record<string, (command: string) => Promise<void>> = {
 
 const name = (process.argv[2] ?? '').toLowerCase();
 if (!name || name === 'help' || name === '--help') {
-  process.stdout.write(`Usage: ./rookery bench NAME|all\n  NAME: ${Object.keys(BENCHES).join(', ')}\n`);
+  process.stdout.write(
+    `Usage: ./rookery bench NAME|all\n  NAME: ${Object.keys(BENCHES).join(', ')}\n` +
+      '       ./rookery bench compare REF_A [REF_B]  (the B1 mix on two commits, alternated; --help)\n',
+  );
   process.exit(name ? 0 : 2);
+}
+if (name === 'compare') {
+  await compare(process.argv.slice(3));
+  process.exit(0);
 }
 const selected = name === 'all' ? Object.keys(BENCHES) : [name];
 for (const n of selected) {

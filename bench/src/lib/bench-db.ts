@@ -6,7 +6,7 @@ import pg from 'pg';
 
 /** Admin URL of the local PostgreSQL server (trust auth); override with BENCH_PG_URL. */
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface BenchDb {
   name: string;
@@ -91,8 +91,7 @@ export function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Extra node flags for the manager child, e.g. `BENCH_MANAGER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
-/** Node options for manager children (e.g. `--cpu-prof`), read at each start. */
+/** Node flags for manager children, read at each start, e.g. `BENCH_MANAGER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
 const managerNodeArgs = () => (process.env.BENCH_MANAGER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export interface ManagerChildStarted extends ManagerChild {
@@ -108,6 +107,8 @@ export async function startManagerChild(
   db: string | { dataDir: string },
   /** extra environment for the manager, e.g. ROOKERY_INGEST_LINGER_MS */
   env: Record<string, string> = {},
+  /** the checkout whose manager runs (`./rookery bench compare`); default this one */
+  root = ROOT,
 ): Promise<ManagerChildStarted> {
   const target = typeof db === 'string' ? ['--database-url', db] : ['--data', db.dataDir];
   const child = spawn(
@@ -125,7 +126,7 @@ export async function startManagerChild(
       typeof db === 'string' ? 'warn' : 'info',
     ],
     {
-      cwd: ROOT,
+      cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,

@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody } from '@rookery/protocol';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import findMyWay from 'find-my-way';
 import { AppError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
@@ -123,19 +123,10 @@ export async function createApp(o: AppOptions): Promise<App> {
   );
   app.setErrorHandler(errorHandler);
 
-  // callback-style hooks: no promise per request on the agents' hot paths (bench B1)
-  app.addHook('onSend', (req, reply, payload, done) => {
+  app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    done(null, payload);
   });
 
-  // user authentication, on the routes that need it only (agent routes authenticate the device themselves)
-  const authenticate = async (req: FastifyRequest) => {
-    const auth = req.headers.authorization;
-    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-    const apiKey = req.headers['x-api-key'];
-    req.principal = await o.auth.authenticate(bearer, typeof apiKey === 'string' ? apiKey : undefined);
-  };
   // 405 needs to know which methods a path has: mirror every route into a bare router
   const methods = findMyWay();
   app.addHook('onRoute', (route) => {
@@ -146,9 +137,6 @@ export async function createApp(o: AppOptions): Promise<App> {
         // duplicate registrations (HEAD for GET) are fine
       }
     }
-    if (route.config?.public || route.url.startsWith('/api/docs')) return;
-    // first of the route's own hooks: they may read req.principal
-    route.onRequest = [authenticate, ...[route.onRequest ?? []].flat()] as never;
   });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
@@ -184,5 +172,12 @@ export async function createApp(o: AppOptions): Promise<App> {
   app.get('/api/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 
   app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.config?.public || !req.routeOptions.url || req.url.startsWith('/api/docs')) return;
+    const auth = req.headers.authorization;
+    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+    const apiKey = req.headers['x-api-key'];
+    req.principal = await o.auth.authenticate(bearer, typeof apiKey === 'string' ? apiKey : undefined);
+  });
   return app;
 }

@@ -49,9 +49,9 @@ const SECRET_PREFIX = 'rke_';
 
 export class EnrollmentService {
   private readonly perIp: RateLimiter;
-  /** resolved device credentials, keyed by the credential as presented (see `authenticateDevice`) */
   private readonly credentials = new Map<string, { device: DeviceRow; at: number }>();
   private readonly settings: Recent<FleetSettings>;
+  /** how long a resolved credential is trusted without a lookup, ms */
   /**
    * How long a resolved credential is trusted without a change message. Deleting, re-enrolling or moving
    * a device clears its entries on every replica at once (broadcast), and all entries go when the
@@ -199,16 +199,16 @@ export class EnrollmentService {
    */
   async authenticateDevice(bearer: string | undefined): Promise<DeviceRow> {
     if (!bearer?.startsWith(DEVICE_CREDENTIAL_PREFIX)) throw unauthorized('device credential required');
-    // keyed by the credential as presented: a hit costs a map lookup, not a SHA-256 (bench B1)
-    const hit = this.credentials.get(bearer);
+    const hash = sha256(bearer);
+    const hit = this.credentials.get(hash);
     if (hit && Date.now() - hit.at < this.credentialCacheMs) return hit.device;
-    const device = await findDeviceByCredential(this.ctx.db, sha256(bearer));
+    const device = await findDeviceByCredential(this.ctx.db, hash);
     if (!device) {
-      this.credentials.delete(bearer);
+      this.credentials.delete(hash);
       throw unauthorized('device credential unknown or revoked');
     }
     if (this.credentials.size >= 200_000) this.credentials.clear();
-    this.credentials.set(bearer, { device, at: Date.now() });
+    this.credentials.set(hash, { device, at: Date.now() });
     return device;
   }
 
@@ -219,7 +219,7 @@ export class EnrollmentService {
 
   /** Drops cached credentials of a device (deleted, re-enrolled or moved). */
   forgetDevice(deviceId: string): void {
-    for (const [key, v] of this.credentials) if (v.device.id === deviceId) this.credentials.delete(key);
+    for (const [hash, v] of this.credentials) if (v.device.id === deviceId) this.credentials.delete(hash);
   }
 
   /**

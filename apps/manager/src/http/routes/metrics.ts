@@ -154,25 +154,17 @@ export function metricsRoutes(app: App, d: Deps): Registry {
     help: 'Results received by this replica (including duplicates)',
     registers: [registry],
   });
-  // the histogram's child per method × route × status class, looked up once (labels() hashes its values)
-  const children = new Map<string, ReturnType<typeof duration.labels>>();
-  app.addHook('onResponse', (req, reply, done) => {
+  app.addHook('onResponse', async (req, reply) => {
     if (req.routeOptions.url === '/api/v1/results/upload' && reply.statusCode === 200) {
       const body = req.body as { results?: unknown[] } | undefined;
       uploaded.inc(body?.results?.length ?? 0);
       stored.inc((reply as unknown as { rkStored?: number }).rkStored ?? 0);
     }
+  });
+  app.addHook('onResponse', async (req, reply) => {
     // route pattern, not the raw URL, keeps label cardinality bounded
     const route = req.routeOptions.url ?? 'unmatched';
-    const status = `${Math.floor(reply.statusCode / 100)}xx`;
-    const key = `${req.method} ${status} ${route}`;
-    let child = children.get(key);
-    if (!child) {
-      child = duration.labels(req.method, route, status);
-      children.set(key, child);
-    }
-    child.observe(reply.elapsedTime / 1000);
-    done();
+    duration.labels(req.method, route, `${Math.floor(reply.statusCode / 100)}xx`).observe(reply.elapsedTime / 1000);
   });
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),

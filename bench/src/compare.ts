@@ -1,0 +1,165 @@
+// `./rookery bench compare REF_A [REF_B]`: the B1 mix against the managers of two commits, alternated round
+// by round on the same machine, to measure a change's CPU per request (the machine's speed drifts between
+// runs more than most changes move it). REF_B defaults to the working tree. Prints; writes no RESULTS.md section.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { mix, onlyKind } from './b1-ingest-mix.js';
+import { type BenchDb, createBenchDb, ROOT, startManagerChild } from './lib/bench-db.js';
+import { type BenchDevice, makeFleet } from './lib/fleet.js';
+import { keepAliveAgent, openLoopStep } from './lib/open-loop.js';
+import { commandCpu, processCpu } from './lib/proc-cpu.js';
+import { median } from './lib/stats.js';
+
+const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] [--rounds 3] [--step-ms 4000]
+                                  [--kind mix|upload|heartbeat|config]
+  REF_A, REF_B: git commits (REF_B default: the working tree). Each round starts A's manager, then B's,
+  each on its own fresh database and fleet of 200 devices, warms it up (2 s at 1000 req/s) and runs the
+  mix open loop at each rate; prints CPU µs per answered request of the manager, of every postgres
+  process and of this generator, per round and as medians.
+`;
+
+interface Side {
+  name: string;
+  ref: string;
+  root: string;
+  db?: BenchDb;
+  devices?: BenchDevice[];
+}
+
+interface Row {
+  side: string;
+  round: number;
+  rate: number;
+  achieved: number;
+  p99: number;
+  manager: number;
+  postgres: number;
+  generator: number;
+}
+
+/** A detached worktree of `ref` sharing this checkout's node_modules (root and workspaces). */
+function worktree(ref: string, dir: string): string {
+  execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', '--quiet', dir, ref], { stdio: 'inherit' });
+  for (const ws of [
+    '',
+    'apps/manager',
+    'apps/agent',
+    'apps/testserver',
+    'apps/web',
+    'packages/protocol',
+    'bench',
+    'lab',
+  ]) {
+    const from = join(ROOT, ws, 'node_modules');
+    const to = join(dir, ws, 'node_modules');
+    if (existsSync(from) && existsSync(join(dir, ws)) && !existsSync(to)) symlinkSync(from, to);
+  }
+  return dir;
+}
+
+export async function compare(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      rates: { type: 'string', default: '3000,5000' },
+      rounds: { type: 'string', default: '3' },
+      'step-ms': { type: 'string', default: '4000' },
+      kind: { type: 'string', default: 'mix' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const rates = values.rates.split(',').map(Number);
+  const rounds = Number(values.rounds);
+  const stepMs = Number(values['step-ms']);
+  const kind = values.kind;
+  if (
+    values.help ||
+    positionals.length < 1 ||
+    positionals.length > 2 ||
+    !rates.every((r) => Number.isInteger(r) && r > 0 && r <= 20_000) ||
+    !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 9) ||
+    !(Number.isInteger(stepMs) && stepMs >= 1000 && stepMs <= 30_000) ||
+    !['mix', 'upload', 'heartbeat', 'config'].includes(kind)
+  ) {
+    process.stdout.write(USAGE);
+    process.exit(values.help ? 0 : 2);
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'rk-compare-'));
+  const sides: Side[] = [];
+  try {
+    sides.push({ name: 'A', ref: positionals[0] as string, root: worktree(positionals[0] as string, join(tmp, 'a')) });
+    const refB = positionals[1];
+    sides.push(
+      refB
+        ? { name: 'B', ref: refB, root: worktree(refB, join(tmp, 'b')) }
+        : { name: 'B', ref: 'working tree', root: ROOT },
+    );
+    const rows: Row[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      for (const side of sides) {
+        side.db ??= await createBenchDb();
+        const m = await startManagerChild(side.db.url, {}, side.root);
+        const agent = keepAliveAgent();
+        try {
+          side.devices ??= (await makeFleet(m.url, side.db.pool, { name: 'cmp', viaHttp: 100, viaSql: 100 })).devices;
+          const make = kind === 'mix' ? mix(side.devices) : onlyKind(kind as 'upload', side.devices);
+          await openLoopStep(m.url, agent, 1000, 2000, make); // warm-up: JIT, pools, caches
+          for (const rate of rates) {
+            const c0 = { m: processCpu(m.pid).ownMs, p: commandCpu('postgres'), g: processCpu('self').ownMs };
+            const s = await openLoopStep(m.url, agent, rate, stepMs, make);
+            const c1 = { m: processCpu(m.pid).ownMs, p: commandCpu('postgres'), g: processCpu('self').ownMs };
+            const per = (a: number, b: number) => ((b - a) * 1000) / Math.max(1, s.ok);
+            const row: Row = {
+              side: side.name,
+              round,
+              rate,
+              achieved: s.achieved,
+              p99: s.latency.p99,
+              manager: per(c0.m, c1.m),
+              postgres: per(c0.p, c1.p),
+              generator: per(c0.g, c1.g),
+            };
+            rows.push(row);
+            process.stderr.write(
+              `round ${round} ${side.name} ${rate} req/s: achieved ${row.achieved.toFixed(0)}, p99 ${row.p99.toFixed(1)} ms, ` +
+                `manager ${row.manager.toFixed(1)} µs, PostgreSQL ${row.postgres.toFixed(1)} µs, generator ${row.generator.toFixed(1)} µs` +
+                `${s.errors ? `, errors ${JSON.stringify(s.statuses)}` : ''}\n`,
+            );
+          }
+        } finally {
+          agent.destroy();
+          await m.stop();
+        }
+      }
+    }
+    const f = (n: number) => n.toFixed(1);
+    const out = [
+      `${kind}, ${rounds} alternated rounds of ${stepMs / 1000} s per rate; CPU µs per answered request, medians`,
+      `A = ${sides[0]?.ref}, B = ${sides[1]?.ref}`,
+      '',
+      '| side | offered req/s | achieved req/s | p99 ms | manager µs | PostgreSQL µs | manager + PostgreSQL µs | generator µs |',
+      '|---|---|---|---|---|---|---|---|',
+    ];
+    for (const rate of rates) {
+      for (const side of sides) {
+        const r = rows.filter((x) => x.side === side.name && x.rate === rate);
+        const med = (g: (x: Row) => number) => median(r.map(g));
+        out.push(
+          `| ${side.name} | ${rate} | ${med((x) => x.achieved).toFixed(0)} | ${f(med((x) => x.p99))} | ${f(med((x) => x.manager))} | ` +
+            `${f(med((x) => x.postgres))} | ${f(med((x) => x.manager + x.postgres))} | ${f(med((x) => x.generator))} |`,
+        );
+      }
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    for (const side of sides) await side.db?.drop();
+    for (const side of sides) {
+      if (side.root !== ROOT) execFileSync('git', ['-C', ROOT, 'worktree', 'remove', '--force', side.root]);
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
