@@ -1,6 +1,7 @@
-// Cross-process: spooled results against the real `./rookery manager` (embedded PostgreSQL): full agent, and an outage.
+// Cross-process: spooled results against the real `./rookery manager` (embedded PostgreSQL): full agent, outages,
+// a lost upload response.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,8 @@ import { ResultUploader } from './link/result-uploader.js';
 import { Spool } from './spool/spool.js';
 import { envelope } from './spool/testing.js';
 import { memoryLogger } from './testing/fakes.js';
+import { UploadResponseCutter } from './testing/upload-response-cutter.js';
+import type { AgentStatus } from './state-store.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const ADMIN = { username: 'admin', password: 'results-e2e-admin-password' };
@@ -205,4 +208,113 @@ describe('results against the real manager', () => {
     await new Promise((r) => setTimeout(r, 2500));
     expect(await total()).toBe(500);
   }, 120_000);
+
+  it('the agent process through a lost upload response and a manager outage: every result stored once', async () => {
+    // 20 TCP targets on 127.0.0.1, measured every 10 s (the shortest interval): 20 results per cycle
+    const targets: Server[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t = createServer((sock) => sock.end());
+      await new Promise<void>((resolve) => t.listen(0, '127.0.0.1', resolve));
+      targets.push(t);
+    }
+    const names = targets.map((t) => `127.0.0.1:${(t.address() as { port: number }).port}`);
+    const ou = (await api('POST', '/api/v1/ous', { name: 'Outage' })).id;
+    await api('PUT', `/api/v1/ous/${ou}/config`, {
+      name: 'Outage e2e',
+      doc: {
+        schedule: { interval_seconds: 10, offset_percent: 0 },
+        tests: { http: { enabled: false }, icmp: { enabled: false }, tcp: { enabled: true, targets: names } },
+      },
+    });
+    const { secret } = await api('POST', '/api/v1/enrollment/secrets', { ou_id: ou, name: 'outage-agent' });
+    const cutter = new UploadResponseCutter(() => new URL(url));
+    const relayUrl = await cutter.listen();
+    const stateDir = path.join(work, 'outage-agent');
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'apps/agent/src/main.ts', '--state-dir', stateDir], {
+      cwd: ROOT,
+      // its own serial: without one the agent derives it from the machine, and would re-enroll the first test's device
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: work,
+        MANAGER_URL: relayUrl,
+        ENROLLMENT_SECRET: secret,
+        DEVICE_SERIAL: 'outage-agent',
+      },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => proc.on('exit', resolve));
+    try {
+      const status = async (): Promise<AgentStatus | undefined> =>
+        JSON.parse(await readFile(path.join(stateDir, 'status.json'), 'utf8').catch(() => 'null')) ?? undefined;
+      const spool = async () => (await status())?.spool ?? undefined;
+      let deviceId = 0;
+      await waitFor('enrolled', async () => (deviceId = (await status())?.device_id ?? 0) > 0, 60_000);
+      const stored = async () => {
+        let n = 0;
+        let cursor: string | null = null;
+        const perTarget = new Map<string, number>();
+        do {
+          const q = new URLSearchParams({ device_id: String(deviceId), limit: '500' });
+          if (cursor) q.set('cursor', cursor);
+          const page = await api('GET', `/api/v1/results?${q}`);
+          for (const r of page.items as { target: string }[])
+            perTarget.set(r.target, (perTarget.get(r.target) ?? 0) + 1);
+          n += page.items.length;
+          cursor = page.next_cursor;
+        } while (cursor);
+        return { n, perTarget };
+      };
+      const counters = async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+        return { uploaded: value('rookery_results_uploaded_total'), stored: value('rookery_results_stored_total') };
+      };
+      await waitFor('first cycle stored', async () => (await stored()).n >= 20, 60_000);
+
+      // a lost response: the manager stores the batch, the agent never hears so and sends it again
+      const c0 = await counters();
+      cutter.arm();
+      await waitFor('an upload response cut', () => cutter.cut === 1, 30_000);
+      await waitFor('the batch retried', async () => {
+        const c = await counters();
+        return c.uploaded - c0.uploaded > c.stored - c0.stored;
+      });
+
+      // the manager down for longer than a cycle: the agent measures and spools meanwhile
+      const before = (await spool())?.appended ?? 0;
+      await stopManager();
+      await new Promise((r) => setTimeout(r, 11_000));
+      const during = (await spool())?.appended ?? 0;
+      expect(during - before).toBeGreaterThanOrEqual(20);
+      await startManager(new URL(url).host);
+      await waitFor('the outage drained', async () => (await stored()).n >= during, 90_000);
+
+      // stop right after a cycle, so none is cut short
+      const last = (await status())?.last_test_run_at;
+      await waitFor('a cycle after the outage', async () => (await status())?.last_test_run_at !== last, 30_000);
+      proc.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const final = (await spool()) as NonNullable<AgentStatus['spool']>;
+      expect(final).toMatchObject({
+        backlog: 0,
+        rejected: 0,
+        dropped_overflow: 0,
+        dropped_expired: 0,
+        dropped_unwritable: 0,
+        quarantined: 0,
+        lost: 0,
+      });
+      expect(final.uploaded).toBe(final.appended);
+      const end = await stored();
+      expect(end.n).toBe(final.appended);
+      // every cycle measured all 20 targets: each was stored as often as the others
+      expect(end.perTarget.size).toBe(20);
+      expect(new Set(end.perTarget.values()).size).toBe(1);
+      expect(cutter.cut).toBe(1);
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      await cutter.close();
+      for (const t of targets) t.close();
+    }
+  }, 240_000);
 });
