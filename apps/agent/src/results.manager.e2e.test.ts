@@ -210,91 +210,134 @@ describe('results against the real manager', () => {
   }, 120_000);
 
   it('the agent process through a lost upload response and a manager outage: every result stored once', async () => {
-    // 20 TCP targets on 127.0.0.1, measured every 10 s (the shortest interval): 20 results per cycle
-    const targets: Server[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t = createServer((sock) => sock.end());
-      await new Promise<void>((resolve) => t.listen(0, '127.0.0.1', resolve));
-      targets.push(t);
-    }
-    const names = targets.map((t) => `127.0.0.1:${(t.address() as { port: number }).port}`);
-    const ou = (await api('POST', '/api/v1/ous', { name: 'Outage' })).id;
-    await api('PUT', `/api/v1/ous/${ou}/config`, {
-      name: 'Outage e2e',
-      doc: {
-        schedule: { interval_seconds: 10, offset_percent: 0 },
-        tests: { http: { enabled: false }, icmp: { enabled: false }, tcp: { enabled: true, targets: names } },
-      },
-    });
-    const { secret } = await api('POST', '/api/v1/enrollment/secrets', { ou_id: ou, name: 'outage-agent' });
+    const fleet = await cycleFleet('outage');
     const cutter = new UploadResponseCutter(() => new URL(url));
     const relayUrl = await cutter.listen();
-    const stateDir = path.join(work, 'outage-agent');
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'apps/agent/src/main.ts', '--state-dir', stateDir], {
-      cwd: ROOT,
-      // its own serial: without one the agent derives it from the machine, and would re-enroll the first test's device
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: work,
-        MANAGER_URL: relayUrl,
-        ENROLLMENT_SECRET: secret,
-        DEVICE_SERIAL: 'outage-agent',
-      },
-      stdio: 'ignore',
-    });
-    const exited = new Promise((resolve) => proc.on('exit', resolve));
+    const agent = startAgent(fleet, 'outage-agent', relayUrl);
     try {
-      const status = async (): Promise<AgentStatus | undefined> =>
-        JSON.parse(await readFile(path.join(stateDir, 'status.json'), 'utf8').catch(() => 'null')) ?? undefined;
-      const spool = async () => (await status())?.spool ?? undefined;
-      let deviceId = 0;
-      await waitFor('enrolled', async () => (deviceId = (await status())?.device_id ?? 0) > 0, 60_000);
-      const stored = async () => {
-        let n = 0;
-        let cursor: string | null = null;
-        const perTarget = new Map<string, number>();
-        do {
-          const q = new URLSearchParams({ device_id: String(deviceId), limit: '500' });
-          if (cursor) q.set('cursor', cursor);
-          const page = await api('GET', `/api/v1/results?${q}`);
-          for (const r of page.items as { target: string }[])
-            perTarget.set(r.target, (perTarget.get(r.target) ?? 0) + 1);
-          n += page.items.length;
-          cursor = page.next_cursor;
-        } while (cursor);
-        return { n, perTarget };
-      };
-      const counters = async () => {
-        const text = await (await fetch(`${url}/metrics`)).text();
-        const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-        return { uploaded: value('rookery_results_uploaded_total'), stored: value('rookery_results_stored_total') };
-      };
-      await waitFor('first cycle stored', async () => (await stored()).n >= 20, 60_000);
+      const deviceId = await agent.deviceId();
+      await waitFor('first cycle stored', async () => (await storedOf(deviceId)).n >= 20, 60_000);
 
       // a lost response: the manager stores the batch, the agent never hears so and sends it again
-      const c0 = await counters();
+      const c0 = await ingestCounters();
       cutter.arm();
       await waitFor('an upload response cut', () => cutter.cut === 1, 30_000);
       await waitFor('the batch retried', async () => {
-        const c = await counters();
+        const c = await ingestCounters();
         return c.uploaded - c0.uploaded > c.stored - c0.stored;
       });
 
       // the manager down for longer than a cycle: the agent measures and spools meanwhile
-      const before = (await spool())?.appended ?? 0;
+      const before = (await agent.status())?.spool?.appended ?? 0;
       await stopManager();
       await new Promise((r) => setTimeout(r, 11_000));
-      const during = (await spool())?.appended ?? 0;
+      const during = (await agent.status())?.spool?.appended ?? 0;
       expect(during - before).toBeGreaterThanOrEqual(20);
       await startManager(new URL(url).host);
-      await waitFor('the outage drained', async () => (await stored()).n >= during, 90_000);
+      await waitFor('the outage drained', async () => (await storedOf(deviceId)).n >= during, 90_000);
 
-      // stop right after a cycle, so none is cut short
+      const final = await agent.stopAfterCycle();
+      expect(final.uploaded).toBe(final.appended);
+      await expectEveryCycleStoredOnce(deviceId, final.appended);
+      expect(cutter.cut).toBe(1);
+    } finally {
+      agent.kill();
+      await cutter.close();
+      fleet.close();
+    }
+  }, 240_000);
+
+  it('the agent process killed with results in its spool: after a restart each arrives once', async () => {
+    const fleet = await cycleFleet('crash');
+    const agent = startAgent(fleet, 'crash-agent', url);
+    let again: ReturnType<typeof startAgent> | undefined;
+    try {
+      const deviceId = await agent.deviceId();
+      await waitFor('first cycle stored', async () => (await storedOf(deviceId)).n >= 20, 60_000);
+      // a cycle measured while the manager is down stays in the spool; then SIGKILL, no goodbye
+      await stopManager();
+      const last = (await agent.status())?.last_test_run_at;
+      await waitFor('a cycle while the manager is down', async () => (await agent.status())?.last_test_run_at !== last);
+      const killed = (await agent.status())?.spool;
+      expect(killed?.backlog).toBeGreaterThanOrEqual(20);
+      agent.kill();
+      expect(await agent.exited).toBe(null); // killed by a signal
+      await startManager(new URL(url).host);
+
+      // the same state dir: the restarted agent keeps its credential and device, and sends the spool first
+      again = startAgent(fleet, 'crash-agent', url);
+      expect(await again.deviceId()).toBe(deviceId);
+      await waitFor("the killed run's spool stored", async () => (await storedOf(deviceId)).n >= 40, 60_000);
+      const final = await again.stopAfterCycle();
+      // this run's counters start at its own start: it uploaded the killed run's backlog besides its own
+      expect(final.uploaded).toBe(final.appended + (killed?.backlog ?? 0));
+      const end = await expectEveryCycleStoredOnce(deviceId);
+      expect(end.n).toBeGreaterThanOrEqual(60);
+    } finally {
+      agent.kill();
+      again?.kill();
+      fleet.close();
+    }
+  }, 240_000);
+});
+
+/** 20 TCP targets on 127.0.0.1 and an OU measuring them every 10 s (the shortest interval): 20 results a cycle. */
+async function cycleFleet(name: string): Promise<{ names: string[]; secret: string; close(): void }> {
+  const targets: Server[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t = createServer((sock) => sock.end());
+    await new Promise<void>((resolve) => t.listen(0, '127.0.0.1', resolve));
+    targets.push(t);
+  }
+  const names = targets.map((t) => `127.0.0.1:${(t.address() as { port: number }).port}`);
+  const ou = (await api('POST', '/api/v1/ous', { name })).id;
+  await api('PUT', `/api/v1/ous/${ou}/config`, {
+    name: `${name} e2e`,
+    doc: {
+      schedule: { interval_seconds: 10, offset_percent: 0 },
+      tests: { http: { enabled: false }, icmp: { enabled: false }, tcp: { enabled: true, targets: names } },
+    },
+  });
+  const { secret } = await api('POST', '/api/v1/enrollment/secrets', { ou_id: ou, name: `${name}-agent` });
+  return { names, secret, close: () => targets.forEach((t) => t.close()) };
+}
+
+/** The `rookery agent` process with its own state dir and serial (without one the agent derives it from the machine, and would re-enroll another test's device). */
+function startAgent(fleet: { secret: string }, serial: string, managerUrl: string) {
+  const stateDir = path.join(work, serial);
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'apps/agent/src/main.ts', '--state-dir', stateDir], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: work,
+      MANAGER_URL: managerUrl,
+      ENROLLMENT_SECRET: fleet.secret,
+      DEVICE_SERIAL: serial,
+    },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+  const status = async (): Promise<AgentStatus | undefined> =>
+    JSON.parse(await readFile(path.join(stateDir, 'status.json'), 'utf8').catch(() => 'null')) ?? undefined;
+  return {
+    exited,
+    status,
+    async deviceId(): Promise<number> {
+      let id = 0;
+      await waitFor(
+        'enrolled',
+        async () => (id = (await status())?.device_id ?? 0) > 0 && (await status())?.pid === proc.pid,
+        60_000,
+      );
+      return id;
+    },
+    /** SIGTERM right after a cycle (so none is cut short); the final spool counters, nothing lost or set aside. */
+    async stopAfterCycle(): Promise<NonNullable<AgentStatus['spool']>> {
       const last = (await status())?.last_test_run_at;
-      await waitFor('a cycle after the outage', async () => (await status())?.last_test_run_at !== last, 30_000);
+      await waitFor('a cycle', async () => (await status())?.last_test_run_at !== last, 30_000);
       proc.kill('SIGTERM');
       expect(await exited).toBe(0);
-      const final = (await spool()) as NonNullable<AgentStatus['spool']>;
+      const final = (await status())?.spool as NonNullable<AgentStatus['spool']>;
       expect(final).toMatchObject({
         backlog: 0,
         rejected: 0,
@@ -304,17 +347,42 @@ describe('results against the real manager', () => {
         quarantined: 0,
         lost: 0,
       });
-      expect(final.uploaded).toBe(final.appended);
-      const end = await stored();
-      expect(end.n).toBe(final.appended);
-      // every cycle measured all 20 targets: each was stored as often as the others
-      expect(end.perTarget.size).toBe(20);
-      expect(new Set(end.perTarget.values()).size).toBe(1);
-      expect(cutter.cut).toBe(1);
-    } finally {
-      if (proc.exitCode === null) proc.kill('SIGKILL');
-      await cutter.close();
-      for (const t of targets) t.close();
-    }
-  }, 240_000);
-});
+      return final;
+    },
+    kill(): void {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    },
+  };
+}
+
+/** The device's stored results (last 24 h), in all and per target. */
+async function storedOf(deviceId: number): Promise<{ n: number; perTarget: Map<string, number> }> {
+  let n = 0;
+  let cursor: string | null = null;
+  const perTarget = new Map<string, number>();
+  do {
+    const q = new URLSearchParams({ device_id: String(deviceId), limit: '500' });
+    if (cursor) q.set('cursor', cursor);
+    const page = await api('GET', `/api/v1/results?${q}`);
+    for (const r of page.items as { target: string }[]) perTarget.set(r.target, (perTarget.get(r.target) ?? 0) + 1);
+    n += page.items.length;
+    cursor = page.next_cursor;
+  } while (cursor);
+  return { n, perTarget };
+}
+
+/** Every cycle measured all 20 targets: each target stored as often as the others (and `n` rows in all when given). */
+async function expectEveryCycleStoredOnce(deviceId: number, n?: number) {
+  const end = await storedOf(deviceId);
+  if (n !== undefined) expect(end.n).toBe(n);
+  expect(end.perTarget.size).toBe(20);
+  expect(new Set(end.perTarget.values()).size).toBe(1);
+  return end;
+}
+
+/** The manager's results received (duplicates included) and stored, since it started. */
+async function ingestCounters(): Promise<{ uploaded: number; stored: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { uploaded: value('rookery_results_uploaded_total'), stored: value('rookery_results_stored_total') };
+}
