@@ -116,14 +116,14 @@ export interface MixStep extends StepResult {
 }
 
 /** CPU ms so far of the server, of every postgres process and of this process. */
-const cpuNow = (serverPid: number) => ({
+export const cpuNow = (serverPid: number) => ({
   server: processCpu(serverPid).ownMs,
   postgres: commandCpu('postgres'),
   generator: processCpu('self').ownMs,
 });
 
 /** CPU µs per request between two `cpuNow` readings. */
-function cpuPer(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, requests: number) {
+export function cpuPer(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, requests: number) {
   const per = (x: number, y: number) => ((y - x) * 1000) / Math.max(1, requests);
   return {
     server: per(a.server, b.server),

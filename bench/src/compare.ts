@@ -2,15 +2,14 @@
 // by round on the same machine, to measure a change's CPU per request (the machine's speed drifts between
 // runs more than most changes move it). REF_B defaults to the working tree. Prints; writes no RESULTS.md section.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mix, onlyKind } from './b1-ingest-mix.js';
+import { cpuNow, cpuPer, mix, onlyKind } from './b1-ingest-mix.js';
 import { type BenchDb, createBenchDb, ROOT, startManagerChild } from './lib/bench-db.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { keepAliveAgent, openLoopStep } from './lib/open-loop.js';
-import { commandCpu, processCpu } from './lib/proc-cpu.js';
 import { median } from './lib/stats.js';
 
 const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] [--rounds 3] [--step-ms 4000]
@@ -43,16 +42,8 @@ interface Row {
 /** A detached worktree of `ref` sharing this checkout's node_modules (root and workspaces). */
 function worktree(ref: string, dir: string): string {
   execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', '--quiet', dir, ref], { stdio: 'inherit' });
-  for (const ws of [
-    '',
-    'apps/manager',
-    'apps/agent',
-    'apps/testserver',
-    'apps/web',
-    'packages/protocol',
-    'bench',
-    'lab',
-  ]) {
+  const { workspaces } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
+  for (const ws of ['', ...workspaces]) {
     const from = join(ROOT, ws, 'node_modules');
     const to = join(dir, ws, 'node_modules');
     if (existsSync(from) && existsSync(join(dir, ws)) && !existsSync(to)) symlinkSync(from, to);
@@ -109,19 +100,18 @@ export async function compare(args: string[]): Promise<void> {
           const make = kind === 'mix' ? mix(side.devices) : onlyKind(kind as 'upload', side.devices);
           await openLoopStep(m.url, agent, 1000, 2000, make); // warm-up: JIT, pools, caches
           for (const rate of rates) {
-            const c0 = { m: processCpu(m.pid).ownMs, p: commandCpu('postgres'), g: processCpu('self').ownMs };
+            const c0 = cpuNow(m.pid);
             const s = await openLoopStep(m.url, agent, rate, stepMs, make);
-            const c1 = { m: processCpu(m.pid).ownMs, p: commandCpu('postgres'), g: processCpu('self').ownMs };
-            const per = (a: number, b: number) => ((b - a) * 1000) / Math.max(1, s.ok);
+            const cpu = cpuPer(c0, cpuNow(m.pid), s.ok);
             const row: Row = {
               side: side.name,
               round,
               rate,
               achieved: s.achieved,
               p99: s.latency.p99,
-              manager: per(c0.m, c1.m),
-              postgres: per(c0.p, c1.p),
-              generator: per(c0.g, c1.g),
+              manager: cpu.server,
+              postgres: cpu.postgres,
+              generator: cpu.generator,
             };
             rows.push(row);
             process.stderr.write(

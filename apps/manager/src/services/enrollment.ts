@@ -51,7 +51,6 @@ export class EnrollmentService {
   private readonly perIp: RateLimiter;
   private readonly credentials = new Map<string, { device: DeviceRow; at: number }>();
   private readonly settings: Recent<FleetSettings>;
-  /** how long a resolved credential is trusted without a lookup, ms */
   /**
    * How long a resolved credential is trusted without a change message. Deleting, re-enrolling or moving
    * a device clears its entries on every replica at once (broadcast), and all entries go when the

@@ -42,13 +42,19 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
   const gateway = new AgentGateway();
   // the broadcast needs services that need the config service it is given to
   const late: { alerts?: AlertService; enrollment?: EnrollmentService; config?: ConfigService } = {};
+  /** every cache change messages keep current: for an OU move, and when messages may have been missed */
+  const dropAll = () => {
+    late.config?.invalidateLayers();
+    late.alerts?.invalidate();
+    late.enrollment?.forgetAll();
+  };
   /** what a change means for this replica's caches (applied at once here, and again from NOTIFY) */
   const invalidate = (c: ConfigChange) => {
+    // cached devices of a moved subtree hold its old path and config epoch; OU moves are rare
+    if (c.scope === 'ou' && c.moved_from) return dropAll();
     if (c.scope !== 'revoke') late.config?.invalidateLayers();
     late.alerts?.invalidate();
     if (c.scope === 'revoke' || (c.scope === 'device' && c.ou_path)) late.enrollment?.forgetDevice(c.device_id);
-    // cached devices of a moved subtree hold its old path and config epoch; OU moves are rare
-    if (c.scope === 'ou' && c.moved_from) late.enrollment?.forgetAll();
   };
   const remote = o.broadcast?.(gateway);
   const broadcast: Broadcast = async (c: ConfigChange) => {
@@ -95,11 +101,7 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
       gateway.handle(c);
     },
     /** change messages may have been missed (the listening connection was lost): drop what they keep current */
-    resync: () => {
-      config.invalidateLayers();
-      alerts.invalidate();
-      enrollment.forgetAll();
-    },
+    resync: dropAll,
     devices: new DeviceService(ctx, broadcast),
     gateway,
     health,

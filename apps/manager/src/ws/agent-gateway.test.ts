@@ -19,14 +19,18 @@ class FakeSocket {
 
 const socket = () => new FakeSocket();
 const as = (s: FakeSocket) => s as unknown as WebSocket;
+/** A socket added to `g` for a device in `ouPath`. */
+function connect(g: AgentGateway, deviceId: string, ouPath: string, tag = 't'): FakeSocket {
+  const s = socket();
+  g.add(as(s), deviceId, ouPath, tag);
+  return s;
+}
 
 describe('AgentGateway', () => {
   it('says hello and nudges by global, OU subtree and device scope', () => {
     const g = new AgentGateway();
-    const a = socket();
-    const b = socket();
-    g.add(as(a), '1', '/1/2/', 'tagA');
-    g.add(as(b), '2', '/3/', 'tagB');
+    const a = connect(g, '1', '/1/2/', 'tagA');
+    const b = connect(g, '2', '/3/', 'tagB');
     expect(a.sent).toEqual([{ type: 'hello', device_id: 1 }]);
     g.handle({ scope: 'ou', ou_path: '/1/', version: 5 });
     g.handle({ scope: 'device', device_id: '2', version: 6 });
@@ -37,10 +41,8 @@ describe('AgentGateway', () => {
 
   it('a re-enrolment keeps the stream opened with the new credential and closes older ones', () => {
     const g = new AgentGateway();
-    const old = socket();
-    const fresh = socket();
-    g.add(as(old), '1', '/1/', 'oldtag');
-    g.add(as(fresh), '1', '/1/', 'newtag');
+    const old = connect(g, '1', '/1/', 'oldtag');
+    const fresh = connect(g, '1', '/1/', 'newtag');
     g.handle({ scope: 'revoke', device_id: '1', keep: 'newtag' });
     expect(old.closed).toBe(4401);
     expect(fresh.closed).toBeNull();
@@ -50,8 +52,7 @@ describe('AgentGateway', () => {
 
   it('follows a device that moved to another OU', () => {
     const g = new AgentGateway();
-    const s = socket();
-    g.add(as(s), '1', '/1/', 't');
+    const s = connect(g, '1', '/1/');
     g.handle({ scope: 'device', device_id: '1', version: 2, ou_path: '/9/' });
     g.handle({ scope: 'ou', ou_path: '/1/', version: 3 });
     g.handle({ scope: 'ou', ou_path: '/9/', version: 4 });
@@ -60,10 +61,8 @@ describe('AgentGateway', () => {
 
   it('follows a subtree that moved: its agents are nudged, and later changes of the old path miss them', () => {
     const g = new AgentGateway();
-    const inside = socket();
-    const outside = socket();
-    g.add(as(inside), '1', '/1/5/7/', 't1');
-    g.add(as(outside), '2', '/1/6/', 't2');
+    const inside = connect(g, '1', '/1/5/7/', 't1');
+    const outside = connect(g, '2', '/1/6/', 't2');
     // OU 5 moved under OU 9
     g.handle({ scope: 'ou', ou_path: '/9/5/', version: 3, moved_from: '/1/5/' });
     g.handle({ scope: 'ou', ou_path: '/1/5/', version: 4 });
