@@ -323,13 +323,10 @@ function startAgent(fleet: { secret: string }, serial: string, managerUrl: strin
     exited,
     status,
     async deviceId(): Promise<number> {
-      let id = 0;
-      await waitFor(
-        'enrolled',
-        async () => (id = (await status())?.device_id ?? 0) > 0 && (await status())?.pid === proc.pid,
-        60_000,
-      );
-      return id;
+      let s: AgentStatus | undefined;
+      // this process's status (a restart on the same state dir finds the killed one's first)
+      await waitFor('enrolled', async () => ((s = await status())?.device_id ?? 0) > 0 && s?.pid === proc.pid, 60_000);
+      return s?.device_id as number;
     },
     /** SIGTERM right after a cycle (so none is cut short); the final spool counters, nothing lost or set aside. */
     async stopAfterCycle(): Promise<NonNullable<AgentStatus['spool']>> {
