@@ -7,7 +7,7 @@ import { ROLLUP_GRACE_MS, ROLLUP_SLICE_MS } from '../../apps/manager/src/jobs/ro
 import { createBenchDb, startBareServerChild, startManagerChild } from './lib/bench-db.js';
 import { copyReference, copyText } from './lib/copy-ref.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
-import { commandCpu, processCpu } from './lib/proc-cpu.js';
+import { commandCpu, nodeTreeCpu, processCpu } from './lib/proc-cpu.js';
 import {
   keepAliveAgent,
   type LoadRequest,
@@ -117,7 +117,7 @@ export interface MixStep extends StepResult {
 
 /** CPU ms so far of the server, of every postgres process and of this process. */
 export const cpuNow = (serverPid: number) => ({
-  server: processCpu(serverPid).ownMs,
+  server: nodeTreeCpu(serverPid),
   postgres: commandCpu('postgres'),
   generator: processCpu('self').ownMs,
 });
@@ -321,7 +321,10 @@ async function windowComparison(dbUrl: string, devices: BenchDevice[]): Promise<
   const out: WindowStep[] = [];
   for (let round = 1; round <= WINDOW_ROUNDS; round++) {
     for (const lingerMs of WINDOWS) {
-      const m = await startManagerChild(dbUrl, { ROOKERY_INGEST_LINGER_MS: String(lingerMs) });
+      const m = await startManagerChild(dbUrl, {
+        ROOKERY_INGEST_LINGER_MS: String(lingerMs),
+        ROOKERY_WORKERS: String(B1_WORKERS()),
+      });
       const agent = keepAliveAgent();
       try {
         const make = mix(devices);
@@ -403,20 +406,24 @@ export interface B1Data {
 }
 
 /** Runs B1: fleet of 200 devices (100 enrolled over HTTP), ladders on both servers, ingest vs COPY. */
+/** Manager (and bare server) worker processes for B1: B1_WORKERS, default 1. */
+const B1_WORKERS = () => Number(process.env.B1_WORKERS ?? 1);
+
 export async function runB1(): Promise<B1Data> {
+  const workers = B1_WORKERS();
   const db = await createBenchDb();
   try {
     // why: these shared cores slow down and speed up over a run; the reference runs before and after the
     // manager and the faster run counts, so a slow spell late in the run cannot flatter the manager
     const bareLadder = async (devices: BenchDevice[]) => {
-      const bareServer = await startBareServerChild();
+      const bareServer = await startBareServerChild(workers);
       try {
         return await ladder(bareServer.url, devices, bareServer.pid);
       } finally {
         await bareServer.stop();
       }
     };
-    const manager = await startManagerChild(db.url);
+    const manager = await startManagerChild(db.url, { ROOKERY_WORKERS: String(workers) });
     let ours: MixStep[];
     let fleet: Awaited<ReturnType<typeof makeFleet>>;
     let costs: UploadCost[];
@@ -452,7 +459,7 @@ export async function runB1(): Promise<B1Data> {
       await manager.stop();
     }
     const windows = await windowComparison(db.url, fleet.devices);
-    const bareServer = await startBareServerChild();
+    const bareServer = await startBareServerChild(workers);
     let bare: MixStep[];
     let bareCosts: RequestCost[];
     try {

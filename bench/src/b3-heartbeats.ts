@@ -2,7 +2,7 @@
 // stream, beside pgbench single-row UPDATEs on the same devices table in the same run; staleness = heartbeat
 // ack → last_seen_at visible in the database.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createBenchDb, PG_ADMIN_URL, startBareServerChild, startManagerChild } from './lib/bench-db.js';
 import { run } from './lib/exec.js';
@@ -176,13 +176,19 @@ export interface B3Data {
   wsOpenMs: number;
   wsSustained: number;
   wsRatio: number;
+  /** manager (and bare server) worker processes, `--workers`; absent (1) before 2026-12-06 */
+  workers?: number;
 }
+
+/** Manager worker processes for B3: one per core (`--workers auto`), or B3_WORKERS. */
+const B3_WORKERS = () => Number(process.env.B3_WORKERS ?? availableParallelism());
 
 /** Runs B3 against a fresh database with 2000 devices. */
 export async function runB3(): Promise<B3Data> {
   const db = await createBenchDb();
+  const workers = B3_WORKERS();
   try {
-    const manager = await startManagerChild(db.url);
+    const manager = await startManagerChild(db.url, { ROOKERY_WORKERS: String(workers) });
     let steps: HttpStep[];
     let ids: string[];
     let ws: { steps: WsStep[]; openMs: number };
@@ -209,7 +215,7 @@ export async function runB3(): Promise<B3Data> {
     const pgbenchTps = Math.max(pgbenchBefore, pgbenchAfter);
     const coalescedSqlRowsPerSecond = await coalescedSql(db.pool, ids, 20);
     // the ceiling of any HTTP route on this machine: bare node:http, same bodies, same generator
-    const bare = await startBareServerChild();
+    const bare = await startBareServerChild(workers);
     let bareSteps: HttpStep[];
     try {
       bareSteps = await heartbeatLadder(bare.url, null, fleetDevices);
@@ -235,6 +241,7 @@ export async function runB3(): Promise<B3Data> {
       wsOpenMs: ws.openMs,
       wsSustained,
       wsRatio: wsSustained / pgbenchTps,
+      workers,
     };
   } finally {
     await db.drop();
@@ -252,19 +259,23 @@ function wsTable(d: B3Data): string[] {
     `**Over the agent stream** (\`GET /api/v1/agent/stream\`): the same ${DEVICES} devices each open their own`,
     `WebSocket with their credential (all ${DEVICES} opened in ${(d.wsOpenMs / 1000).toFixed(1)} s, 64 handshakes at a time), then`,
     `\`{"type":"heartbeat",…}\` messages open loop, ${WS_STEP_MS / 1000} s per step, round-robin over the streams; latency = scheduled`,
-    `send → \`heartbeat_ack\`; ${WS_SAMPLES_PER_STEP} acks per step are followed by the same staleness polling. The generator is this one`,
-    'bench process (no worker threads): its CPU column shows it was not the limit. CPU columns are % of one core;',
+    `send → \`heartbeat_ack\`; ${WS_SAMPLES_PER_STEP} acks per step are followed by the same staleness polling. The streams are`,
+    "held by `bench/native/wsload.c` (C, like pgbench's client; one write per heartbeat, answers read once per 1-ms",
+    'tick; the Node `ws` client it replaced used 27–32 µs of CPU per heartbeat, as much as the manager); the generator',
+    'column is that child plus this process (staleness polling). CPU columns are % of one core;',
     '"machine busy" counts everything on both cores (200 = saturated); "rest" = machine busy − manager − generator:',
     'PostgreSQL, the kernel and other tenants of this shared machine (a few % when it is ours alone). A failing step is',
-    `run again (≤ ${WS_ATTEMPTS} attempts); the ladder stops at a failure with rest ≤ ${WS_QUIET_REST} % or after the last attempt. Sustained = best passing step.`,
+    `run again (≤ ${WS_ATTEMPTS} attempts); the ladder stops at a failure with rest ≤ ${WS_QUIET_REST} % and no retransmission, or after the last attempt. Sustained = best passing step.`,
+    '"drops / retrans": packets the kernel dropped from its input queues (loopback included; `/proc/net/softnet_stat`) and',
+    "TCP segments retransmitted (`/proc/net/snmp`) during the step, anyone's: a lost loopback packet waits ≥ 200 ms.",
     '"DB xacts/hb" as above (an estimate from commit counters, shown ≥ 0).',
     '',
-    '| offered hb/s | ok | errors | achieved hb/s | p50 ms | p99 ms | staleness n | staleness p50 ms | staleness p99 ms | DB xacts/hb | manager CPU % | generator CPU % | machine busy % | rest % | step |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| offered hb/s | ok | errors | achieved hb/s | p50 ms | p99 ms | staleness n | staleness p50 ms | staleness p99 ms | DB xacts/hb | manager CPU % | generator CPU % | machine busy % | rest % | drops / retrans | step |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of d.wsSteps) {
     lines.push(
-      `| ${s.offered} | ${s.ok} | ${s.errors} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${s.staleness.n} | ${s.staleness.p50.toFixed(0)} | ${s.staleness.p99.toFixed(0)} | ${Math.max(0, s.dbXactPerHeartbeat).toFixed(3)} | ${s.managerCpuPercent.toFixed(0)} | ${s.generatorCpuPercent.toFixed(0)} | ${s.machineBusyPercent.toFixed(0)} | ${rest(s).toFixed(0)} | ${passFail(stepPasses(s))}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''} |`,
+      `| ${s.offered} | ${s.ok} | ${s.errors} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${s.staleness.n} | ${s.staleness.p50.toFixed(0)} | ${s.staleness.p99.toFixed(0)} | ${Math.max(0, s.dbXactPerHeartbeat).toFixed(3)} | ${s.managerCpuPercent.toFixed(0)} | ${s.generatorCpuPercent.toFixed(0)} | ${s.machineBusyPercent.toFixed(0)} | ${rest(s).toFixed(0)} | ${s.netDrops ?? '–'} / ${s.tcpRetransmits ?? '–'} | ${passFail(stepPasses(s))}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''} |`,
     );
   }
   return lines;
@@ -317,7 +328,9 @@ export function b3Markdown(d: B3Data, command: string): string {
     '',
     `Command: \`${command}\` · ${machineLine()}`,
     '',
-    `Manager in its own process on a fresh database, ${DEVICES} devices with their own credentials. HTTP`,
+    (d.workers ?? 1) > 1
+      ? `Manager as \`rookery manager --workers ${d.workers}\` (one worker process per core, cluster.ts; its CPU columns sum them) on a fresh database, ${DEVICES} devices with their own credentials. HTTP`
+      : `Manager in its own process on a fresh database, ${DEVICES} devices with their own credentials. HTTP`,
     `heartbeats open loop, ${STEP_MS / 1000} s per step, round-robin over the devices; ${WS_SAMPLES_PER_STEP} acks per step (evenly spaced) are`,
     'followed by polling `last_seen_at` (20 ms) until it shows the heartbeat: staleness. "DB xacts/hb" =',
     'manager transactions in the bench database during the step (commits minus the staleness polls) ÷ heartbeats:',
@@ -336,7 +349,7 @@ export function b3Markdown(d: B3Data, command: string): string {
   if (d.bareSteps) {
     lines.push(
       '',
-      `The same HTTP ladder against a bare node:http server (\`bench/src/bare-json-server.ts\`: reads and parses the body,`,
+      `The same HTTP ladder against a bare node:http server (\`bench/src/bare-json-server.ts${(d.workers ?? 1) > 1 ? ` --workers=${d.workers}` : ''}\`: reads and parses the body,`,
       'answers 200; no authentication, no database), the same generator and bodies: the most any HTTP route',
       `can sustain on this machine. A failing step runs again (≤ ${ATTEMPTS} attempts), in both HTTP ladders.`,
       '',

@@ -43,5 +43,10 @@ for (const n of selected) {
     process.stderr.write(`rookery bench: unknown benchmark "${n}" (${Object.keys(BENCHES).join(', ')})\n`);
     process.exit(2);
   }
-  await bench(`./rookery bench ${n}`);
+  // the settings a run was given belong to its command line in bench/RESULTS.md
+  const env = ['B1_WORKERS', 'B3_WORKERS']
+    .filter((k) => process.env[k] !== undefined)
+    .map((k) => `${k}=${process.env[k]} `)
+    .join('');
+  await bench(`${env}./rookery bench ${n}`);
 }

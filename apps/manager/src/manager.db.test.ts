@@ -40,6 +40,7 @@ const config = (): ManagerConfig => ({
   logLevel: 'silent',
   outboundAllow: [],
   ingestLingerMs: 5,
+  workers: 1,
 });
 
 describe('concurrent start', () => {

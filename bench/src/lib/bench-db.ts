@@ -158,10 +158,10 @@ export async function startManagerChild(
 }
 
 /** Spawns the bare node:http JSON server (reference); resolves with its URL. */
-export async function startBareServerChild(): Promise<ManagerChild> {
+export async function startBareServerChild(workers = 1): Promise<ManagerChild> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', process.env.BARE_SERVER ?? 'bench/src/bare-json-server.ts'],
+    ['--import', 'tsx', process.env.BARE_SERVER ?? 'bench/src/bare-json-server.ts', `--workers=${workers}`],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],

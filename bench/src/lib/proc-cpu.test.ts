@@ -1,9 +1,9 @@
 // commandCpu keeps the CPU of processes that exited: a reaped child's time moves to its parent's
-// children time, which is counted for the top process of that name.
+// children time, which is counted for the top process of that name. nodeTreeCpu counts a process's node children.
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
-import { commandCpu } from './proc-cpu.js';
+import { commandCpu, nodeTreeCpu, processCpu } from './proc-cpu.js';
 
 it('keeps counting a child of the same name after it exits and is reaped', async () => {
   // perl names itself (prctl) and forks a child of that name, which burns a few hundred ms of CPU and exits;
@@ -33,5 +33,31 @@ it('keeps counting a child of the same name after it exits and is reaped', async
   } finally {
     p.stdin.end();
     p.kill();
+  }
+});
+
+it('counts the node children of a process (manager workers) with it, not other children', async () => {
+  // a node child that burns CPU and stays up, and a perl child that does too: only the first is in the tree
+  const burn = (cmd: string, args: string[]) => spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const node = burn(process.execPath, [
+    '-e',
+    'let x = 0; for (let i = 0; i < 3e8; i++) x++; console.log("done"); setInterval(() => {}, 1000)',
+  ]);
+  const perl = burn('perl', ['-e', '$| = 1; my $x = 0; $x++ for 1..3e7; print "done\\n"; <STDIN>;']);
+  try {
+    const done = (p: typeof node) => new Promise<void>((resolve) => p.stdout.on('data', () => resolve()));
+    await Promise.all([done(node), done(perl)]);
+    const own = processCpu('self').ownMs;
+    const tree = nodeTreeCpu(process.pid);
+    const nodeChild = processCpu(node.pid as number).ownMs;
+    expect(nodeChild).toBeGreaterThan(100);
+    expect(processCpu(perl.pid as number).ownMs).toBeGreaterThan(100);
+    // own CPU moves on between the readings: allow a little
+    expect(tree).toBeGreaterThanOrEqual(own + nodeChild - 20);
+    expect(tree).toBeLessThan(own + nodeChild + 100);
+  } finally {
+    node.kill();
+    perl.stdin.end();
+    perl.kill();
   }
 });

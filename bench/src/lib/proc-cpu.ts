@@ -59,3 +59,28 @@ export function commandCpu(comm: string): number {
   }
   return ms;
 }
+
+/**
+ * CPU ms of process `pid` and of its descendants named `node`: a manager and its `--workers` processes
+ * (not its embedded PostgreSQL, which `commandCpu('postgres')` counts).
+ */
+export function nodeTreeCpu(pid: number): number {
+  const table = processTable();
+  const inTree = (p: number): boolean => {
+    for (let q: number | undefined = p, hops = 0; q !== undefined && q > 1 && hops < 64; hops++) {
+      if (q === pid) return true;
+      q = table.get(q)?.ppid;
+    }
+    return false;
+  };
+  let ms = 0;
+  for (const [p, info] of table) {
+    if (p !== pid && (info.comm !== 'node' || !inTree(p))) continue;
+    try {
+      ms += processCpu(p).ownMs;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ms;
+}

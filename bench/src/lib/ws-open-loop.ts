@@ -1,138 +1,159 @@
-// Open-loop load over agent WebSockets: one stream per device, opened with its credential; messages start on
-// a fixed schedule round-robin over the streams whatever the server does; latency runs from each message's
-// scheduled send time to its answer (no coordinated omission). Bounded in count and time.
-import WebSocket from 'ws';
+// Open-loop heartbeats over agent WebSockets: one stream per device, opened with its credential; messages
+// start on a fixed schedule round-robin over the streams whatever the server does; latency runs from each
+// message's scheduled send time to its answer (no coordinated omission). Bounded in count and time.
+//
+// The streams live in `bench/native/wsload.c`, a child process built here with the C compiler: B3 compares
+// against pgbench, a C client, and a Node client (`ws`, or a raw one) cost 27–32 µs of CPU per heartbeat on
+// the two cores it shares with the manager it measures, as much as the manager itself.
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { run } from './exec.js';
 import { type StepResult, stepResult } from './open-loop.js';
 
-interface InFlight {
-  /** `<step>.<i>` padded to a UUID's 36 chars (what the agent sends): unique across steps */
-  id: string;
-  i: number;
-  scheduled: number;
+const NATIVE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../native');
+const SOURCE = path.join(NATIVE, 'wsload.c');
+const BINARY = path.join(NATIVE, '.build', 'wsload');
+
+/** Builds `wsload` with `cc` when the binary is missing or older than its source; returns its path. */
+export async function buildWsLoad(): Promise<string> {
+  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return BINARY;
+  mkdirSync(path.dirname(BINARY), { recursive: true });
+  const out = await run('cc', ['-O2', '-Wall', '-o', BINARY, SOURCE]);
+  if (out.code !== 0) throw new Error(`building ${SOURCE} failed:\n${out.stderr}`);
+  return BINARY;
 }
 
-interface Stream {
-  ws: WebSocket;
-  /** messages sent and not answered yet, oldest first (a stream answers in order) */
-  inFlight: InFlight[];
-}
+/** What the caller learns about a sampled message (every `every`-th) as soon as it is answered. */
+export type OnSample = (
+  i: number,
+  device: number,
+  ok: boolean,
+  sentAtEpochMs: number,
+  answeredAtEpochMs: number,
+) => void;
 
-/** What a step's caller learns about each answered message. */
-export type OnAnswer = (i: number, device: number, ok: boolean, answeredAtMs: number) => void;
-
-/** Open streams of a fleet of devices. */
+/** Open streams of a fleet of devices, held by one `wsload` child. */
 export class WsFleet {
   private stepNo = 0;
-  private onAnswerOf: (m: { ok: boolean; inFlight: InFlight; device: number }) => void = () => {};
+  private waiting: ((line: string) => boolean) | undefined;
+  private onLine: (line: string) => void = () => {};
 
-  private constructor(private readonly streams: Stream[]) {}
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly lines: Interface,
+    readonly size: number,
+  ) {}
 
   /**
-   * Opens one stream per credential at `wsUrl` (`concurrency` handshakes at a time) and waits for each
-   * stream's `hello`. Throws when a stream is refused.
+   * Opens one stream per credential at `wsUrl` (`ws://host:port/path`) and waits for each stream's `hello`.
+   * Throws when a stream is refused.
    */
-  static async open(wsUrl: string, credentials: string[], concurrency = 64): Promise<WsFleet> {
-    const streams: Stream[] = new Array(credentials.length);
-    let next = 0;
-    const openOne = async (d: number): Promise<void> => {
-      const ws = new WebSocket(wsUrl, {
-        headers: { authorization: `Bearer ${credentials[d]}`, 'x-api-version': '1' },
-        perMessageDeflate: false,
-      });
-      await new Promise<void>((resolve, reject) => {
-        ws.once('message', () => resolve());
-        ws.once('unexpected-response', (_req, res) => reject(new Error(`stream ${d} refused: ${res.statusCode}`)));
-        ws.once('error', reject);
-      });
-      streams[d] = { ws, inFlight: [] };
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, credentials.length) }, async () => {
-        while (next < credentials.length) await openOne(next++);
-      }),
-    );
-    const fleet = new WsFleet(streams);
-    streams.forEach((s, d) => s.ws.on('message', (raw) => fleet.answered(d, String(raw))));
+  static async open(wsUrl: string, credentials: string[]): Promise<WsFleet> {
+    const u = new URL(wsUrl);
+    if (u.protocol !== 'ws:') throw new Error(`only ws:// URLs: ${wsUrl}`);
+    const bin = await buildWsLoad();
+    const dir = await mkdtemp(path.join(tmpdir(), 'rk-wsload-'));
+    const file = path.join(dir, 'credentials');
+    await writeFile(file, credentials.join('\n') + '\n', { mode: 0o600 });
+    const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const lines = createInterface({ input: child.stdout });
+    const fleet = new WsFleet(child, lines, credentials.length);
+    lines.on('line', (l) => fleet.onLine(l));
+    try {
+      const answer = await fleet.command(
+        `open ${u.hostname} ${u.port || 80} ${u.pathname}${u.search} ${file}`,
+        (l) => l.startsWith('opened ') || l.startsWith('error '),
+      );
+      if (answer.startsWith('error ')) throw new Error(`opening the streams: ${answer.slice(6)}`);
+    } catch (e) {
+      fleet.close();
+      throw e;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     return fleet;
   }
 
-  get size(): number {
-    return this.streams.length;
+  /** The `wsload` child's pid (its CPU is the generator's). */
+  get pid(): number {
+    return this.child.pid as number;
   }
 
-  private answered(device: number, text: string): void {
-    const s = this.streams[device] as Stream;
-    const head = s.inFlight[0];
-    if (!head) return; // a late answer of an earlier step
-    let m: { type?: string; id?: string };
-    try {
-      m = JSON.parse(text) as { type?: string; id?: string };
-    } catch {
-      return;
-    }
-    if (m.id !== head.id) return;
-    s.inFlight.shift();
-    this.onAnswerOf({ ok: m.type === 'heartbeat_ack', inFlight: head, device });
+  /** Sends a command; resolves with the first line `done` accepts, after passing every line to `onLine`. */
+  private command(cmd: string, done: (line: string) => boolean, onLine: (line: string) => void = () => {}) {
+    return new Promise<string>((resolve, reject) => {
+      const exited = () => reject(new Error(`wsload exited during "${cmd.split(' ')[0]}"`));
+      this.child.once('exit', exited);
+      this.onLine = (l) => {
+        if (!done(l)) return onLine(l);
+        this.child.off('exit', exited);
+        this.onLine = () => {};
+        resolve(l);
+      };
+      this.child.stdin.write(`${cmd}\n`);
+    });
   }
 
   /**
-   * Sends `rate × durationMs/1000` messages at `rate` per second, message i on stream i mod size, made by
-   * `make(i, id)` (`id` must be echoed in the answer). An answer other than `heartbeat_ack`, or none
-   * within `timeoutMs` after the last send, counts as an error.
+   * Sends `rate × durationMs/1000` heartbeats at `rate` per second, message i on stream i mod size. An
+   * answer other than `heartbeat_ack` counts as an error, and so does none within `timeoutMs` after the last
+   * send. Every `every`-th message is passed to `onSample` as it is answered.
    */
   async step(
     rate: number,
     durationMs: number,
-    make: (i: number, id: string) => string,
-    onAnswer?: OnAnswer,
+    every = 0,
+    onSample?: OnSample,
     timeoutMs = 10_000,
   ): Promise<StepResult> {
     const step = ++this.stepNo;
-    const total = Math.max(1, Math.round((rate * durationMs) / 1000));
-    const interval = 1000 / rate;
-    const latencies: number[] = [];
+    let latencies: number[] = [];
+    const last = await this.command(
+      `step ${step} ${rate} ${durationMs} ${every > 0 ? every : 1_000_000_000} ${timeoutMs}`,
+      (l) => l.startsWith('r ') || l.startsWith('error '),
+      (l) => {
+        if (l.startsWith('s ')) {
+          const [i, device, ok, sent, answered] = l.slice(2).split(' ').map(Number) as number[];
+          onSample?.(i as number, device as number, ok === 1, sent as number, answered as number);
+        } else if (l.startsWith('l'))
+          latencies =
+            l.length > 2
+              ? l
+                  .slice(2)
+                  .split(' ')
+                  .map((us) => Number(us) / 1000)
+              : [];
+      },
+    );
+    if (last.startsWith('error ')) throw new Error(`wsload: ${last.slice(6)}`);
+    const [total, ok, errors, timeouts, elapsed] = last.slice(2).split(' ').map(Number) as number[];
     const statuses: Record<string, number> = {};
-    let ok = 0;
-    let answered = 0;
-    let lastDone = 0;
-    let allAnswered: () => void = () => {};
-    const done = new Promise<void>((resolve) => (allAnswered = resolve));
-    this.onAnswerOf = ({ ok: good, inFlight, device }) => {
-      const end = performance.now();
-      lastDone = Math.max(lastDone, end);
-      latencies.push(end - inFlight.scheduled);
-      const key = good ? 'ack' : 'error';
-      statuses[key] = (statuses[key] ?? 0) + 1;
-      if (good) ok++;
-      onAnswer?.(inFlight.i, device, good, Date.now());
-      if (++answered === total) allAnswered();
-    };
-    const t0 = performance.now();
-    let i = 0;
-    while (i < total) {
-      const now = performance.now();
-      while (i < total && t0 + i * interval <= now) {
-        const device = i % this.streams.length;
-        const s = this.streams[device] as Stream;
-        const id = `${step}.${i}`.padStart(36, '0');
-        s.inFlight.push({ id, i, scheduled: t0 + i * interval });
-        s.ws.send(make(i, id));
-        i++;
-      }
-      // wake up about once a millisecond; late wake-ups are charged to latency via the schedule
-      await new Promise((res) => setTimeout(res, 1));
-    }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([done, new Promise((res) => (timer = setTimeout(res, timeoutMs)))]);
-    clearTimeout(timer);
-    const missing = total - answered;
-    if (missing > 0) statuses.timeout = missing;
-    for (const s of this.streams) s.inFlight.length = 0;
-    this.onAnswerOf = () => {};
-    return stepResult({ rate, total, ok, statuses, t0, lastDone, latencies });
+    if (ok) statuses.ack = ok;
+    if (errors) statuses.error = errors;
+    if (timeouts) statuses.timeout = timeouts;
+    return stepResult({
+      rate,
+      total: total as number,
+      ok: ok as number,
+      statuses,
+      t0: 0,
+      lastDone: elapsed as number,
+      latencies,
+    });
   }
 
   close(): void {
-    for (const s of this.streams) s.ws.terminate();
+    this.lines.close();
+    if (this.child.exitCode === null) {
+      this.child.stdin.end('quit\n');
+      const t = setTimeout(() => this.child.kill('SIGKILL'), 2000);
+      t.unref();
+      this.child.once('exit', () => clearTimeout(t));
+    }
   }
 }

@@ -153,17 +153,20 @@ export class UserService {
   /** Creates the first global admin when no user exists yet. Returns true when it did. */
   async bootstrapAdmin(username: string, password: string): Promise<boolean> {
     if ((await countUsers(this.ctx.db)) > 0) return false;
-    await insertUser(this.ctx.db, {
-      username,
-      email: null,
-      full_name: 'Administrator',
-      password_hash: await hashPassword(password),
-      role: 'global_admin',
-      ou_id: null,
-    }).catch((err: { code?: string }) => {
-      // another replica bootstrapped at the same moment
-      if (err.code !== '23505') throw err;
-    });
+    try {
+      await insertUser(this.ctx.db, {
+        username,
+        email: null,
+        full_name: 'Administrator',
+        password_hash: await hashPassword(password),
+        role: 'global_admin',
+        ou_id: null,
+      });
+    } catch (err) {
+      // another replica (or worker) bootstrapped at the same moment: it reports the creation
+      if ((err as { code?: string }).code === '23505') return false;
+      throw err;
+    }
     return true;
   }
 }

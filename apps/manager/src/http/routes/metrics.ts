@@ -1,11 +1,22 @@
-// GET /metrics: Prometheus exposition of manager health (request counts and latency, process).
+// GET /metrics: Prometheus exposition of manager health (request counts and latency, process). With
+// `--workers N` any worker answers for all: per-process series are summed across the workers (prom-client's
+// cluster aggregation), and the gauges read from the database are taken once (`aggregator: 'first'`).
 import { sql } from 'kysely';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AppError } from '../../domain/errors.js';
+import { clusterMetrics, inWorker } from '../../cluster.js';
 import type { Deps } from '../deps.js';
 import type { App } from '../app.js';
 
+/** Every worker's metrics, summed by the primary; 503 when it cannot collect them (a worker hung). */
+const workersMetrics = () =>
+  clusterMetrics().catch((err: Error) => {
+    throw new AppError(503, 'metrics_unavailable', `could not collect every worker's metrics: ${err.message}`);
+  });
+
 export function metricsRoutes(app: App, d: Deps): Registry {
   const registry = new Registry();
+  if (inWorker()) AggregatorRegistry.setRegistries([registry]);
   collectDefaultMetrics({ register: registry, prefix: 'rookery_manager_' });
   const duration = new Histogram({
     name: 'rookery_http_request_duration_seconds',
@@ -17,6 +28,7 @@ export function metricsRoutes(app: App, d: Deps): Registry {
   // fleet gauges: one aggregate query per scrape, labels bounded (status, level)
   new Gauge({
     name: 'rookery_devices',
+    aggregator: 'first',
     help: 'Enrolled devices by status',
     labelNames: ['status'] as const,
     registers: [registry],
@@ -31,6 +43,7 @@ export function metricsRoutes(app: App, d: Deps): Registry {
   });
   new Gauge({
     name: 'rookery_agent_spool_backlog',
+    aggregator: 'first',
     help: 'Results waiting in agent spools, as last reported by heartbeats',
     registers: [registry],
     async collect() {
@@ -40,6 +53,7 @@ export function metricsRoutes(app: App, d: Deps): Registry {
   });
   new Gauge({
     name: 'rookery_alerts_open',
+    aggregator: 'first',
     help: 'Open alerts by level',
     labelNames: ['level'] as const,
     registers: [registry],
@@ -73,6 +87,7 @@ export function metricsRoutes(app: App, d: Deps): Registry {
   });
   new Gauge({
     name: 'rookery_rollup_pending_results',
+    aggregator: 'first',
     help: 'Results that arrived after their slice was closed, not yet folded into the rollups (all replicas; the fold job runs every 0.5 s)',
     registers: [registry],
     async collect() {
@@ -82,6 +97,7 @@ export function metricsRoutes(app: App, d: Deps): Registry {
   });
   new Gauge({
     name: 'rookery_rollup_lag_seconds',
+    aggregator: 'first',
     help: 'Age of the oldest start time not yet folded into the rollups (slices of 10 s close 5 s after their end)',
     registers: [registry],
     async collect() {
@@ -94,6 +110,7 @@ export function metricsRoutes(app: App, d: Deps): Registry {
   });
   new Gauge({
     name: 'rookery_rollup_summed_until_age_seconds',
+    aggregator: 'first',
     help: 'Age of the end of the last period whose hour or day rows are summed from the finer rows (normally under an hour plus the fold lag for hours, a day plus an hour for days)',
     labelNames: ['granularity'] as const,
     registers: [registry],
@@ -127,6 +144,7 @@ export function metricsRoutes(app: App, d: Deps): Registry {
       name,
       help,
       labelNames: ['kind', 'target'] as const,
+      aggregator: 'first',
       registers: [registry],
       async collect() {
         const rows = await targets();
@@ -167,7 +185,7 @@ export function metricsRoutes(app: App, d: Deps): Registry {
     duration.labels(req.method, route, `${Math.floor(reply.statusCode / 100)}xx`).observe(reply.elapsedTime / 1000);
   });
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
+    reply.type(registry.contentType).send(inWorker() ? await workersMetrics() : await registry.metrics()),
   );
   return registry;
 }
