@@ -92,6 +92,26 @@ describe('manager on the embedded engine', () => {
     expect(await exited(third.proc)).toBe(0);
   }, 120_000);
 
+  it('drains before its PostgreSQL stops when a terminal’s Ctrl-C signals the whole process group', async () => {
+    // detached: a process group of its own, as a shell's foreground job; stdout holds the JSON log lines
+    const proc = spawn(
+      path.join(ROOT, 'rookery'),
+      ['manager', '--data', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
+      { env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    procs.push(proc);
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const end = Date.now() + 45_000;
+    while (!/listening on http/.test(out) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toMatch(/listening on http/);
+    process.kill(-(proc.pid as number), 'SIGINT');
+    expect(await exited(proc)).toBe(0);
+    // before PostgreSQL had its own group it shut down at the same signal and cut the manager's connections
+    expect(out).not.toMatch(/terminating connection|connection lost/);
+  }, 60_000);
+
   it('refuses the seed’s sample admin password without --dev', async () => {
     const r = await startManager({ ADMIN_PASSWORD: 'admin123' });
     expect(r.url).toBeNull();

