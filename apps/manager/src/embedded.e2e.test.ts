@@ -1,6 +1,6 @@
 // The real `./rookery manager` process on its embedded PostgreSQL: start, data-dir lock, restart, SIGTERM.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,6 +111,23 @@ describe('manager on the embedded engine', () => {
     // before PostgreSQL had its own group it shut down at the same signal and cut the manager's connections
     expect(out).not.toMatch(/terminating connection|connection lost/);
   }, 60_000);
+
+  it('starts again after being killed outright, stopping the PostgreSQL its killed run left behind', async () => {
+    const first = await startManager();
+    expect(first.url, first.stderr()).not.toBeNull();
+    const orphan = Number((await readFile(path.join(dir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    first.proc.kill('SIGKILL');
+    await exited(first.proc);
+    expect(() => process.kill(orphan, 0)).not.toThrow(); // SIGKILL gave the manager no chance to stop it
+
+    const second = await startManager();
+    expect(second.url, second.stderr()).not.toBeNull();
+    expect(() => process.kill(orphan, 0)).toThrow();
+    const health = await fetch(`${second.url}/healthz`);
+    expect(health.status).toBe(200);
+    second.proc.kill('SIGTERM');
+    expect(await exited(second.proc)).toBe(0);
+  }, 120_000);
 
   it('refuses the seed’s sample admin password without --dev', async () => {
     const r = await startManager({ ADMIN_PASSWORD: 'admin123' });

@@ -156,6 +156,26 @@ async function startServer(
 }
 
 /**
+ * Stops a server left running on `pgDir` by a manager that was killed outright (SIGKILL leaves no chance to
+ * stop it): its `postmaster.pid` names a live process whose command line runs on this directory. Called
+ * only while holding the data dir's lock, so no live manager owns that server. SIGINT (fast shutdown),
+ * then SIGKILL after 10 s.
+ */
+async function stopOrphanServer(pgDir: string, log: (msg: string) => void): Promise<void> {
+  const pid = Number((await readFile(path.join(pgDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  if (!(pid > 0) || !pidAlive(pid)) return;
+  const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  if (!cmdline[0]?.endsWith('postgres') || cmdline[cmdline.indexOf('-D') + 1] !== pgDir) return;
+  log(`stopping PostgreSQL ${pid}, left running on ${pgDir} by a manager that was killed`);
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; pidAlive(pid); waited += 100) {
+    if (waited === 10_000) process.kill(pid, 'SIGKILL');
+    if (waited === 15_000) throw new EmbeddedSetupError(`PostgreSQL ${pid} on ${pgDir} does not stop; stop it by hand`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
  * Starts (initialising on first use) a PostgreSQL cluster in `DIR/pg`, listening only on a free
  * loopback port with a generated password kept 0600 in `DIR/pg-password`. Holds `DIR/manager.lock`
  * until `stop()`.
@@ -183,7 +203,9 @@ export async function startEmbeddedPostgres(
       password = randomBytes(24).toString('hex');
       await writeFile(pwFile, password, { mode: 0o600 });
     }
-    // a crashed run leaves postmaster.pid behind; PostgreSQL checks the PID itself, so it is safe to keep
+    // a crashed run leaves postmaster.pid behind; PostgreSQL checks the PID itself, so it is safe to keep,
+    // but a manager killed outright leaves its server running too
+    await stopOrphanServer(pgDir, log);
     const port = await freeLoopbackPort();
     const pg = new EmbeddedPostgres({
       databaseDir: pgDir,
