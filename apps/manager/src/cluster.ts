@@ -62,6 +62,8 @@ export async function startCluster(config: ManagerConfig, say: (line: string) =>
 
   const fork = (): Promise<Worker> => {
     const w = cluster.fork();
+    // a send racing the worker's exit fails with ERR_IPC_CHANNEL_CLOSED; its exit is handled below
+    w.on('error', () => undefined);
     w.on('message', (m: ToPrimary) => {
       if (isMessage(m) && m.type === 'rk:metrics') {
         aggregator.clusterMetrics().then(
