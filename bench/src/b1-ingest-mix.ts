@@ -640,7 +640,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
       `The reference's own limit: at the bare server's best passing step (${bareBest.achieved.toFixed(0)} req/s) the generator, one Node`,
       `process, used ${genCore.toFixed(0)} % of a core and the bare server ${((bareBest.cpu.server * bareBest.achieved) / 1e4).toFixed(0)} %.` +
         (genCore >= 70
-          ? ' So the reference is bounded by this generator rather than by the server; a leaner or multi-process generator would raise the bare server far more than the manager (which is bounded by its own and PostgreSQL\'s CPU) and lower this ratio.'
+          ? " So the reference is bounded by this generator rather than by the server; a leaner or multi-process generator would raise the bare server far more than the manager (which is bounded by its own and PostgreSQL's CPU) and lower this ratio."
           : ''),
     );
   }
