@@ -107,7 +107,14 @@ describe('manager on the embedded engine', () => {
     while (!/listening on http/.test(out) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     expect(out).toMatch(/listening on http/);
     process.kill(-(proc.pid as number), 'SIGINT');
-    expect(await exited(proc)).toBe(0);
+    const code = await Promise.race([exited(proc), new Promise((r) => setTimeout(() => r('still running'), 25_000))]);
+    let state = '';
+    if (code === 'still running') {
+      // what the process was doing, for the failure message; then out of the next test's way
+      state = (await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => '')).replace(/\n/g, ' ');
+      proc.kill('SIGKILL');
+    }
+    expect(code, `${state}\n${out}`).toBe(0);
     // before PostgreSQL had its own group it shut down at the same signal and cut the manager's connections
     expect(out).not.toMatch(/terminating connection|connection lost/);
   }, 60_000);
