@@ -10,7 +10,7 @@
 //   step NO RATE DURATION_MS EVERY TIMEOUT_MS
 //       sends RATE×DURATION/1000 heartbeats at RATE/s, message i on stream i mod N, id = "NO.i" left-padded
 //       with '0' to 36 chars; latency from each message's scheduled send time to its answer. Every
-//       EVERY-th message is reported as it is answered:
+//       EVERY-th message (none when EVERY is 0) is reported as it is answered:
 //         "s I DEVICE OK SENT_EPOCH_MS ANSWERED_EPOCH_MS"
 //       then "l LAT_US LAT_US …" (every answered message) and "r TOTAL OK ERRORS TIMEOUTS ELAPSED_MS"
 //       (ELAPSED: first scheduled send to last answer).
@@ -352,7 +352,7 @@ static void on_text(stream_t *s, int device, const char *p, size_t len) {
   if (now > st_last_done) st_last_done = now;
   double lat = (now - head->scheduled_ms) * 1000.0;
   lat_us[lat_n++] = lat < 0 ? 0 : lat > 4e9 ? 4000000000u : (uint32_t)lat;
-  if (head->i % st_every == 0) { /* at once: the caller starts polling for it now (stdout is a pipe) */
+  if (st_every > 0 && head->i % st_every == 0) { /* at once: the caller starts polling for it now (stdout is a pipe) */
     printf("s %ld %d %d %.3f %.3f\n", head->i, device, ok, head->sent_epoch_ms, epoch_ms());
     fflush(stdout);
   }
@@ -411,7 +411,7 @@ static void cmd_step(long step, double rate, double duration_ms, long every, dou
   long total = (long)(rate * duration_ms / 1000.0 + 0.5);
   if (total < 1) total = 1;
   if (total > MAX_MESSAGES) total = MAX_MESSAGES;
-  if (every < 1) every = 1;
+  if (every < 0) every = 0; /* 0: no samples */
   cur_step = step;
   st_ok = st_errors = st_answered = 0;
   st_every = every;
@@ -419,7 +419,6 @@ static void cmd_step(long step, double rate, double duration_ms, long every, dou
   free(lat_us);
   lat_us = malloc((size_t)total * sizeof *lat_us);
   if (!lat_us) die("malloc");
-  for (int d = 0; d < n_streams; d++) streams[d].q_len = 0;
   double interval = 1000.0 / rate;
   double t0 = mono_ms();
   st_last_done = t0;
@@ -437,7 +436,7 @@ static void cmd_step(long step, double rate, double duration_ms, long every, dou
                           "\"spool_backlog\":0}",
                           id);
       inflight_t m = {.i = i, .scheduled_ms = t0 + (double)i * interval, .sent_epoch_ms = 0};
-      if (i % every == 0) m.sent_epoch_ms = epoch_ms();
+      if (every > 0 && i % every == 0) m.sent_epoch_ms = epoch_ms();
       if (s->open) {
         q_push(s, m);
         send_bytes(s, buf, frame(buf, 0x1, body, (size_t)blen));

@@ -405,10 +405,10 @@ export interface B1Data {
   windows: WindowStep[];
 }
 
-/** Runs B1: fleet of 200 devices (100 enrolled over HTTP), ladders on both servers, ingest vs COPY. */
 /** Manager (and bare server) worker processes for B1: B1_WORKERS, default 1. */
 const B1_WORKERS = () => Number(process.env.B1_WORKERS ?? 1);
 
+/** Runs B1: fleet of 200 devices (100 enrolled over HTTP), ladders on both servers, ingest vs COPY. */
 export async function runB1(): Promise<B1Data> {
   const workers = B1_WORKERS();
   const db = await createBenchDb();

@@ -44,7 +44,7 @@ export async function startCluster(config: ManagerConfig, say: (line: string) =>
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir, () => undefined);
+    embedded = await startEmbeddedPostgres(config.dataDir);
     databaseUrl = embedded.url;
   }
   const workerConfig: ManagerConfig = {
@@ -60,49 +60,50 @@ export async function startCluster(config: ManagerConfig, say: (line: string) =>
   let giveUp: (why: string) => void = () => {};
   const failed = new Promise<string>((resolve) => (giveUp = resolve));
 
-  const fork = (): Promise<Worker> => {
-    const w = cluster.fork();
-    // a send racing the worker's exit fails with ERR_IPC_CHANNEL_CLOSED; its exit is handled below
-    w.on('error', () => undefined);
-    w.on('message', (m: ToPrimary) => {
-      if (isMessage(m) && m.type === 'rk:metrics') {
-        aggregator.clusterMetrics().then(
-          (text) => w.isConnected() && w.send({ type: 'rk:metrics', id: m.id, text } satisfies ToWorker),
-          (err: Error) =>
-            w.isConnected() && w.send({ type: 'rk:metrics', id: m.id, error: err.message } satisfies ToWorker),
-        );
-      }
-    });
-    return new Promise((resolve, reject) => {
+  /** After a started worker's unexpected exit: start another, or give up when they keep dying. */
+  const replace = (w: Worker, code: number | null, signal: string | null) => {
+    if (stopping) return;
+    const now = Date.now();
+    exits.push(now);
+    while ((exits[0] ?? now) < now - RESTART_WINDOW_MS) exits.shift();
+    if (exits.length > MAX_RESTARTS) {
+      giveUp(`${exits.length} workers died within ${RESTART_WINDOW_MS / 1000} s; giving up`);
+      return;
+    }
+    say(`worker ${w.process.pid} exited (${signal ?? `code ${code}`}); starting another`);
+    fork().then(
+      (n) => say(`worker ${n.process.pid} started`),
+      (err: Error) => giveUp(err.message),
+    );
+  };
+
+  const fork = (): Promise<Worker> =>
+    new Promise((resolve, reject) => {
+      const w = cluster.fork();
+      // a send racing the worker's exit fails with ERR_IPC_CHANNEL_CLOSED; its exit is handled below
+      w.on('error', () => undefined);
       const early = (code: number | null, signal: string | null) =>
         reject(new Error(`a worker exited during start-up (${signal ?? `code ${code}`})`));
       w.once('exit', early);
+      const send = (m: ToWorker) => w.isConnected() && w.send(m);
       w.on('message', (m: ToPrimary) => {
-        // why: a message sent before the worker's script has loaded would find no listener and be lost
-        if (isMessage(m) && m.type === 'rk:want-config')
-          w.send({ type: 'rk:config', config: workerConfig } satisfies ToWorker);
-        if (!isMessage(m) || m.type !== 'rk:ready') return;
-        w.off('exit', early);
-        url = m.url;
-        w.once('exit', (code, signal) => {
-          if (stopping) return;
-          const now = Date.now();
-          exits.push(now);
-          while ((exits[0] ?? now) < now - RESTART_WINDOW_MS) exits.shift();
-          if (exits.length > MAX_RESTARTS) {
-            giveUp(`${exits.length} workers died within ${RESTART_WINDOW_MS / 1000} s; giving up`);
-            return;
-          }
-          say(`worker ${w.process.pid} exited (${signal ?? `code ${code}`}); starting another`);
-          fork().then(
-            (n) => say(`worker ${n.process.pid} started`),
-            (err: Error) => giveUp(err.message),
+        if (!isMessage(m)) return;
+        // why: asked for, since a message sent before the worker's script has loaded finds no listener
+        if (m.type === 'rk:want-config') send({ type: 'rk:config', config: workerConfig });
+        if (m.type === 'rk:metrics') {
+          aggregator.clusterMetrics().then(
+            (text) => send({ type: 'rk:metrics', id: m.id, text }),
+            (err: Error) => send({ type: 'rk:metrics', id: m.id, error: err.message }),
           );
-        });
-        resolve(w);
+        }
+        if (m.type === 'rk:ready') {
+          w.off('exit', early);
+          w.once('exit', (code, signal) => replace(w, code, signal));
+          url = m.url;
+          resolve(w);
+        }
       });
     });
-  };
 
   const stopWorkers = async () => {
     stopping = true;
@@ -158,11 +159,10 @@ export function runWorker(start: (c: ManagerConfig) => Promise<RunningManager>):
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    const force = setTimeout(() => process.exit(1), STOP_TIMEOUT_MS);
-    force.unref();
-    (running?.stop() ?? Promise.resolve()).then(
-      () => process.exit(0),
-      () => process.exit(1),
+    stopThenExit(
+      () => running?.stop() ?? Promise.resolve(),
+      STOP_TIMEOUT_MS,
+      (line) => process.stderr.write(`rookery manager worker ${process.pid}: ${line}\n`),
     );
   };
   process.removeAllListeners('SIGTERM');
@@ -210,6 +210,25 @@ export function clusterMetrics(): Promise<string> {
     });
     process.send?.({ type: 'rk:metrics', id } satisfies ToPrimary);
   });
+}
+
+/**
+ * Runs `stop` and exits: 0 once it resolved, 1 when it failed or took over `timeoutMs` (saying which).
+ * The single manager, a --workers primary and each worker stop this way.
+ */
+export function stopThenExit(stop: () => Promise<void>, timeoutMs: number, say: (line: string) => void): void {
+  const force = setTimeout(() => {
+    say(`shutdown took over ${timeoutMs / 1000} s, exiting`);
+    process.exit(1);
+  }, timeoutMs);
+  force.unref();
+  stop().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      say(`shutdown failed: ${String(err)}`);
+      process.exit(1);
+    },
+  );
 }
 
 /** True in a worker process of `--workers N`. */

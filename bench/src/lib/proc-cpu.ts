@@ -21,9 +21,9 @@ export function processCpu(pid: number | 'self'): { ownMs: number; childrenMs: n
   return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
-/** Every process: pid → parent pid and command name (as /proc/PID/comm shows it, from field 2 of stat). */
-export function processTable(): Map<number, { ppid: number; comm: string }> {
-  const out = new Map<number, { ppid: number; comm: string }>();
+/** Every process: pid → parent pid, command name (as /proc/PID/comm shows it, from field 2 of stat) and CPU ms. */
+export function processTable(): Map<number, { ppid: number; comm: string; ownMs: number; childrenMs: number }> {
+  const out = new Map<number, { ppid: number; comm: string; ownMs: number; childrenMs: number }>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
@@ -31,7 +31,7 @@ export function processTable(): Map<number, { ppid: number; comm: string }> {
       const close = stat.lastIndexOf(')');
       // fields counted from the last ')', as in parseProcStat: field 4 is the parent pid
       const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      out.set(Number(d), { ppid, comm: stat.slice(stat.indexOf('(') + 1, close) });
+      out.set(Number(d), { ppid, comm: stat.slice(stat.indexOf('(') + 1, close), ...parseProcStat(stat) });
     } catch {
       // exited meanwhile
     }
@@ -48,14 +48,8 @@ export function processTable(): Map<number, { ppid: number; comm: string }> {
 export function commandCpu(comm: string): number {
   let ms = 0;
   const table = processTable();
-  for (const [pid, p] of table) {
-    if (p.comm !== comm) continue;
-    try {
-      const t = processCpu(pid);
-      ms += t.ownMs + (table.get(p.ppid)?.comm === comm ? 0 : t.childrenMs);
-    } catch {
-      // exited meanwhile
-    }
+  for (const p of table.values()) {
+    if (p.comm === comm) ms += p.ownMs + (table.get(p.ppid)?.comm === comm ? 0 : p.childrenMs);
   }
   return ms;
 }
@@ -74,13 +68,6 @@ export function nodeTreeCpu(pid: number): number {
     return false;
   };
   let ms = 0;
-  for (const [p, info] of table) {
-    if (p !== pid && (info.comm !== 'node' || !inTree(p))) continue;
-    try {
-      ms += processCpu(p).ownMs;
-    } catch {
-      // exited meanwhile
-    }
-  }
+  for (const [p, info] of table) if (p === pid || (info.comm === 'node' && inTree(p))) ms += info.ownMs;
   return ms;
 }

@@ -102,7 +102,7 @@ export class WsFleet {
   /**
    * Sends `rate × durationMs/1000` heartbeats at `rate` per second, message i on stream i mod size. An
    * answer other than `heartbeat_ack` counts as an error, and so does none within `timeoutMs` after the last
-   * send. Every `every`-th message is passed to `onSample` as it is answered.
+   * send. Every `every`-th message (none when 0) is passed to `onSample` as it is answered.
    */
   async step(
     rate: number,
@@ -114,7 +114,7 @@ export class WsFleet {
     const step = ++this.stepNo;
     let latencies: number[] = [];
     const last = await this.command(
-      `step ${step} ${rate} ${durationMs} ${every > 0 ? every : 1_000_000_000} ${timeoutMs}`,
+      `step ${step} ${rate} ${durationMs} ${every} ${timeoutMs}`,
       (l) => l.startsWith('r ') || l.startsWith('error '),
       (l) => {
         if (l.startsWith('s ')) {

