@@ -79,3 +79,33 @@ export function tcpWireTtfbs(packets: readonly CapturedPacket[], server: string)
   }
   return out;
 }
+
+/** What the wire saw of one TCP connection's download from `server`. */
+export interface WireTransfer {
+  /** first → last server segment with payload, ms */
+  durationMs: number;
+  /** payload bytes the capture saw from the server (tcpdump may miss some under load) */
+  bytes: number;
+}
+
+/**
+ * The download from `server` to `client` ("address.port" each) as the wire saw it: the first and
+ * the last server segment with payload; undefined when the capture holds none.
+ */
+export function tcpWireTransfer(
+  packets: readonly CapturedPacket[],
+  server: string,
+  client: string,
+): WireTransfer | undefined {
+  let first: bigint | undefined;
+  let last: bigint | undefined;
+  let bytes = 0;
+  for (const p of packets) {
+    if (p.proto !== 'tcp' || p.length === 0 || p.src !== server || p.dst !== client) continue;
+    first ??= p.timeNs;
+    last = p.timeNs;
+    bytes += p.length;
+  }
+  if (first === undefined || last === undefined) return undefined;
+  return { durationMs: Number(last - first) / 1e6, bytes };
+}
