@@ -59,3 +59,23 @@ describe('audit log', () => {
     expect(r.status).toBe(403);
   });
 });
+
+describe('request ids', () => {
+  it('every answer carries x-request-id: the caller’s own when well-formed, a fresh uuid otherwise', async () => {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const ok = await h.req('GET', '/healthz', { headers: { 'x-request-id': 'trace-42.a_b' } });
+    expect([ok.status, ok.headers['x-request-id']]).toEqual([200, 'trace-42.a_b']);
+    const unauth = await h.req('GET', '/api/v1/audit');
+    expect(unauth.status).toBe(401);
+    expect(unauth.headers['x-request-id']).toMatch(uuid);
+    const missing = await h.req('GET', '/api/v1/no-such-route', { headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers['x-request-id']).toMatch(uuid);
+    const bad = await h.req('POST', '/api/v1/auth/login', {
+      rawBody: '{',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.headers['x-request-id']).toMatch(uuid);
+  });
+});
