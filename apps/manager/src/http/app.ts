@@ -123,9 +123,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   );
   app.setErrorHandler(errorHandler);
 
-  app.addHook('onSend', (req, reply, payload, done) => {
+  app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    done(null, payload);
   });
 
   // 405 needs to know which methods a path has: mirror every route into a bare router

@@ -172,23 +172,17 @@ export function metricsRoutes(app: App, d: Deps): Registry {
     help: 'Results received by this replica (including duplicates)',
     registers: [registry],
   });
-  // one synchronous hook per response (no promise per request); the histogram's child per
-  // method × route × status class is looked up once (route patterns keep the set bounded)
-  const children = new Map<string, ReturnType<typeof duration.labels>>();
-  app.addHook('onResponse', (req, reply, done) => {
-    // route pattern, not the raw URL, keeps label cardinality bounded
-    const route = req.routeOptions.url ?? 'unmatched';
-    const status = `${Math.floor(reply.statusCode / 100)}xx`;
-    const key = `${req.method} ${status} ${route}`;
-    let child = children.get(key);
-    if (!child) children.set(key, (child = duration.labels(req.method, route, status)));
-    child.observe(reply.elapsedTime / 1000);
-    if (route === '/api/v1/results/upload' && reply.statusCode === 200) {
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.routeOptions.url === '/api/v1/results/upload' && reply.statusCode === 200) {
       const body = req.body as { results?: unknown[] } | undefined;
       uploaded.inc(body?.results?.length ?? 0);
       stored.inc((reply as unknown as { rkStored?: number }).rkStored ?? 0);
     }
-    done();
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    // route pattern, not the raw URL, keeps label cardinality bounded
+    const route = req.routeOptions.url ?? 'unmatched';
+    duration.labels(req.method, route, `${Math.floor(reply.statusCode / 100)}xx`).observe(reply.elapsedTime / 1000);
   });
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) =>
     reply.type(registry.contentType).send(inWorker() ? await workersMetrics() : await registry.metrics()),
