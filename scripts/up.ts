@@ -36,6 +36,20 @@ if (!password) {
 }
 
 const children: ChildProcess[] = [];
+let stopping = false;
+
+/** Tracks a child; one that ends on its own (not stopped by this script) stops everything with exit 1. */
+function adopt(name: string, child: ChildProcess): void {
+  children.push(child);
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    process.stderr.write(
+      `rookery up: the ${name} exited (${signal ? `signal ${signal}` : `code ${code}`}); stopping everything\n`,
+    );
+    stopAll(1);
+  });
+}
+
 function start(name: string, script: string, argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...argv], {
     cwd: ROOT,
@@ -45,7 +59,7 @@ function start(name: string, script: string, argv: string[], env: NodeJS.Process
     // terminal's group the embedded PostgreSQL got the SIGINT too and shut down under the draining manager.
     detached: true,
   });
-  children.push(child);
+  adopt(name, child);
   return new Promise((resolve, reject) => {
     let seen = '';
     // the manager says "listening on URL" on stderr, the test server {"event":"listening","url":…} on stdout
@@ -57,26 +71,30 @@ function start(name: string, script: string, argv: string[], env: NodeJS.Process
     };
     child.stdout?.on('data', watch(process.stdout));
     child.stderr?.on('data', watch(process.stderr));
-    child.on('exit', (code) => reject(new Error(`${name} exited with code ${code}`)));
+    child.on('exit', (code, signal) => reject(new Error(`${name} exited (${signal ?? `code ${code}`})`)));
   });
 }
 
-let stopping = false;
+/** Whether a child has ended (by exiting or by a signal: then `exitCode` stays null). */
+const ended = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
+
 function stopAll(code: number) {
   if (stopping) return;
   stopping = true;
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  // however the process ends from here (the loop running dry included), it ends with this code
+  process.exitCode = code;
+  for (const c of children) if (!ended(c)) c.kill('SIGTERM');
   const t = setTimeout(() => process.exit(code), 12_000);
   t.unref();
-  void Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r))))).then(
-    () => process.exit(code),
+  void Promise.all(children.map((c) => new Promise((r) => (ended(c) ? r(null) : c.on('exit', r))))).then(() =>
+    process.exit(code),
   );
 }
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 // the children have their own process groups: however this script ends, they do not outlive it
 process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  for (const c of children) if (!ended(c)) c.kill('SIGTERM');
 });
 
 async function api(url: string, method: string, path: string, token?: string, body?: unknown): Promise<any> {
@@ -146,7 +164,7 @@ async function startLocalAgent(url: string, testserverUrl: string): Promise<stri
     stdio: ['ignore', 'ignore', 'inherit'],
     detached: true,
   });
-  children.push(child);
+  adopt('agent', child);
   return `one local agent (OU "Local", state in ${stateDir}); see it in GET ${url}/api/v1/devices
              on first start its OU gets a layer probing the test server every 30 s; results in
              GET ${url}/api/v1/results?device_id=ID (raw),
@@ -182,6 +200,7 @@ try {
   Press Ctrl-C to stop.
 `);
 } catch (err) {
-  process.stderr.write(`rookery up: ${(err as Error).message}\n`);
+  // a child that died has said so already (adopt)
+  if (!stopping) process.stderr.write(`rookery up: ${(err as Error).message}\n`);
   stopAll(1);
 }
