@@ -149,7 +149,8 @@ export class WsFleet {
 
   close(): void {
     this.lines.close();
-    if (this.child.exitCode === null) {
+    // a generator killed by a signal has a null exitCode too: its stdin is gone
+    if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.stdin.end('quit\n');
       const t = setTimeout(() => this.child.kill('SIGKILL'), 2000);
       t.unref();
