@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pidAlive as alive } from './db/embedded.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 let dir: string;
@@ -23,14 +24,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const workerPids = () =>
   [...stderr.matchAll(/workers: ([\d, ]+)|worker (\d+) started/g)].flatMap((m) =>
     (m[1] ?? m[2] ?? '').split(', ').map(Number),

@@ -44,7 +44,7 @@ export async function startCluster(config: ManagerConfig, say: (line: string) =>
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir);
+    embedded = await startEmbeddedPostgres(config.dataDir, () => {}, say);
     databaseUrl = embedded.url;
   }
   const workerConfig: ManagerConfig = {
@@ -59,6 +59,8 @@ export async function startCluster(config: ManagerConfig, say: (line: string) =>
   const exits: number[] = [];
   let giveUp: (why: string) => void = () => {};
   const failed = new Promise<string>((resolve) => (giveUp = resolve));
+  // the database the workers share is given up: so is the manager
+  void embedded?.failed.then((why) => giveUp(why));
 
   /** After a started worker's unexpected exit: start another, or give up when they keep dying. */
   const replace = (w: Worker, code: number | null, signal: string | null) => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_RESTARTS, pidAlive } from './db/embedded.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 let dir: string;
@@ -20,32 +21,47 @@ afterAll(async () => {
 
 function startManager(
   extraEnv: Record<string, string> = {},
-): Promise<{ proc: ChildProcess; url: string | null; stderr: () => string }> {
+): Promise<{ proc: ChildProcess; url: string | null; stderr: () => string; stdout: () => string }> {
   const proc = spawn(
     path.join(ROOT, 'rookery'),
     ['manager', '--data', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
     {
       env: { ...process.env, ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: 'embedded-admin-password', ...extraEnv },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   procs.push(proc);
   let err = '';
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const started = (url: string | null) => ({ proc, url, stderr: () => err, stdout: () => out });
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve({ proc, url: null, stderr: () => err }), 45_000);
+    const timer = setTimeout(() => resolve(started(null)), 45_000);
     proc.stderr?.on('data', (d: Buffer) => {
       err += d.toString();
       const m = /listening on (http:\/\/\S+)/.exec(err);
       if (m) {
         clearTimeout(timer);
-        resolve({ proc, url: m[1] ?? null, stderr: () => err });
+        resolve(started(m[1] ?? null));
       }
     });
     proc.on('exit', () => {
       clearTimeout(timer);
-      resolve({ proc, url: null, stderr: () => err });
+      resolve(started(null));
     });
   });
+}
+
+const postmasterPid = async () =>
+  Number((await readFile(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+/** Polls `ok` every 100 ms for at most `ms`; returns whether it held. */
+async function until(ok: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await ok().catch(() => false)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
 }
 
 const exited = (p: ChildProcess) =>
@@ -134,6 +150,41 @@ describe('manager on the embedded engine', () => {
     expect(health.status).toBe(200);
     second.proc.kill('SIGTERM');
     expect(await exited(second.proc)).toBe(0);
+  }, 120_000);
+
+  it('starts its PostgreSQL again when it dies, and stops with exit 1 when it keeps dying', async () => {
+    const m = await startManager();
+    expect(m.url, m.stderr()).not.toBeNull();
+    const login = () =>
+      fetch(`${m.url}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: 'embedded-admin-password' }),
+      });
+    let killed = 0;
+    for (; killed < MAX_RESTARTS; killed++) {
+      const pid = await postmasterPid();
+      expect(pidAlive(pid)).toBe(true);
+      process.kill(pid, 'SIGKILL');
+      // a new server on the same data, and the manager uses it (a login reads and writes the database)
+      const back = await until(async () => {
+        const now = await postmasterPid();
+        return now !== pid && pidAlive(now) && (await login()).status === 200;
+      }, 30_000);
+      expect(back, `${m.stdout()}\n${m.stderr()}`).toBe(true);
+    }
+    expect(m.stdout().match(/exited unexpectedly \(signal SIGKILL\); starting it again/g)).toHaveLength(MAX_RESTARTS);
+    expect(m.stdout()).toMatch(/started again \(pid \d+\)/);
+    // one death more within the window: given up, the manager stops with exit 1 and says why
+    process.kill(await postmasterPid(), 'SIGKILL');
+    expect(await exited(m.proc)).toBe(1);
+    expect(m.stderr()).toMatch(/embedded PostgreSQL exited 4 times within 60 s \(last: signal SIGKILL\); giving up/);
+    // the data dir is free again: the next manager starts on it
+    const next = await startManager();
+    expect(next.url, next.stderr()).not.toBeNull();
+    expect((await fetch(`${next.url}/healthz`)).status).toBe(200);
+    next.proc.kill('SIGTERM');
+    expect(await exited(next.proc)).toBe(0);
   }, 120_000);
 
   it('refuses the seed’s sample admin password without --dev', async () => {

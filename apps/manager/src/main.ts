@@ -56,6 +56,12 @@ const program = new Command('rookery manager')
         const m = await startManager(config);
         process.stderr.write(`rookery manager listening on ${m.url}\n`);
         stopOnSignals(m);
+        // its embedded PostgreSQL kept dying (each death is restarted until then): stop, exit 1
+        void m.embedded?.failed.then(async (why) => {
+          say(why);
+          await m.stop().catch(() => undefined);
+          process.exit(1);
+        });
       }
     } catch (err) {
       const msg =

@@ -43,7 +43,11 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {
-    embedded = await startEmbeddedPostgres(config.dataDir, (m) => log.debug({ component: 'embedded-postgres' }, m));
+    embedded = await startEmbeddedPostgres(
+      config.dataDir,
+      (m) => log.debug({ component: 'embedded-postgres' }, m),
+      (m) => log.warn({ component: 'embedded-postgres' }, m),
+    );
     log.info(
       { dataDir: config.dataDir, initMs: Math.round(embedded.initMs), startMs: Math.round(embedded.startMs) },
       'embedded PostgreSQL started',

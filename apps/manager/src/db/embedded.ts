@@ -16,10 +16,20 @@ export interface EmbeddedDatabase {
   initMs: number;
   /** milliseconds from spawn to "ready to accept connections" */
   startMs: number;
-  /** postmaster PID, for RSS measurement */
-  pid: number | undefined;
+  /** postmaster PID, for RSS measurement (a new one after a restart) */
+  readonly pid: number | undefined;
+  /**
+   * Resolves with the reason once the server is given up: it exited on its own more than
+   * `MAX_RESTARTS` times within `RESTART_WINDOW_MS`, or could not be started again. Until then a server
+   * that exits unexpectedly (killed, crashed) is started again on the same port and data.
+   */
+  failed: Promise<string>;
   stop(): Promise<void>;
 }
+
+/** Unexpected exits of the server within `RESTART_WINDOW_MS` that are restarted; one more gives it up. */
+export const MAX_RESTARTS = 3;
+export const RESTART_WINDOW_MS = 60_000;
 
 export class DataDirLockedError extends Error {
   constructor(dir: string, pid: number) {
@@ -28,7 +38,8 @@ export class DataDirLockedError extends Error {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this PID exists (one of another user's counts). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -111,6 +122,13 @@ const idOf = (flag: '-u' | '-g') =>
     execFile('id', [flag, 'postgres'], (err, out) => (err ? reject(err) : resolve(Number.parseInt(out, 10)))),
   );
 
+interface Server {
+  pid: number | undefined;
+  /** resolves once the server has exited, with how ("signal SIGKILL", "code 1") */
+  exited: Promise<string>;
+  stop(): Promise<void>;
+}
+
 /**
  * Runs the server (`postgres -D pgDir`) in a process group of its own, so that a terminal's Ctrl-C, which
  * signals the whole foreground group, reaches the manager only: the manager drains and then stops the
@@ -118,11 +136,7 @@ const idOf = (flag: '-u' | '-g') =>
  * `postgres` user. Resolves once the server accepts connections; stopped with SIGINT (fast shutdown) by
  * the returned function, and by this process's exit whatever the cause.
  */
-async function startServer(
-  pgDir: string,
-  port: number,
-  log: (msg: string) => void,
-): Promise<{ pid: number | undefined; stop(): Promise<void> }> {
+async function startServer(pgDir: string, port: number, log: (msg: string) => void): Promise<Server> {
   const ids = process.getuid?.() === 0 ? { uid: await idOf('-u'), gid: await idOf('-g') } : {};
   const child: ChildProcess = spawn(POSTGRES_BIN, ['-D', pgDir, '-p', String(port), ...POSTGRES_FLAGS], {
     ...ids,
@@ -132,7 +146,12 @@ async function startServer(
   });
   const killOnExit = () => child.kill('SIGINT');
   process.on('exit', killOnExit);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      process.off('exit', killOnExit);
+      resolve(signal ? `signal ${signal}` : `code ${code}`);
+    }),
+  );
   let tail = '';
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);
@@ -146,10 +165,72 @@ async function startServer(
   });
   return {
     pid: child.pid,
+    exited,
     async stop() {
       process.off('exit', killOnExit);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
       await exited;
+    },
+  };
+}
+
+/**
+ * Keeps the server running: one that exits unexpectedly is started again on the same port and data
+ * (PostgreSQL recovers from its WAL; the pool reconnects), until it has exited more than `MAX_RESTARTS`
+ * times within `RESTART_WINDOW_MS` or cannot be started. `warn` says what happened.
+ */
+function supervise(first: Server, restart: () => Promise<Server>, warn: (msg: string) => void) {
+  let server = first;
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  let giveUp: (why: string) => void = () => {};
+  const failed = new Promise<string>((resolve) => (giveUp = resolve));
+  const exits: number[] = [];
+  const counted = () => {
+    const now = Date.now();
+    exits.push(now);
+    while ((exits[0] ?? now) < now - RESTART_WINDOW_MS) exits.shift();
+    return exits.length <= MAX_RESTARTS;
+  };
+  const watch = (s: Server) => {
+    void s.exited.then((how) => {
+      if (stopping) return;
+      if (!counted()) {
+        giveUp(
+          `embedded PostgreSQL exited ${exits.length} times within ${RESTART_WINDOW_MS / 1000} s (last: ${how}); giving up`,
+        );
+        return;
+      }
+      warn(`embedded PostgreSQL exited unexpectedly (${how}); starting it again`);
+      restarting = (async () => {
+        for (;;) {
+          try {
+            server = await restart();
+            break;
+          } catch (err) {
+            // e.g. the killed server's backends still hold its shared memory for a moment
+            if (stopping) return;
+            if (!counted()) {
+              giveUp(`embedded PostgreSQL could not be started again: ${(err as Error).message}`);
+              return;
+            }
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }
+        warn(`embedded PostgreSQL started again (pid ${server.pid})`);
+        if (stopping) await server.stop();
+        else watch(server);
+      })();
+    });
+  };
+  watch(first);
+  return {
+    failed,
+    pid: () => server.pid,
+    async stop() {
+      stopping = true;
+      await restarting;
+      await server.stop();
     },
   };
 }
@@ -183,6 +264,8 @@ async function stopOrphanServer(pgDir: string, log: (msg: string) => void): Prom
 export async function startEmbeddedPostgres(
   dataDir: string,
   log: (msg: string) => void = () => {},
+  /** a restart or giving up (see `EmbeddedDatabase.failed`); default `log` */
+  warn: (msg: string) => void = log,
 ): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // as root, PostgreSQL runs as the `postgres` user, which must traverse (not list) the data dir
@@ -224,14 +307,17 @@ export async function startEmbeddedPostgres(
     }
     const port = await freeLoopbackPort();
     const t1 = performance.now();
-    const server = await startServer(pgDir, port, log);
+    const server = supervise(await startServer(pgDir, port, log), () => startServer(pgDir, port, log), warn);
     const startMs = performance.now() - t1;
     const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
     return {
       url,
       initMs,
       startMs,
-      pid: server.pid,
+      get pid() {
+        return server.pid();
+      },
+      failed: server.failed,
       async stop() {
         try {
           await server.stop();
