@@ -161,18 +161,24 @@ describe('manager on the embedded engine', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username: 'admin', password: 'embedded-admin-password' }),
       });
+    const statuses = new Set<number>();
     let killed = 0;
     for (; killed < MAX_RESTARTS; killed++) {
       const pid = await postmasterPid();
       expect(pidAlive(pid)).toBe(true);
       process.kill(pid, 'SIGKILL');
-      // a new server on the same data, and the manager uses it (a login reads and writes the database)
+      // a new server on the same data, and the manager uses it (a login reads and writes the database);
+      // logins go on meanwhile, from the moment of the kill
       const back = await until(async () => {
+        const status = (await login()).status;
+        statuses.add(status);
         const now = await postmasterPid();
-        return now !== pid && pidAlive(now) && (await login()).status === 200;
+        return now !== pid && pidAlive(now) && status === 200;
       }, 30_000);
       expect(back, `${m.stdout()}\n${m.stderr()}`).toBe(true);
     }
+    // while the database was away the answer was 503 database_unavailable (retry), never a 500
+    expect([...statuses].filter((x) => x !== 200 && x !== 503)).toEqual([]);
     expect(m.stdout().match(/exited unexpectedly \(signal SIGKILL\); starting it again/g)).toHaveLength(MAX_RESTARTS);
     expect(m.stdout()).toMatch(/started again \(pid \d+\)/);
     // one death more within the window: given up, the manager stops with exit 1 and says why

@@ -17,6 +17,27 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'bad_request'],
 };
 
+/** node-pg's messages when a connection broke or cannot be made (they carry no code). */
+const LOST_CONNECTION = [
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+];
+const UNREACHABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/**
+ * Whether `e` says the database cannot be reached or is restarting (not that it refused this input):
+ * SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, starting up, in recovery),
+ * 53300 (too many connections), a socket error, or node-pg's lost-connection messages.
+ */
+export function isDatabaseUnavailable(e: { code?: unknown; message?: unknown }): boolean {
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (/^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  if (UNREACHABLE_SOCKET.has(code)) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return LOST_CONNECTION.some((m) => message.startsWith(m));
+}
+
 export function toErrorResponse(err: unknown): {
   status: number;
   body: { error: string; message: string; details: Record<string, unknown> };
@@ -91,6 +112,18 @@ export function toErrorResponse(err: unknown): {
     return {
       status: 429,
       body: { error: 'overloaded', message: 'the manager is busy; retry shortly', details: { retry_after_seconds: 2 } },
+      headers: { 'retry-after': '2' },
+    };
+  }
+  // a fault of ours, not of the request: said plainly, and retryable (agents keep their spool and back off)
+  if (isDatabaseUnavailable(fe)) {
+    return {
+      status: 503,
+      body: {
+        error: 'database_unavailable',
+        message: 'the database cannot be reached right now; retry shortly',
+        details: { retry_after_seconds: 2 },
+      },
       headers: { 'retry-after': '2' },
     };
   }

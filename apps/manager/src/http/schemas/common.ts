@@ -27,6 +27,8 @@ export const errorResponses = {
   413: Err,
   415: Err,
   429: Err,
+  // the database cannot be reached or is restarting: retry after Retry-After
+  503: Err,
 };
 
 export const Timestamp = Type.String({ format: 'date-time' });
