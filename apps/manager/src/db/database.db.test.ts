@@ -45,3 +45,30 @@ describe('PREPARED statements', () => {
     }
   });
 });
+
+describe('a connection the server ends', () => {
+  it('between two statements of a transaction: the transaction fails, the process lives on, the pool recovers', async () => {
+    const h = openDatabase(t.url, 2);
+    const killer = openDatabase(t.url, 1);
+    const unhandled: unknown[] = [];
+    const onUncaught = (err: unknown) => unhandled.push(err);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      const tx = h.db.transaction().execute(async (trx) => {
+        const pid = (await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(trx)).rows[0]?.pid;
+        // the server ends this session while it sits idle in the transaction, as on a restart
+        await sql`SELECT pg_terminate_backend(${pid}::int)`.execute(killer.db);
+        await new Promise((r) => setTimeout(r, 200));
+        await sql`SELECT 1`.execute(trx);
+      });
+      await expect(tx).rejects.toThrow();
+      expect(unhandled).toEqual([]);
+      // the broken connection left the pool: the next statements run on a new one
+      for (let i = 0; i < 3; i++) expect((await sql<{ v: number }>`SELECT 1 AS v`.execute(h.db)).rows[0]?.v).toBe(1);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await killer.close();
+      await h.close();
+    }
+  });
+});

@@ -28,6 +28,15 @@ function statementName(text: string): string {
 
 /** pg client that runs `PREPARED` texts as named statements (Kysely passes text and values). */
 class PreparingClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    // why: a connection checked out of the pool but between statements (inside a transaction, held by a
+    // job) receives the server's FATAL on a restart or shutdown as an 'error' event, and an unheard
+    // 'error' ends the process (seen when the embedded PostgreSQL was killed). The event needs no action:
+    // the next statement on the connection fails (it is not queryable) and the pool drops it on release.
+    this.on('error', () => {});
+  }
+
   // pg's overloads cannot be restated; Kysely calls query(text, values)
   override query(...args: unknown[]): never {
     const [text, values] = args;
