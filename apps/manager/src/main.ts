@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { inWorker, runWorker, startCluster, stopThenExit } from './cluster.js';
 import { ConfigError, loadConfig, type ManagerConfig } from './config.js';
+import { isDatabaseUnavailable } from './http/errors.js';
 import type { RunningManager } from './manager.js';
 
 const say = (line: string) => process.stderr.write(`rookery manager: ${line}\n`);
@@ -23,6 +24,23 @@ function stopOnSignals(running: { stop(): Promise<void> }): void {
   process.removeAllListeners('SIGINT');
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * A start-up failure that is about the database server (unreachable, refused login, no such database),
+ * said without a stack trace and without the password; undefined for anything else.
+ */
+function databaseProblem(err: unknown, url: string | undefined): string | undefined {
+  const e = err as { code?: string; message?: string };
+  if (!url || !(isDatabaseUnavailable(e) || ['28P01', '28000', '3D000'].includes(e.code ?? ''))) return undefined;
+  let where = 'the database';
+  try {
+    const u = new URL(url);
+    where = `PostgreSQL at ${u.hostname}:${u.port || '5432'}${u.pathname}${u.username ? ` as ${decodeURIComponent(u.username)}` : ''}`;
+  } catch {
+    // the URL was checked by loadConfig; keep the generic name
+  }
+  return `cannot use ${where}: ${e.message ?? String(err)} (check DATABASE_URL / --database-url and that the server runs)`;
 }
 
 const program = new Command('rookery manager')
@@ -67,7 +85,8 @@ const program = new Command('rookery manager')
       const msg =
         err instanceof ConfigError || ['DataDirLockedError', 'EmbeddedSetupError'].includes((err as Error).name)
           ? (err as Error).message
-          : String((err as Error).stack ?? err);
+          : (databaseProblem(err, flags.databaseUrl ?? process.env.DATABASE_URL) ??
+            String((err as Error).stack ?? err));
       say(msg);
       process.exit(2);
     }
