@@ -1,7 +1,7 @@
 // `./rookery manager --workers 2` as a real process tree on its embedded PostgreSQL: workers share the port,
 // the secret key and the database; /metrics sums every worker; a killed worker is replaced; SIGTERM stops all.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -28,9 +28,9 @@ const workerPids = () =>
   [...stderr.matchAll(/workers: ([\d, ]+)|worker (\d+) started/g)].flatMap((m) =>
     (m[1] ?? m[2] ?? '').split(', ').map(Number),
   );
-const waitFor = async (what: string, ok: () => boolean, ms = 45_000) => {
+const waitFor = async (what: string, ok: () => boolean | Promise<boolean>, ms = 45_000) => {
   const end = Date.now() + ms;
-  while (!ok()) {
+  while (!(await ok())) {
     if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms:\n${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -50,7 +50,7 @@ function freshGet(url: string, headers: Record<string, string> = {}): Promise<{ 
 }
 
 describe('manager with --workers 2', () => {
-  it('serves from both workers on one port, sums metrics, replaces a killed worker, stops on SIGTERM', async () => {
+  it('serves from both workers on one port, sums metrics, replaces a killed worker and a killed database, stops on SIGTERM', async () => {
     proc = spawn(
       path.join(ROOT, 'rookery'),
       ['manager', '--data', dir, '--listen', '127.0.0.1:0', '--workers', '2', '--log-level', 'warn'],
@@ -131,6 +131,22 @@ describe('manager with --workers 2', () => {
     const c = workerPids().at(-1) as number;
     expect(alive(c) && c !== a && c !== b).toBe(true);
     for (let i = 0; i < 6; i++) expect((await freshGet(`${url}/healthz`)).status).toBe(200);
+
+    // the primary's PostgreSQL killed outright: the primary starts it again, the workers carry on with it
+    const postmaster = Number(readFileSync(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(postmaster, 'SIGKILL');
+    await waitFor('the database started again', () => /embedded PostgreSQL started again/.test(stderr));
+    expect(stderr).toContain('embedded PostgreSQL exited unexpectedly (signal SIGKILL); starting it again');
+    const relogin = async () =>
+      (
+        await fetch(`${url}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'admin', password: 'cluster-admin-password' }),
+        })
+      ).status;
+    await waitFor('a login on the restarted database', async () => (await relogin().catch(() => 0)) === 200);
+    expect(alive(b as number) && alive(c)).toBe(true);
 
     proc.kill('SIGTERM');
     expect(await exited(proc)).toBe(0);
