@@ -1,7 +1,7 @@
 // `./rookery test`: static checks, then the vitest suite on the PostgreSQL server and the
 // DB-backed files again on the embedded engine; ends with one `N passed, N failed` line.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -62,6 +62,8 @@ async function vitest(label: string, extraArgs: string[], env: NodeJS.ProcessEnv
     env,
   );
   const report = JSON.parse(await readFile(out, 'utf8').catch(() => 'null')) as VitestJson | null;
+  // the report stays for a look after a failure; a clean run leaves nothing in the temp dir
+  if (code === 0 && report && report.numFailedTests === 0) await rm(dir, { recursive: true, force: true });
   if (!report) {
     total.failed++;
     failures.push(`vitest (${label}) produced no report (exit ${code})`);

@@ -1,5 +1,5 @@
 // Tests: testserver flags → options.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,14 +40,18 @@ describe('optionsFromFlags', () => {
 
   it('reads an auth file and refuses bad values', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rk-ts-'));
-    const file = path.join(dir, 'auth.json');
-    writeFileSync(file, JSON.stringify({ serverKeySha256: [hashSecret('k')] }));
-    expect(optionsFromFlags({ listen: '127.0.0.1:1', authFile: file }).auth).toEqual({
-      serverKeySha256: [hashSecret('k')],
-      deviceCredentialSha256: {},
-    });
-    writeFileSync(file, JSON.stringify({ serverKeySha256: ['plaintext'] }));
-    expect(() => optionsFromFlags({ listen: '127.0.0.1:1', authFile: file })).toThrow('64 hex');
+    try {
+      const file = path.join(dir, 'auth.json');
+      writeFileSync(file, JSON.stringify({ serverKeySha256: [hashSecret('k')] }));
+      expect(optionsFromFlags({ listen: '127.0.0.1:1', authFile: file }).auth).toEqual({
+        serverKeySha256: [hashSecret('k')],
+        deviceCredentialSha256: {},
+      });
+      writeFileSync(file, JSON.stringify({ serverKeySha256: ['plaintext'] }));
+      expect(() => optionsFromFlags({ listen: '127.0.0.1:1', authFile: file })).toThrow('64 hex');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(() => optionsFromFlags({ listen: '127.0.0.1:1', rate: '-1' })).toThrow('--rate');
     expect(() => optionsFromFlags({ listen: '127.0.0.1:1', tlsCert: 'x' })).toThrow('go together');
   });
