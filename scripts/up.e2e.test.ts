@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor as poll } from '@rookery/lab/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -63,13 +64,7 @@ function descendants(root: number): number[] {
   return outPids;
 }
 
-const waitFor = async (what: string, ok: () => boolean | Promise<boolean>, ms = 90_000) => {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
+const waitFor = (what: string, ok: () => boolean | Promise<boolean>, ms = 90_000) => poll(what, ok, ms, () => out, 200);
 const exited = (p: ChildProcess) =>
   new Promise<number | null>((resolve) => (p.exitCode !== null ? resolve(p.exitCode) : p.on('exit', resolve)));
 

@@ -34,3 +34,23 @@ export function useLab(topology: Topology): () => Lab {
     return lab;
   };
 }
+
+/**
+ * Polls `probe` every `intervalMs` (default 50) until it returns something other than
+ * undefined/false, and returns that. Rejects after `timeoutMs` with `what` and `diagnostics()`.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  diagnostics: () => string = () => '',
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${diagnostics()}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

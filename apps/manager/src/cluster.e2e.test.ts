@@ -7,6 +7,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor as poll } from '@rookery/lab/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pidAlive as alive } from './db/embedded.js';
 
@@ -28,13 +29,8 @@ const workerPids = () =>
   [...stderr.matchAll(/workers: ([\d, ]+)|worker (\d+) started/g)].flatMap((m) =>
     (m[1] ?? m[2] ?? '').split(', ').map(Number),
   );
-const waitFor = async (what: string, ok: () => boolean | Promise<boolean>, ms = 45_000) => {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+const waitFor = (what: string, ok: () => boolean | Promise<boolean>, ms = 45_000) =>
+  poll(what, ok, ms, () => stderr, 100);
 const exited = (p: ChildProcess) =>
   new Promise<number | null>((resolve) => (p.exitCode !== null ? resolve(p.exitCode) : p.on('exit', resolve)));
 

@@ -10,6 +10,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { assertSafeSecrets, type ManagerConfig, resolveSecretKey } from './config.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.js';
+import { deathCounter } from './restarts.js';
 import type { RunningManager } from './manager.js';
 
 type ToWorker =
@@ -56,7 +57,7 @@ export async function startCluster(config: ManagerConfig, say: (line: string) =>
   const aggregator = new AggregatorRegistry();
   let stopping = false;
   let url = '';
-  const exits: number[] = [];
+  const died = deathCounter(RESTART_WINDOW_MS);
   let giveUp: (why: string) => void = () => {};
   const failed = new Promise<string>((resolve) => (giveUp = resolve));
   // the database the workers share is given up: so is the manager
@@ -65,11 +66,9 @@ export async function startCluster(config: ManagerConfig, say: (line: string) =>
   /** After a started worker's unexpected exit: start another, or give up when they keep dying. */
   const replace = (w: Worker, code: number | null, signal: string | null) => {
     if (stopping) return;
-    const now = Date.now();
-    exits.push(now);
-    while ((exits[0] ?? now) < now - RESTART_WINDOW_MS) exits.shift();
-    if (exits.length > MAX_RESTARTS) {
-      giveUp(`${exits.length} workers died within ${RESTART_WINDOW_MS / 1000} s; giving up`);
+    const deaths = died();
+    if (deaths > MAX_RESTARTS) {
+      giveUp(`${deaths} workers died within ${RESTART_WINDOW_MS / 1000} s; giving up`);
       return;
     }
     say(`worker ${w.process.pid} exited (${signal ?? `code ${code}`}); starting another`);

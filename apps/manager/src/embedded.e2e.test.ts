@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '@rookery/lab/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_RESTARTS, pidAlive } from './db/embedded.js';
 
@@ -54,15 +55,6 @@ function startManager(
 
 const postmasterPid = async () =>
   Number((await readFile(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
-/** Polls `ok` every 100 ms for at most `ms`; returns whether it held. */
-async function until(ok: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await ok().catch(() => false)) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
 
 const exited = (p: ChildProcess) =>
   new Promise<number | null>((resolve) =>
@@ -169,13 +161,19 @@ describe('manager on the embedded engine', () => {
       process.kill(pid, 'SIGKILL');
       // a new server on the same data, and the manager uses it (a login reads and writes the database);
       // logins go on meanwhile, from the moment of the kill
-      const back = await until(async () => {
+      const inUse = async () => {
         const status = (await login()).status;
         statuses.add(status);
         const now = await postmasterPid();
         return now !== pid && pidAlive(now) && status === 200;
-      }, 30_000);
-      expect(back, `${m.stdout()}\n${m.stderr()}`).toBe(true);
+      };
+      await waitFor(
+        'a new server in use',
+        () => inUse().catch(() => false),
+        30_000,
+        () => `${m.stdout()}\n${m.stderr()}`,
+        100,
+      );
     }
     // while the database was away the answer was 503 database_unavailable (retry), never a 500
     expect([...statuses].filter((x) => x !== 200 && x !== 503)).toEqual([]);

