@@ -12,6 +12,7 @@ import findMyWay from 'find-my-way';
 import { AppError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import type { AuthService } from '../services/auth.js';
+import type { AgentPath } from './agent-path.js';
 import { errorHandler } from './errors.js';
 
 declare module 'fastify' {
@@ -37,6 +38,27 @@ export interface AppOptions {
   /** trust X-Forwarded-For from these proxies (Fastify trustProxy). @default false */
   trustProxy?: boolean | string | string[];
   auth: AuthService;
+}
+
+/** What an app's raw request handler and `agentPath` share with it beyond Fastify's API. */
+export interface AppBase {
+  /** tried before Fastify for every request that is not shed (`buildServer` sets the agent path) */
+  first?: AgentPath;
+  /** compiles a body schema with the app's body Ajv (exact types, unknown fields rejected) */
+  compileBody: Ajv['compile'];
+  /** set when `close()` begins */
+  closing: boolean;
+}
+
+const bases = new WeakMap<object, AppBase>();
+
+/** The app's `AppBase`. */
+export const appBase = (app: App): AppBase => bases.get(app) as AppBase;
+
+/** The request id: the caller's X-Request-Id when it is a short token, else a new UUID. */
+export function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
 }
 
 function ajvFor(coerce: boolean) {
@@ -69,6 +91,7 @@ const OVERLOADED = JSON.stringify({
 function shedding(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   max: number,
+  base: Pick<AppBase, 'first'>,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   let inFlight = 0;
   return (req, res) => {
@@ -85,12 +108,16 @@ function shedding(
     inFlight++;
     // 'close' fires for finished and aborted requests alike
     res.once('close', () => inFlight--);
-    handler(req, res);
+    if (!base.first?.(req, res)) handler(req, res);
   };
 }
 
 /** Creates the app with the cross-cutting behaviour; routes are added by the caller, then `ready()`. */
 export async function createApp(o: AppOptions): Promise<App> {
+  // body: exact types, unknown fields rejected; query/params: strings coerced to the declared types
+  const bodyAjv = ajvFor(false);
+  const paramAjv = ajvFor(true);
+  const base: AppBase = { compileBody: bodyAjv.compile.bind(bodyAjv), closing: false };
   const app = Fastify({
     ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
     // why: Node's connection checker (every 30 s) closes a connection whose next request has not been
@@ -102,22 +129,21 @@ export async function createApp(o: AppOptions): Promise<App> {
     serverFactory: (handler) =>
       createServer(
         { keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: KEEP_ALIVE_MS + 30_000, requestTimeout: 300_000 },
-        shedding(handler, o.maxInFlight ?? 256),
+        shedding(handler, o.maxInFlight ?? 256, base),
       ),
     bodyLimit: o.bodyLimit ?? 1_048_576,
     trustProxy: o.trustProxy ?? false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-    },
+    genReqId: requestId,
     routerOptions: { maxParamLength: 200 },
     // router-level failures (over-long params, bad URL encoding) get the one error shape too
     frameworkErrors: (err, req, reply) => errorHandler(err, req as never, reply as never),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  bases.set(app, base);
+  app.addHook('preClose', (done) => {
+    base.closing = true;
+    done();
+  });
 
-  // body: exact types, unknown fields rejected; query/params: strings coerced to the declared types
-  const bodyAjv = ajvFor(false);
-  const paramAjv = ajvFor(true);
   app.setValidatorCompiler(
     ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema as object) as never,
   );

@@ -1,6 +1,7 @@
 // Assembles the manager's HTTP app from its services: every route module in one place.
+import { agentPath } from './agent-path.js';
 import type { App } from './app.js';
-import { createApp, type AppOptions } from './app.js';
+import { appBase, createApp, requestId, type AppOptions } from './app.js';
 import type { Deps } from './deps.js';
 import { ApiKeyOut, apiKeyRoutes } from './routes/api-keys.js';
 import { AuditOut, auditRoutes } from './routes/audit.js';
@@ -23,7 +24,7 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   const app = await createApp({ ...options, auth: deps.auth });
   for (const schema of [UserOut, OuOut, ApiKeyOut, AuditOut, DeviceOut, SecretOut, LayerOut]) app.addSchema(schema);
   healthRoutes(app, deps);
-  metricsRoutes(app, deps);
+  const metrics = metricsRoutes(app, deps);
   authRoutes(app, deps);
   userRoutes(app, deps);
   ouRoutes(app, deps);
@@ -39,5 +40,17 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   await agentStreamRoutes(app, deps);
   liveRoutes(app, deps);
   await app.ready();
+  const base = appBase(app);
+  base.first = agentPath({
+    deps,
+    log: options.logger,
+    bodyLimit: app.initialConfig.bodyLimit ?? 1_048_576,
+    parseJson: app.getDefaultJsonParser('error', 'error') as never,
+    compileBody: (schema) => base.compileBody(schema),
+    requestId,
+    observe: metrics.observe,
+    countUpload: metrics.countUpload,
+    closing: () => base.closing,
+  });
   return app;
 }

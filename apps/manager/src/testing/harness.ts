@@ -1,5 +1,8 @@
-// In-process manager for tests: a fresh database, the real services and routes, `inject` requests.
+// In-process manager for tests: a fresh database, the real services and routes, requests injected into the
+// HTTP server's own request handler (load shedding, the agent path, then Fastify), as a socket would deliver them.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LightMyRequestResponse } from 'fastify';
+import inject from 'light-my-request';
 import type { App } from '../http/app.js';
 import type { Deps } from '../http/deps.js';
 import { buildServer } from '../http/server.js';
@@ -50,6 +53,7 @@ export async function createHarness(auth: Partial<AuthSettings> = {}, services: 
   );
   await deps.users.bootstrapAdmin(ADMIN.username, ADMIN.password);
   const app = await buildServer(deps);
+  const handler = app.server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
   let adminToken: string | undefined;
 
   const h: Harness = {
@@ -64,7 +68,7 @@ export async function createHarness(auth: Partial<AuthSettings> = {}, services: 
         payload = JSON.stringify(o.body);
         headers['content-type'] ??= 'application/json';
       }
-      const res = await app.inject({ method: method as never, url, headers, payload });
+      const res = await inject(handler, { method: method as never, url, headers, payload });
       let body: unknown = res.body;
       try {
         body = res.body ? JSON.parse(res.body) : undefined;

@@ -11,6 +11,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { SecretRow } from '../../db/queries/enrollment-secrets.js';
 import { AppError } from '../../domain/errors.js';
+import { HEARTBEAT_RECORDED } from '../agent-path.js';
 import type { App } from '../app.js';
 import { actorOf, type Deps } from '../deps.js';
 import {
@@ -203,7 +204,7 @@ export function enrollmentRoutes(app: App, d: Deps): void {
       assertApiVersion(req);
       const device = await d.enrollment.authenticateDevice(bearerOf(req));
       await d.enrollment.heartbeat(device, req.params.device_id, req.body ?? {});
-      return { message: 'Heartbeat recorded' };
+      return HEARTBEAT_RECORDED;
     },
   );
 }

@@ -14,7 +14,14 @@ const workersMetrics = () =>
     throw new AppError(503, 'metrics_unavailable', `could not collect every worker's metrics: ${err.message}`);
   });
 
-export function metricsRoutes(app: App, d: Deps): Registry {
+/** The request metrics the hooks record, for requests answered outside Fastify (`agentPath`). */
+export interface HttpMetrics {
+  registry: Registry;
+  observe(method: string, route: string, status: number, seconds: number): void;
+  countUpload(received: number, stored: number): void;
+}
+
+export function metricsRoutes(app: App, d: Deps): HttpMetrics {
   const registry = new Registry();
   if (inWorker()) AggregatorRegistry.setRegistries([registry]);
   collectDefaultMetrics({ register: registry, prefix: 'rookery_manager_' });
@@ -172,20 +179,24 @@ export function metricsRoutes(app: App, d: Deps): Registry {
     help: 'Results received by this replica (including duplicates)',
     registers: [registry],
   });
+  const countUpload = (received: number, n: number) => {
+    uploaded.inc(received);
+    stored.inc(n);
+  };
+  // route pattern, not the raw URL, keeps label cardinality bounded
+  const observe = (method: string, route: string, status: number, seconds: number) =>
+    duration.labels(method, route, `${Math.floor(status / 100)}xx`).observe(seconds);
   app.addHook('onResponse', async (req, reply) => {
     if (req.routeOptions.url === '/api/v1/results/upload' && reply.statusCode === 200) {
       const body = req.body as { results?: unknown[] } | undefined;
-      uploaded.inc(body?.results?.length ?? 0);
-      stored.inc((reply as unknown as { rkStored?: number }).rkStored ?? 0);
+      countUpload(body?.results?.length ?? 0, (reply as unknown as { rkStored?: number }).rkStored ?? 0);
     }
   });
   app.addHook('onResponse', async (req, reply) => {
-    // route pattern, not the raw URL, keeps label cardinality bounded
-    const route = req.routeOptions.url ?? 'unmatched';
-    duration.labels(req.method, route, `${Math.floor(reply.statusCode / 100)}xx`).observe(reply.elapsedTime / 1000);
+    observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) =>
     reply.type(registry.contentType).send(inWorker() ? await workersMetrics() : await registry.metrics()),
   );
-  return registry;
+  return { registry, observe, countUpload };
 }

@@ -6,6 +6,7 @@ import { badRequest, notFound } from '../../domain/errors.js';
 import { writeScope } from '../../services/ous.js';
 import { LATEST_CURSOR_MAX } from '../../services/results.js';
 import { Type } from '@sinclair/typebox';
+import { invalidBatch } from '../agent-path.js';
 import type { App } from '../app.js';
 import type { Deps } from '../deps.js';
 import { errorResponses, IdString, PageQuery, Timestamp } from '../schemas/common.js';
@@ -55,13 +56,7 @@ export function resultRoutes(app: App, d: Deps): void {
       // a bad query string is the caller's mistake (400), not a batch to set aside (422)
       if (req.validationError?.validationContext === 'querystring') throw req.validationError;
       const device = await uploader(d, req);
-      if (req.validationError) {
-        return reply.code(422).send({
-          error: 'invalid_batch',
-          message: `batch does not match the upload schema: ${req.validationError.message}`,
-          details: { request_id: req.id },
-        });
-      }
+      if (req.validationError) throw invalidBatch(req.validationError.message);
       const r = await d.results.upload(device, req.body.results);
       // read by the metrics hook
       (reply as unknown as { rkStored?: number }).rkStored = r.stored;
