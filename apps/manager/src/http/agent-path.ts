@@ -183,6 +183,9 @@ export function agentPath(o: AgentPathOptions): AgentPath {
     log?.info({ res: { statusCode: status }, responseTime: ms }, 'request completed');
   }
 
+  /** A failure while sending (not of the request: those are answered): logged, never an unhandled rejection. */
+  const lost = (err: unknown) => o.log?.error({ err }, 'agent path: could not send the answer');
+
   return (req, res) => {
     if (o.closing()) return false;
     const t0 = performance.now();
@@ -200,7 +203,7 @@ export function agentPath(o: AgentPathOptions): AgentPath {
       if (!url.startsWith(CONFIG_PREFIX)) return false;
       const serial = url.slice(CONFIG_PREFIX.length);
       if (!PLAIN_SERIAL.test(serial)) return false;
-      void answer(req, res, CONFIG_ROUTE, t0, config(bearer, serial));
+      answer(req, res, CONFIG_ROUTE, t0, config(bearer, serial)).catch(lost);
       return true;
     }
     if (req.method !== 'POST') return false;
@@ -217,8 +220,8 @@ export function agentPath(o: AgentPathOptions): AgentPath {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      if (deviceId === 0) void answer(req, res, UPLOAD_ROUTE, t0, upload(req, bearer, text));
-      else void answer(req, res, HEARTBEAT_ROUTE, t0, heartbeat(req, bearer, deviceId, text));
+      if (deviceId === 0) answer(req, res, UPLOAD_ROUTE, t0, upload(req, bearer, text)).catch(lost);
+      else answer(req, res, HEARTBEAT_ROUTE, t0, heartbeat(req, bearer, deviceId, text)).catch(lost);
     });
     return true;
   };
