@@ -145,6 +145,21 @@ describe('results against the real manager', () => {
     expect(latest.items).toHaveLength(1);
     expect(latest.items[0]).toMatchObject({ kind: 'tcp', target: `127.0.0.1:${port}`, ok: true });
     expect(latest.items[0].result_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+    // the agent's requests, as it sends them, take the manager's fast path (ADR 9), not the slower one
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const onPath = (route: string) =>
+      Number(
+        metrics
+          .split('\n')
+          .find((l) => l.startsWith(`rookery_http_agent_path_requests_total{route="${route}"} `))
+          ?.split(' ')[1] ?? 0,
+      );
+    for (const route of [
+      '/api/v1/results/upload',
+      '/api/v1/enrollment/config',
+      '/api/v1/enrollment/devices/:device_id/heartbeat',
+    ])
+      expect(onPath(route), route).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('manager stopped for a while and restarted: every spooled result is stored exactly once', async () => {

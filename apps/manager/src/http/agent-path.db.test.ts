@@ -312,6 +312,9 @@ describe('agent path', () => {
       );
     expect(Number(line?.split(' ')[1])).toBeGreaterThan(1);
     expect(metrics).toMatch(/^rookery_results_uploaded_total [1-9]/m);
+    expect(metrics).toMatch(
+      /^rookery_http_agent_path_requests_total\{route="\/api\/v1\/enrollment\/devices\/:device_id\/heartbeat"\} [1-9]/m,
+    );
   });
 
   it('leaves every request to Fastify once the app is closing', async () => {

@@ -48,7 +48,7 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
     parseJson: app.getDefaultJsonParser('error', 'error') as never,
     compileBody: (schema) => base.compileBody(schema),
     requestId,
-    observe: metrics.observe,
+    observe: metrics.observeAgentPath,
     countUpload: metrics.countUpload,
     closing: () => base.closing,
   });

@@ -17,7 +17,8 @@ const workersMetrics = () =>
 /** The request metrics the hooks record, for requests answered outside Fastify (`agentPath`). */
 export interface HttpMetrics {
   registry: Registry;
-  observe(method: string, route: string, status: number, seconds: number): void;
+  /** records a request the agent path answered: the duration histogram, and the path's own counter */
+  observeAgentPath(method: string, route: string, status: number, seconds: number): void;
   countUpload(received: number, stored: number): void;
 }
 
@@ -195,8 +196,18 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
   app.addHook('onResponse', async (req, reply) => {
     observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
+  const agentPath = new Counter({
+    name: 'rookery_http_agent_path_requests_total',
+    help: 'Agent requests answered before Fastify (ADR 9), by route',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  const observeAgentPath = (method: string, route: string, status: number, seconds: number) => {
+    agentPath.labels(route).inc();
+    observe(method, route, status, seconds);
+  };
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) =>
     reply.type(registry.contentType).send(inWorker() ? await workersMetrics() : await registry.metrics()),
   );
-  return { registry, observe, countUpload };
+  return { registry, observeAgentPath, countUpload };
 }
