@@ -23,9 +23,17 @@ export interface StepResult {
   latency: Summary;
 }
 
-/** One keep-alive agent per target, so sockets are reused across steps. */
+/**
+ * One keep-alive agent per target, so sockets are reused across steps. Idle sockets close a second before
+ * the server's `Keep-Alive: timeout=…` hint, as the agent's HTTP client (undici) does: node:http's Agent
+ * applies the hint only to lower a timeout it already has, and without one it kept idle sockets forever,
+ * so a request sent as the server closed a socket idle for 60 s failed with ECONNRESET (B2, 2026-12-06:
+ * 44 in one second, when the heartbeats of agents that last spoke at the end of the start-up window
+ * came round). The timeout is also the socket's inactivity timeout during a request, above the
+ * generator's own 10-s request timeout.
+ */
 export function keepAliveAgent(maxSockets = 256): Agent {
-  return new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  return new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: 120_000 });
 }
 
 /** One request on `agent`; resolves with status 0 on a network error or timeout (never rejects). */
