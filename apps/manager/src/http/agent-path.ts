@@ -8,11 +8,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import {
   AGENT_API_VERSION,
+  AGENT_PATHS,
   ConfigResponse,
   DEVICE_CREDENTIAL_PREFIX,
   HeartbeatRequest,
   HeartbeatResponse,
   MAX_UPLOAD_BYTES,
+  RESULTS_UPLOAD_PATH,
   UploadRequest,
   UploadResponse,
 } from '@rookery/protocol';
@@ -49,15 +51,15 @@ export interface AgentPathOptions {
 
 const HEARTBEAT = /^\/api\/v1\/enrollment\/devices\/([1-9][0-9]{0,15})\/heartbeat$/;
 const HEARTBEAT_ROUTE = '/api/v1/enrollment/devices/:device_id/heartbeat';
-const CONFIG_ROUTE = '/api/v1/enrollment/config';
+const CONFIG_ROUTE = AGENT_PATHS.config;
 const CONFIG_PREFIX = `${CONFIG_ROUTE}?device_serial=`;
 /** a serial that needs no URL decoding; any other goes through Fastify's query parser */
 const PLAIN_SERIAL = /^[A-Za-z0-9._~-]{1,256}$/;
-const UPLOAD_ROUTE = '/api/v1/results/upload';
+const UPLOAD_ROUTE = RESULTS_UPLOAD_PATH;
 const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
 
 /** The message Fastify gives a failed schema (its `defaultSchemaErrorFormatter`). */
-export function schemaErrorMessage(errors: readonly ErrorObject[], dataVar: string): string {
+function schemaErrorMessage(errors: readonly ErrorObject[], dataVar: string): string {
   return errors.map((e) => `${dataVar}${e.instancePath || ''} ${e.message ?? ''}`).join(', ');
 }
 

@@ -31,7 +31,7 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 export interface AppOptions {
   /** pino logger; none when omitted */
   logger?: FastifyBaseLogger;
-  /** largest accepted request body, bytes. @default 1048576 */
+  /** largest accepted request body, bytes. @default DEFAULT_BODY_LIMIT */
   bodyLimit?: number;
   /** requests handled at once before new ones get 429 + Retry-After (queueing more only turns into timeouts; see bench B2). @default 256 */
   maxInFlight?: number;
@@ -40,11 +40,14 @@ export interface AppOptions {
   auth: AuthService;
 }
 
+/** Largest request body accepted unless a route says otherwise, bytes (1 MiB). */
+export const DEFAULT_BODY_LIMIT = 1_048_576;
+
 /** What an app's raw request handler and `agentPath` share with it beyond Fastify's API. */
 export interface AppBase {
   /** tried before Fastify for every request that is not shed (`buildServer` sets the agent path) */
   first?: AgentPath;
-  /** compiles a body schema with the app's body Ajv (exact types, unknown fields rejected) */
+  /** compiles a body schema with the app's body Ajv (the one the routes' body validators come from) */
   compileBody: Ajv['compile'];
   /** set when `close()` begins */
   closing: boolean;
@@ -131,7 +134,7 @@ export async function createApp(o: AppOptions): Promise<App> {
         { keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: KEEP_ALIVE_MS + 30_000, requestTimeout: 300_000 },
         shedding(handler, o.maxInFlight ?? 256, base),
       ),
-    bodyLimit: o.bodyLimit ?? 1_048_576,
+    bodyLimit: o.bodyLimit ?? DEFAULT_BODY_LIMIT,
     trustProxy: o.trustProxy ?? false,
     genReqId: requestId,
     routerOptions: { maxParamLength: 200 },

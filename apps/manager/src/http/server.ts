@@ -1,7 +1,7 @@
 // Assembles the manager's HTTP app from its services: every route module in one place.
 import { agentPath } from './agent-path.js';
 import type { App } from './app.js';
-import { appBase, createApp, requestId, type AppOptions } from './app.js';
+import { appBase, createApp, DEFAULT_BODY_LIMIT, requestId, type AppOptions } from './app.js';
 import type { Deps } from './deps.js';
 import { ApiKeyOut, apiKeyRoutes } from './routes/api-keys.js';
 import { AuditOut, auditRoutes } from './routes/audit.js';
@@ -44,9 +44,9 @@ export async function buildServer(deps: Deps, options: Omit<AppOptions, 'auth'> 
   base.first = agentPath({
     deps,
     log: options.logger,
-    bodyLimit: app.initialConfig.bodyLimit ?? 1_048_576,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     parseJson: app.getDefaultJsonParser('error', 'error') as never,
-    compileBody: (schema) => base.compileBody(schema),
+    compileBody: base.compileBody,
     requestId,
     observe: metrics.observeAgentPath,
     countUpload: metrics.countUpload,

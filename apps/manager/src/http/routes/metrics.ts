@@ -16,7 +16,6 @@ const workersMetrics = () =>
 
 /** The request metrics the hooks record, for requests answered outside Fastify (`agentPath`). */
 export interface HttpMetrics {
-  registry: Registry;
   /** records a request the agent path answered: the duration histogram, and the path's own counter */
   observeAgentPath(method: string, route: string, status: number, seconds: number): void;
   countUpload(received: number, stored: number): void;
@@ -209,5 +208,5 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) =>
     reply.type(registry.contentType).send(inWorker() ? await workersMetrics() : await registry.metrics()),
   );
-  return { registry, observeAgentPath, countUpload };
+  return { observeAgentPath, countUpload };
 }
