@@ -1,4 +1,7 @@
 // Past its in-flight cap the manager answers 429 + Retry-After at once (never a timeout or a 5xx).
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { waitFor } from '@rookery/lab/testing';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { DEFAULT_AUTH_SETTINGS } from '../services/context.js';
@@ -62,6 +65,30 @@ describe('load shedding', () => {
       const { port } = app.server.address() as { port: number };
       for (let i = 0; i < 5; i++) {
         expect((await fetch(`http://127.0.0.1:${port}/api/v1/auth/me`)).status).toBe(401);
+      }
+      // requests the agent path answers (ADR 9) release it too, and so does an upload cut off mid-body
+      const agentHeaders = { authorization: 'Bearer rkd_unknown', 'content-type': 'application/json' };
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/enrollment/devices/1/heartbeat`, {
+          method: 'POST',
+          headers: agentHeaders,
+          body: '{}',
+        });
+        expect(r.status).toBe(401);
+        const cut = connect(port, '127.0.0.1');
+        await once(cut, 'connect');
+        cut.write(
+          'POST /api/v1/results/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer rkd_unknown\r\n' +
+            'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"results":[',
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        cut.destroy();
+        await once(cut, 'close');
+        await waitFor(
+          'the cut-off upload to give its slot back',
+          async () => (await fetch(`http://127.0.0.1:${port}/api/v1/auth/me`)).status === 401,
+          5000,
+        );
       }
     } finally {
       await app.close();
