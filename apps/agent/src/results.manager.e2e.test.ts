@@ -147,19 +147,15 @@ describe('results against the real manager', () => {
     expect(latest.items[0].result_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
     // the agent's requests, as it sends them, take the manager's fast path (ADR 9), not the slower one
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    const onPath = (route: string) =>
-      Number(
-        metrics
-          .split('\n')
-          .find((l) => l.startsWith(`rookery_http_agent_path_requests_total{route="${route}"} `))
-          ?.split(' ')[1] ?? 0,
-      );
     for (const route of [
       '/api/v1/results/upload',
       '/api/v1/enrollment/config',
       '/api/v1/enrollment/devices/:device_id/heartbeat',
     ])
-      expect(onPath(route), route).toBeGreaterThanOrEqual(1);
+      expect(
+        metricValue(metrics, `rookery_http_agent_path_requests_total{route="${route}"}`),
+        route,
+      ).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('manager stopped for a while and restarted: every spooled result is stored exactly once', async () => {
@@ -392,9 +388,17 @@ async function expectEveryCycleStoredOnce(deviceId: number, n?: number) {
   return end;
 }
 
+/** The value of one series (`name` or `name{labels}`, as printed) in Prometheus text; NaN when absent. */
+function metricValue(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return Number(line?.slice(series.length + 1) ?? NaN);
+}
+
 /** The manager's results received (duplicates included) and stored, since it started. */
 async function ingestCounters(): Promise<{ uploaded: number; stored: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { uploaded: value('rookery_results_uploaded_total'), stored: value('rookery_results_stored_total') };
+  return {
+    uploaded: metricValue(text, 'rookery_results_uploaded_total'),
+    stored: metricValue(text, 'rookery_results_stored_total'),
+  };
 }

@@ -1,7 +1,6 @@
 // The agent path answers exactly as the Fastify routes do: every case runs through Fastify alone
 // (`app.inject`) and through the server's own handler (agent path first), and the answers must match.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import inject from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../testing/harness.js';
@@ -12,7 +11,6 @@ let a: { id: number; credential: string };
 let b: { id: number; credential: string };
 /** whether the agent path took each request the server's handler saw, in order */
 const taken: boolean[] = [];
-let handler: (req: IncomingMessage, res: ServerResponse) => void;
 
 beforeAll(async () => {
   h = await createHarness();
@@ -30,7 +28,6 @@ beforeAll(async () => {
     taken.push(t);
     return t;
   };
-  handler = h.app.server.listeners('request')[0] as typeof handler;
 });
 afterAll(() => h.close());
 
@@ -286,7 +283,7 @@ describe('agent path', () => {
       const o = () => ({ method: c.method, url: c.url(), headers: c.headers?.(), payload: c.payload?.() });
       const viaFastify = normal(await h.app.inject(o()));
       taken.length = 0;
-      const viaServer = normal(await inject(handler, o()));
+      const viaServer = normal(await inject(h.handler, o()));
       expect(taken).toEqual([c.fast]);
       expect(viaServer).toEqual(viaFastify);
       expect(viaServer.requestId).toBe('string');
@@ -294,7 +291,7 @@ describe('agent path', () => {
   }
 
   it('keeps a given X-Request-Id and records the request in the metrics under its route', async () => {
-    const r = await inject(handler, {
+    const r = await inject(h.handler, {
       method: 'POST',
       url: hb(),
       headers: { ...bearer(a), ...json, 'x-request-id': 'agent-7.hb' },
@@ -302,7 +299,7 @@ describe('agent path', () => {
     });
     expect(r.statusCode).toBe(200);
     expect(r.headers['x-request-id']).toBe('agent-7.hb');
-    const metrics = (await inject(handler, { method: 'GET', url: '/metrics' })).body;
+    const metrics = (await inject(h.handler, { method: 'GET', url: '/metrics' })).body;
     const line = metrics
       .split('\n')
       .find((l) =>
@@ -322,7 +319,7 @@ describe('agent path', () => {
     base.closing = true;
     try {
       taken.length = 0;
-      await inject(handler, { method: 'POST', url: hb(), headers: { ...bearer(a), ...json }, payload: '{}' });
+      await inject(h.handler, { method: 'POST', url: hb(), headers: { ...bearer(a), ...json }, payload: '{}' });
       expect(taken).toEqual([false]);
     } finally {
       base.closing = false;

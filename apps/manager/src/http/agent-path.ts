@@ -4,7 +4,7 @@
 // The Fastify routes stay registered: they document the API and answer every request this path declines,
 // which is anything unusual (no device credential, another API version, an odd content type, query or
 // path, a body without a length or over the limit, a closing server): those take the full path unchanged.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import {
   AGENT_API_VERSION,
@@ -23,6 +23,7 @@ import type { ErrorObject } from 'ajv';
 import fastJson from 'fast-json-stringify';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../domain/errors.js';
+import { bearerOf } from './app.js';
 import type { Deps } from './deps.js';
 import { toErrorResponse } from './errors.js';
 
@@ -69,6 +70,12 @@ export const invalidBatch = (schemaMessage: string) =>
 
 /** The answer to a recorded heartbeat. */
 export const HEARTBEAT_RECORDED = { message: 'Heartbeat recorded' } as const;
+
+/** Whether the request names an agent API version other than this manager's (no header: the seed's clients, fine). */
+export function speaksOtherApiVersion(req: { headers: IncomingHttpHeaders }): boolean {
+  const v = req.headers['x-api-version'];
+  return v !== undefined && String(v) !== String(AGENT_API_VERSION);
+}
 
 /** Whether the headers announce a JSON body of known length within `limit`. */
 function jsonBodyWithin(req: IncomingMessage, limit: number): boolean {
@@ -191,14 +198,8 @@ export function agentPath(o: AgentPathOptions): AgentPath {
   return (req, res) => {
     if (o.closing()) return false;
     const t0 = performance.now();
-    const auth = req.headers.authorization;
-    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-    const version = req.headers['x-api-version'];
-    if (
-      !bearer?.startsWith(DEVICE_CREDENTIAL_PREFIX) ||
-      (version !== undefined && version !== String(AGENT_API_VERSION))
-    )
-      return false;
+    const bearer = bearerOf(req);
+    if (!bearer?.startsWith(DEVICE_CREDENTIAL_PREFIX) || speaksOtherApiVersion(req)) return false;
     const url = req.url ?? '';
 
     if (req.method === 'GET') {

@@ -1,6 +1,12 @@
 // Builds the manager's Fastify app: validation, OpenAPI, error shape, 404/405, auth, routes.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -57,6 +63,12 @@ const bases = new WeakMap<object, AppBase>();
 
 /** The app's `AppBase`. */
 export const appBase = (app: App): AppBase => bases.get(app) as AppBase;
+
+/** The token of an `Authorization: Bearer …` header (trimmed), if the request has one. */
+export function bearerOf(req: { headers: IncomingHttpHeaders }): string | undefined {
+  const h = req.headers.authorization;
+  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
+}
 
 /** The request id: the caller's X-Request-Id when it is a short token, else a new UUID. */
 export function requestId(req: IncomingMessage): string {
@@ -203,10 +215,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config?.public || !req.routeOptions.url || req.url.startsWith('/api/docs')) return;
-    const auth = req.headers.authorization;
-    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
     const apiKey = req.headers['x-api-key'];
-    req.principal = await o.auth.authenticate(bearer, typeof apiKey === 'string' ? apiKey : undefined);
+    req.principal = await o.auth.authenticate(bearerOf(req), typeof apiKey === 'string' ? apiKey : undefined);
   });
   return app;
 }

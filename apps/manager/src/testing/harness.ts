@@ -21,6 +21,8 @@ export interface Reply {
 
 export interface Harness {
   app: App;
+  /** the HTTP server's request handler: load shedding, the agent path, then Fastify (what `req` injects into) */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
   deps: Deps;
   tdb: TestDatabase;
   /** JSON request; `token` goes into `Authorization: Bearer` */
@@ -58,6 +60,7 @@ export async function createHarness(auth: Partial<AuthSettings> = {}, services: 
 
   const h: Harness = {
     app,
+    handler,
     deps,
     tdb,
     async req(method, url, o = {}) {

@@ -2,9 +2,9 @@
 import websocket from '@fastify/websocket';
 import type { DeviceRow } from '../../db/queries/devices.js';
 import { touchDevice } from '../../db/queries/devices.js';
-import type { App } from '../app.js';
+import { type App, bearerOf } from '../app.js';
 import type { Deps } from '../deps.js';
-import { assertApiVersion, bearerOf } from './enrollment.js';
+import { assertApiVersion } from './enrollment.js';
 import { sha256 } from '../../services/crypto.js';
 import { credentialTag } from '../../ws/agent-gateway.js';
 import { handleAgentMessage } from '../../ws/agent-messages.js';

@@ -11,8 +11,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { SecretRow } from '../../db/queries/enrollment-secrets.js';
 import { AppError } from '../../domain/errors.js';
-import { HEARTBEAT_RECORDED } from '../agent-path.js';
-import type { App } from '../app.js';
+import { HEARTBEAT_RECORDED, speaksOtherApiVersion } from '../agent-path.js';
+import { type App, bearerOf } from '../app.js';
 import { actorOf, type Deps } from '../deps.js';
 import {
   errorResponses,
@@ -54,8 +54,8 @@ const publicSecret = (s: SecretRow) => ({
 
 /** 426 when an agent speaks another API version; absent header = seed clients, accepted. */
 export function assertApiVersion(req: FastifyRequest): void {
-  const v = req.headers['x-api-version'];
-  if (v !== undefined && String(v) !== String(AGENT_API_VERSION)) {
+  if (speaksOtherApiVersion(req)) {
+    const v = req.headers['x-api-version'];
     throw new AppError(
       426,
       'upgrade_required',
@@ -66,11 +66,6 @@ export function assertApiVersion(req: FastifyRequest): void {
     );
   }
 }
-
-export const bearerOf = (req: FastifyRequest) => {
-  const h = req.headers.authorization;
-  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
-};
 
 const deviceSecurity = [{ deviceCredential: [] }];
 

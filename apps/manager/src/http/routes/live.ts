@@ -4,7 +4,7 @@
 import { scopeOf } from '../../domain/principal.js';
 import type { Principal } from '../../domain/principal.js';
 import { unauthorized } from '../../domain/errors.js';
-import type { App } from '../app.js';
+import { type App, bearerOf } from '../app.js';
 import type { Deps } from '../deps.js';
 
 export function liveRoutes(app: App, d: Deps): void {
@@ -19,8 +19,7 @@ export function liveRoutes(app: App, d: Deps): void {
         summary: 'Live feed (WebSocket): {type:"results"} and {type:"alert"} messages within your scope',
       },
       preValidation: async (req) => {
-        const auth = req.headers.authorization;
-        let token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+        let token = bearerOf(req);
         const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
           .split(',')
           .map((s) => s.trim());

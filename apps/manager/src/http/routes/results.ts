@@ -7,10 +7,10 @@ import { writeScope } from '../../services/ous.js';
 import { LATEST_CURSOR_MAX } from '../../services/results.js';
 import { Type } from '@sinclair/typebox';
 import { invalidBatch } from '../agent-path.js';
-import type { App } from '../app.js';
+import { type App, bearerOf } from '../app.js';
 import type { Deps } from '../deps.js';
 import { errorResponses, IdString, PageQuery, Timestamp } from '../schemas/common.js';
-import { assertApiVersion, bearerOf } from './enrollment.js';
+import { assertApiVersion } from './enrollment.js';
 
 const Kind = Type.Union(['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'].map((k) => Type.Literal(k)));
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
