@@ -571,7 +571,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
           ? `The rollup fold (leader job, every 0.5 s) had every stored result in the minute/hour/day rollups ${(d.ingest.foldedAfterMs / 1000).toFixed(1)} s after the last upload was answered: ${((d.ingest.rows / (d.ingest.ms + d.ingest.foldedAfterMs)) * 1000).toFixed(0)} rows/s counting that (${(((d.ingest.rows / (d.ingest.ms + d.ingest.foldedAfterMs)) * 1000) / d.copy.rowsPerSecond).toFixed(2)}× COPY).`
           : `The rollup fold (leader job every 0.5 s; slices of ${ROLLUP_SLICE_MS / 1000} s of start times close ${ROLLUP_GRACE_MS / 1000} s after their end, ADR 6) had every stored result in the minute/hour/day rollups ${(d.ingest.foldedAfterMs / 1000).toFixed(1)} s after the last upload was answered; PostgreSQL used ${(d.ingest.foldPostgresPerRow ?? 0).toFixed(1)} µs of CPU per row meanwhile (the fold and whatever else ran).`),
     'COPY: text-format `COPY … FROM STDIN` (pg-copy-streams) into a plain table with the same columns, primary',
-    'key and series index as `results`; our path additionally updates `result_latest`, marks the rows for the',
+    'key and start-time index as `results`; our path additionally updates `result_latest`, marks the rows for the',
     'rollups and locks and writes the alert machines in the same transaction, and validates, authenticates and',
     'answers over HTTP. Uploads arriving together share one transaction (group commit, ADR 6).',
   );

@@ -415,9 +415,9 @@ export function b9Markdown(
     '  fleet that was mostly down.',
     '- results/latest, fleet summary by OU and mesh by OU add an OU lookup (`findOu`), series a device lookup',
     '  (`findDevice`), before the timed statement: one more round trip each.',
-    "- Raw results: the device's series from `result_latest`, each read newest first through its series index (a",
-    "  page at most), then merged; never a walk of the whole table's primary key. Failures only reads further into",
-    '  each series (2 % of the rows fail here).',
+    "- Raw results: one backward walk of the device's range of the primary key (device_id, started_at, id), kind,",
+    '  target and ok filtering the rows it meets (from 2026-12-06, migration 0014). Failures only reads further into',
+    "  the device's range (2 % of the rows fail here).",
     '- Not measured: a drift report — the manager has no WireGuard drift yet.',
   );
   return lines.join('\n');

@@ -13,15 +13,19 @@ import { keepAliveAgent, openLoopStep } from './lib/open-loop.js';
 import { median } from './lib/stats.js';
 
 const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] [--rounds 3] [--step-ms 4000]
-                                  [--kind mix|upload|heartbeat|config]
+                                  [--kind mix|upload|heartbeat|config] [--node-args-a FLAGS] [--node-args-b FLAGS]
   REF_A, REF_B: git commits (REF_B default: the working tree). Each round starts A's manager, then B's,
   each on its own fresh database and fleet of 200 devices, warms it up (2 s at 1000 req/s) and runs the
   mix open loop at each rate; prints CPU µs per answered request of the manager, of every postgres
   process and of this generator, per round and as medians.
+  --node-args-a, --node-args-b: node flags for that side's manager (default BENCH_MANAGER_NODE_ARGS), e.g.
+  the same commit twice with --node-args-b "--max-semi-space-size=32".
 `;
 
 interface Side {
   name: string;
+  /** node flags of this side's manager, when given */
+  nodeArgs?: string[];
   ref: string;
   root: string;
   db?: BenchDb;
@@ -60,6 +64,8 @@ export async function compare(args: string[]): Promise<void> {
       rounds: { type: 'string', default: '3' },
       'step-ms': { type: 'string', default: '4000' },
       kind: { type: 'string', default: 'mix' },
+      'node-args-a': { type: 'string' },
+      'node-args-b': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -89,11 +95,14 @@ export async function compare(args: string[]): Promise<void> {
         ? { name: 'B', ref: refB, root: worktree(refB, join(tmp, 'b')) }
         : { name: 'B', ref: 'working tree', root: ROOT },
     );
+    const flags = (v: string | undefined) => (v === undefined ? undefined : v.split(' ').filter(Boolean));
+    (sides[0] as Side).nodeArgs = flags(values['node-args-a']);
+    (sides[1] as Side).nodeArgs = flags(values['node-args-b']);
     const rows: Row[] = [];
     for (let round = 1; round <= rounds; round++) {
       for (const side of sides) {
         side.db ??= await createBenchDb();
-        const m = await startManagerChild(side.db.url, {}, side.root);
+        const m = await startManagerChild(side.db.url, {}, side.root, side.nodeArgs);
         const agent = keepAliveAgent();
         try {
           side.devices ??= (await makeFleet(m.url, side.db.pool, { name: 'cmp', viaHttp: 100, viaSql: 100 })).devices;
@@ -129,7 +138,7 @@ export async function compare(args: string[]): Promise<void> {
     const f = (n: number) => n.toFixed(1);
     const out = [
       `${kind}, ${rounds} alternated rounds of ${stepMs / 1000} s per rate; CPU µs per answered request, medians`,
-      `A = ${sides[0]?.ref}, B = ${sides[1]?.ref}`,
+      sides.map((s) => `${s.name} = ${s.ref}${s.nodeArgs ? ` (node ${s.nodeArgs.join(' ')})` : ''}`).join(', '),
       '',
       '| side | offered req/s | achieved req/s | p99 ms | manager µs | PostgreSQL µs | manager + PostgreSQL µs | generator µs |',
       '|---|---|---|---|---|---|---|---|',

@@ -109,12 +109,14 @@ export async function startManagerChild(
   env: Record<string, string> = {},
   /** the checkout whose manager runs (`./rookery bench compare`); default this one */
   root = ROOT,
+  /** node flags before the entry point; default BENCH_MANAGER_NODE_ARGS */
+  nodeArgs = managerNodeArgs(),
 ): Promise<ManagerChildStarted> {
   const target = typeof db === 'string' ? ['--database-url', db] : ['--data', db.dataDir];
   const child = spawn(
     process.execPath,
     [
-      ...managerNodeArgs(),
+      ...nodeArgs,
       '--import',
       'tsx',
       'apps/manager/src/main.ts',

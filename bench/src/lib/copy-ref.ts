@@ -1,5 +1,5 @@
 // The COPY reference of the ingest benchmarks: text-format `COPY … FROM STDIN` of result rows into a
-// plain table with the columns, primary key and series index of `results`.
+// plain table with the columns, primary key and start-time index of `results`.
 import type { Writable } from 'node:stream';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,8 +26,8 @@ export async function copyReference(
   pool: pg.Pool,
   lines: string[],
 ): Promise<{ rows: number; ms: number; postgresUsPerRow: number }> {
-  await pool.query('CREATE TABLE copy_ref (LIKE results INCLUDING DEFAULTS, PRIMARY KEY (started_at, id))');
-  await pool.query('CREATE INDEX ON copy_ref (device_id, kind, target, started_at DESC)');
+  await pool.query('CREATE TABLE copy_ref (LIKE results INCLUDING DEFAULTS, PRIMARY KEY (device_id, started_at, id))');
+  await pool.query('CREATE INDEX ON copy_ref (started_at)');
   const client = await pool.connect();
   try {
     const c0 = commandCpu('postgres');

@@ -696,13 +696,10 @@ export interface RawResultsQuery {
  * `limit + 1` rows (one more than a page, to tell whether another follows). The caller checks that
  * the device is in scope.
  *
- * The device's series come from `result_latest` (every series it ever stored), and each series is read
- * newest first through `results_series_idx`, at most a page each; the pages are merged. Neither of the
- * plans PostgreSQL has without that is safe at fleet scale: walking the primary key (started_at, id)
- * backwards filters every device's rows, and the series index by device alone sorts all of the
- * device's rows in the range. Checked with EXPLAIN ANALYZE on 1M rows (1000 devices × 5 series × 200,
- * a throwaway script): a page of one device 2.5 ms, failures only 6.5 ms, one series 0.15 ms, each
- * series read through its index.
+ * One backward walk of the device's range of the primary key (device_id, started_at, id); kind, target
+ * and ok filter the rows it meets. With kind or target the walk starts no later than the newest result
+ * of the series asked for (their `result_latest` rows), so a series that stopped reporting long ago does
+ * not walk the device's newer rows first, and a series never stored reads nothing.
  */
 export async function rawResults(db: Db, q: RawResultsQuery): Promise<RawResultRow[]> {
   return (await rawResultsQuery(q).execute(db)).rows;
@@ -710,23 +707,24 @@ export async function rawResults(db: Db, q: RawResultsQuery): Promise<RawResultR
 
 /** The statement behind `rawResults`, unexecuted: benchmarks compile it as the manager runs it. */
 export function rawResultsQuery(q: RawResultsQuery) {
-  const n = q.limit + 1;
   const b = q.before;
+  const series = q.kind !== undefined || q.target !== undefined;
   return sql<RawResultRow>`
-    SELECT r.* FROM result_latest l CROSS JOIN LATERAL (
-      SELECT r.id, r.device_id, r.kind, r.target, r.started_at, r.duration_ms, r.ok, r.error_code, r.error_message,
-        r.latency_ms, r.jitter_ms, r.loss_pct, r.metrics
-      FROM results r
-      WHERE r.device_id = l.device_id AND r.kind = l.kind AND r.target = l.target
-        AND r.started_at >= ${q.since} AND r.started_at < ${q.until}
-        ${b ? sql`AND r.started_at <= ${b.startedAt} AND (r.started_at, r.id) < (${b.startedAt}::timestamptz, ${b.id}::uuid)` : sql``}
-        ${q.ok === undefined ? sql`` : sql`AND r.ok = ${q.ok}`}
-      ORDER BY r.started_at DESC, r.id DESC
-      LIMIT ${n}
-    ) r
-    WHERE l.device_id = ${q.deviceId}
-      ${q.kind ? sql`AND l.kind = ${q.kind}` : sql``}
-      ${q.target ? sql`AND l.target = ${q.target}` : sql``}
+    SELECT r.id, r.device_id, r.kind, r.target, r.started_at, r.duration_ms, r.ok, r.error_code, r.error_message,
+      r.latency_ms, r.jitter_ms, r.loss_pct, r.metrics
+    FROM results r
+    WHERE r.device_id = ${q.deviceId} AND r.started_at >= ${q.since} AND r.started_at < ${q.until}
+      ${b ? sql`AND r.started_at <= ${b.startedAt} AND (r.started_at, r.id) < (${b.startedAt}::timestamptz, ${b.id}::uuid)` : sql``}
+      ${q.kind === undefined ? sql`` : sql`AND r.kind = ${q.kind}`}
+      ${q.target === undefined ? sql`` : sql`AND r.target = ${q.target}`}
+      ${q.ok === undefined ? sql`` : sql`AND r.ok = ${q.ok}`}
+      ${
+        series
+          ? sql`AND r.started_at <= (SELECT max(l.started_at) FROM result_latest l WHERE l.device_id = ${q.deviceId}
+        ${q.kind === undefined ? sql`` : sql`AND l.kind = ${q.kind}`}
+        ${q.target === undefined ? sql`` : sql`AND l.target = ${q.target}`})`
+          : sql``
+      }
     ORDER BY r.started_at DESC, r.id DESC
-    LIMIT ${n}`;
+    LIMIT ${q.limit + 1}`;
 }

@@ -56,6 +56,15 @@ describe('upload', () => {
     expect(await rowCount()).toBe(before + 3);
   });
 
+  it('a result id another device used is that device’s own result: stored for each, neither swallowed', async () => {
+    const r = icmp(new Date().toISOString(), 1);
+    const before = await rowCount();
+    expect((await upload(dev.credential, [r])).body).toMatchObject({ stored: 1 });
+    expect((await upload(dev2.credential, [r])).body).toMatchObject({ stored: 1 });
+    expect((await upload(dev2.credential, [r])).body).toMatchObject({ stored: 0 });
+    expect(await rowCount()).toBe(before + 2);
+  });
+
   it('an upload mixing stored and new results stores only the new ones, once, in latest and the rollups too', async () => {
     const t0 = Date.now() - 5000;
     const [a, b, c] = [1, 2, 3].map((ms, i) => icmp(new Date(t0 + i).toISOString(), ms, 0, true, '10.9.9.9')) as [
@@ -476,6 +485,12 @@ describe('raw results', () => {
     expect((await all(`${q}&ok=true`)).every((r) => r.ok && r.error === null)).toBe(true);
 
     expect((await all(`${q}&target=raw-a&kind=icmp`)).map((r) => r.target)).toEqual(Array(4).fill('raw-a'));
+    // one series page by page: raw-b's newest result (t0 + 4 s) is older than the device's (t0 + 5 s)
+    const onlyB = expected.filter((id) => sent.find((r) => r.id === id)?.result.target === 'raw-b');
+    for (const limit of [1, 2, 50])
+      expect((await all(`${q}&target=raw-b&limit=${limit}`)).map((r) => r.id)).toEqual(onlyB);
+    expect((await all(`${q}&kind=icmp&limit=2`)).map((r) => r.id)).toEqual(expected);
+    expect(await all(`${q}&target=never-stored`)).toEqual([]);
     expect(await all(`${q}&kind=tcp`)).toEqual([]);
     // [since, until): the result at t0 + 3 s is in, the ones at t0 + 4 s are not
     const window = await all(`${q}&since=${encodeURIComponent(at(1))}&until=${encodeURIComponent(at(4))}`);
