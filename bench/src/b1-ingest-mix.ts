@@ -59,14 +59,24 @@ function result(n: number, at: string) {
   };
 }
 
-function upload(d: BenchDevice, n: number, size: number): LoadRequest {
-  const at = new Date().toISOString();
+/** An upload of `results` by device `d`. */
+function uploadOf(d: BenchDevice, results: ReturnType<typeof result>[]): LoadRequest {
   return {
     method: 'POST',
     path: '/api/v1/results/upload',
     headers: { authorization: `Bearer ${d.credential}`, 'x-api-version': '1' },
-    body: JSON.stringify({ results: Array.from({ length: size }, (_, k) => result(n * size + k, at)) }),
+    body: JSON.stringify({ results }),
   };
+}
+
+/** `size` results of one start time (now), numbered from `n * size`, as device `d` uploads them. */
+const batchOf = (n: number, size: number) => {
+  const at = new Date().toISOString();
+  return Array.from({ length: size }, (_, k) => result(n * size + k, at));
+};
+
+function upload(d: BenchDevice, n: number, size: number): LoadRequest {
+  return uploadOf(d, batchOf(n, size));
 }
 
 type Kind = 'upload' | 'heartbeat' | 'config';
@@ -152,16 +162,29 @@ export interface RowCpu {
   generator: number;
 }
 
+/** The row-ingest phase's uploads: batch n by device n mod the fleet's size. */
+export interface IngestBatch {
+  device: BenchDevice;
+  results: ReturnType<typeof result>[];
+}
+
+/** INGEST_ROWS results in uploads of INGEST_BATCH, for `ingestRate` and then the COPY reference (`copyRate`). */
+export const ingestBatches = (devices: BenchDevice[]): IngestBatch[] =>
+  Array.from({ length: INGEST_ROWS / INGEST_BATCH }, (_, n) => ({
+    device: devices[n % devices.length] as BenchDevice,
+    results: batchOf(n + 1_000_000, INGEST_BATCH),
+  }));
+
 export async function ingestRate(
   base: string,
   devices: BenchDevice[],
   managerPid: number,
+  /** the uploads; default fresh ones (`ingestBatches`) */
+  uploads: IngestBatch[] = ingestBatches(devices),
 ): Promise<{ rows: number; ms: number; rejected429: number; cpu: RowCpu }> {
-  const batches = INGEST_ROWS / INGEST_BATCH;
+  const batches = uploads.length;
   // built before the clock starts, as the COPY reference's lines are
-  const bodies = Array.from({ length: batches }, (_, n) =>
-    upload(devices[n % devices.length] as BenchDevice, n + 1_000_000, INGEST_BATCH),
-  );
+  const bodies = uploads.map((u) => uploadOf(u.device, u.results));
   let next = 0;
   let rows = 0;
   let rejected429 = 0;
@@ -353,21 +376,38 @@ async function windowComparison(dbUrl: string, devices: BenchDevice[]): Promise<
   return out;
 }
 
+/**
+ * COPY of the rows the row-ingest phase uploaded (`uploads`: same ids, devices and start times) into a
+ * table shaped like `results`. Until 2026-12-06 every line was one device's: with results keyed by device
+ * (ADR 10) that made COPY a single append and no longer the same rows.
+ */
 export function copyRate(
   pool: pg.Pool,
-  deviceId: string,
+  uploads: IngestBatch[],
   ouId: string,
 ): Promise<{ rows: number; ms: number; postgresUsPerRow: number }> {
-  const at = new Date().toISOString();
   const lines: string[] = [];
-  for (let n = 0; n < INGEST_ROWS; n++) {
-    const r = result(n, at);
-    const metrics = copyText(JSON.stringify(r.result.metrics));
-    lines.push(
-      [r.id, deviceId, ouId, 'tcp', r.result.target, at, '1.734', 't', '\\N', '1.734', '\\N', '\\N', metrics].join(
-        '\t',
-      ),
-    );
+  for (const u of uploads) {
+    for (const r of u.results) {
+      const metrics = copyText(JSON.stringify(r.result.metrics));
+      lines.push(
+        [
+          r.id,
+          u.device.id,
+          ouId,
+          'tcp',
+          r.result.target,
+          r.result.startedAt,
+          '1.734',
+          't',
+          '\\N',
+          '1.734',
+          '\\N',
+          '\\N',
+          metrics,
+        ].join('\t'),
+      );
+    }
   }
   return copyReference(pool, lines);
 }
@@ -437,9 +477,10 @@ export async function runB1(): Promise<B1Data> {
       managerCosts = await requestCosts(manager.url, fleet.devices, manager.pid, () => rollupsCaughtUp(db.pool, 1));
       // alternated with COPY, each round after the rollups caught up with the previous one
       for (let round = 1; round <= ROW_ROUNDS; round++) {
-        const ingest = await ingestRate(manager.url, fleet.devices, manager.pid);
+        const uploads = ingestBatches(fleet.devices);
+        const ingest = await ingestRate(manager.url, fleet.devices, manager.pid, uploads);
         const folded = await rollupsCaughtUp(db.pool, ingest.rows);
-        const copy = await copyRate(db.pool, fleet.devices[0]?.id as string, fleet.ouId);
+        const copy = await copyRate(db.pool, uploads, fleet.ouId);
         const ingestRps = (ingest.rows / ingest.ms) * 1000;
         const copyRps = (copy.rows / copy.ms) * 1000;
         rowRounds.push({
@@ -570,7 +611,8 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
         : d.ingest.foldPostgresPerRow === undefined
           ? `The rollup fold (leader job, every 0.5 s) had every stored result in the minute/hour/day rollups ${(d.ingest.foldedAfterMs / 1000).toFixed(1)} s after the last upload was answered: ${((d.ingest.rows / (d.ingest.ms + d.ingest.foldedAfterMs)) * 1000).toFixed(0)} rows/s counting that (${(((d.ingest.rows / (d.ingest.ms + d.ingest.foldedAfterMs)) * 1000) / d.copy.rowsPerSecond).toFixed(2)}× COPY).`
           : `The rollup fold (leader job every 0.5 s; slices of ${ROLLUP_SLICE_MS / 1000} s of start times close ${ROLLUP_GRACE_MS / 1000} s after their end, ADR 6) had every stored result in the minute/hour/day rollups ${(d.ingest.foldedAfterMs / 1000).toFixed(1)} s after the last upload was answered; PostgreSQL used ${(d.ingest.foldPostgresPerRow ?? 0).toFixed(1)} µs of CPU per row meanwhile (the fold and whatever else ran).`),
-    'COPY: text-format `COPY … FROM STDIN` (pg-copy-streams) into a plain table with the same columns, primary',
+    'COPY: text-format `COPY … FROM STDIN` (pg-copy-streams) of the rows the round uploaded (same ids, devices and',
+    "start times; until 2026-12-06 every row was one device's) into a plain table with the same columns, primary",
     'key and start-time index as `results`; our path additionally updates `result_latest`, marks the rows for the',
     'rollups and locks and writes the alert machines in the same transaction, and validates, authenticates and',
     'answers over HTTP. Uploads arriving together share one transaction (group commit, ADR 6).',
