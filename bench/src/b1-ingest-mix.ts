@@ -31,6 +31,9 @@ const RATES = [
 ];
 const STEP_MS = 3000;
 const ATTEMPTS = 3; // per ladder step, until one passes
+// why: the ladder's top steps are 12–20 % apart, so each sustained rate was rounded down by up to that much,
+// the two independently; two halvings after the ladder stops narrow that to a quarter (from 2026-12-06)
+const REFINE = 2;
 const BATCH = 10; // results per upload in the mix
 const INGEST_ROWS = 100_000;
 const INGEST_BATCH = 500;
@@ -146,11 +149,16 @@ async function ladder(base: string, devices: BenchDevice[], serverPid: number): 
   const agent = keepAliveAgent();
   const make = mix(devices);
   await openLoopStep(base, agent, 100, 3000, make); // warm-up: JIT, pools, caches
-  const steps = await runLadder(RATES, ATTEMPTS, async (rate) => {
-    const c0 = cpuNow(serverPid);
-    const s = await openLoopStep(base, agent, rate, STEP_MS, make);
-    return { ...s, cpu: cpuPer(c0, cpuNow(serverPid), s.ok) };
-  });
+  const steps = await runLadder(
+    RATES,
+    ATTEMPTS,
+    async (rate) => {
+      const c0 = cpuNow(serverPid);
+      const s = await openLoopStep(base, agent, rate, STEP_MS, make);
+      return { ...s, cpu: cpuPer(c0, cpuNow(serverPid), s.ok) };
+    },
+    { refine: REFINE, grain: 100 },
+  );
   agent.destroy();
   return steps;
 }
@@ -554,7 +562,8 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
     'process. Reference: a bare node:http server (separate process) that parses the same JSON bodies and',
     "answers 200, same offered loads, its ladder run before the manager's and again after the rest; the faster",
     `of the two is the reference. A step passes with p99 < 100 ms and ≤ 1 % errors; a failing step runs again (≤ ${ATTEMPTS}`,
-    'attempts, each shown) and the ladder stops at a step that failed every attempt.',
+    `attempts, each shown) and the ladder stops at a step that failed every attempt; then, ${REFINE} times, the rate`,
+    'halfway between the highest passing and the lowest failing rate runs the same way (runs from 2026-12-06 on).',
     '',
     'CPU columns: µs per answered request of the server, of every postgres process and of this generator',
     `during the step; "busy" = their sum × achieved req/s as % of the machine's ${availableParallelism()} cores.`,

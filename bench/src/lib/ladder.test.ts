@@ -31,4 +31,21 @@ describe('runLadder', () => {
     expect(sustainedRate(steps)).toBe(200);
     expect(steps.map(stepCell).slice(1, 3)).toEqual(['FAIL', 'pass (attempt 2)']);
   });
+
+  it('refines between the highest passing and the lowest failing rate, each midpoint with its attempts', async () => {
+    // passes up to 2600 (any attempt), fails above: ladder 1000, 2000, 4000 → 3000 fails → 2500 passes → 2800 fails
+    const steps = await runLadder([1000, 2000, 4000, 8000], 2, async (rate) => step(rate, rate <= 2600 ? 5 : 150), {
+      refine: 3,
+      grain: 100,
+    });
+    expect(steps.map((s) => s.offered)).toEqual([1000, 2000, 4000, 4000, 3000, 3000, 2500, 2800, 2800]);
+    expect(sustainedRate(steps)).toBe(2500);
+    // nothing to refine when the ladder never failed, or failed at its first rate
+    expect((await runLadder([100, 200], 1, async (r) => step(r, 5), { refine: 3 })).map((s) => s.offered)).toEqual([
+      100, 200,
+    ]);
+    expect((await runLadder([100, 200], 1, async (r) => step(r, 150), { refine: 3 })).map((s) => s.offered)).toEqual([
+      100,
+    ]);
+  });
 });

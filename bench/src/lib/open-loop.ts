@@ -150,22 +150,39 @@ export const sustainedRate = (steps: StepResult[]) =>
 /**
  * A ladder of rising rates: each rate's step runs again, up to `attempts` times, while it fails (a 3-s
  * step on a shared 2-vCPU machine can lose its p99 to one stall); the ladder stops at a rate that failed
- * every attempt. Every attempt is kept, in order.
+ * every attempt. Then, `refine` times, the rate halfway between the highest passing rate and the lowest
+ * failing one (rounded to `grain`) runs the same way, narrowing the gap between two rates of the ladder.
+ * Every attempt is kept, in order.
  */
 export async function runLadder<S extends StepResult>(
   rates: readonly number[],
   attempts: number,
   step: (rate: number, attempt: number) => Promise<S>,
+  { refine = 0, grain = 100 }: { refine?: number; grain?: number } = {},
 ): Promise<(S & { attempt: number })[]> {
   const steps: (S & { attempt: number })[] = [];
-  for (const rate of rates) {
-    let passed = false;
-    for (let attempt = 1; attempt <= attempts && !passed; attempt++) {
+  const passes = async (rate: number) => {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       const s = await step(rate, attempt);
       steps.push({ ...s, attempt });
-      passed = stepPasses(s);
+      if (stepPasses(s)) return true;
     }
-    if (!passed) break;
+    return false;
+  };
+  let passed: number | undefined;
+  let failed: number | undefined;
+  for (const rate of rates) {
+    if (!(await passes(rate))) {
+      failed = rate;
+      break;
+    }
+    passed = rate;
+  }
+  for (let i = 0; i < refine && passed !== undefined && failed !== undefined; i++) {
+    const mid = Math.round((passed + failed) / 2 / grain) * grain;
+    if (mid <= passed || mid >= failed) break;
+    if (await passes(mid)) passed = mid;
+    else failed = mid;
   }
   return steps;
 }
