@@ -6,18 +6,20 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuNow, cpuPer, mix, onlyKind } from './b1-ingest-mix.js';
+import { cpuNow, cpuPer, ingestRate, mix, onlyKind } from './b1-ingest-mix.js';
 import { type BenchDb, createBenchDb, ROOT, startManagerChild } from './lib/bench-db.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { keepAliveAgent, openLoopStep } from './lib/open-loop.js';
 import { median } from './lib/stats.js';
 
 const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] [--rounds 3] [--step-ms 4000]
-                                  [--kind mix|upload|heartbeat|config] [--node-args-a FLAGS] [--node-args-b FLAGS]
+                                  [--kind mix|upload|heartbeat|config|rows] [--node-args-a FLAGS] [--node-args-b FLAGS]
   REF_A, REF_B: git commits (REF_B default: the working tree). Each round starts A's manager, then B's,
   each on its own fresh database and fleet of 200 devices, warms it up (2 s at 1000 req/s) and runs the
   mix open loop at each rate; prints CPU µs per answered request of the manager, of every postgres
   process and of this generator, per round and as medians.
+  --kind rows: B1's row-ingest phase instead (100 000 results in uploads of 500, 8 in flight; no rates):
+  rows/s and CPU µs per stored row.
   --node-args-a, --node-args-b: node flags for that side's manager (default BENCH_MANAGER_NODE_ARGS), e.g.
   the same commit twice with --node-args-b "--max-semi-space-size=32".
 `;
@@ -80,7 +82,7 @@ export async function compare(args: string[]): Promise<void> {
     !rates.every((r) => Number.isInteger(r) && r > 0 && r <= 20_000) ||
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 9) ||
     !(Number.isInteger(stepMs) && stepMs >= 1000 && stepMs <= 30_000) ||
-    !['mix', 'upload', 'heartbeat', 'config'].includes(kind)
+    !['mix', 'upload', 'heartbeat', 'config', 'rows'].includes(kind)
   ) {
     process.stdout.write(USAGE);
     process.exit(values.help ? 0 : 2);
@@ -106,6 +108,17 @@ export async function compare(args: string[]): Promise<void> {
         const agent = keepAliveAgent();
         try {
           side.devices ??= (await makeFleet(m.url, side.db.pool, { name: 'cmp', viaHttp: 100, viaSql: 100 })).devices;
+          if (kind === 'rows') {
+            await ingestRate(m.url, side.devices, m.pid); // warm-up: JIT, pools, partitions
+            const r = await ingestRate(m.url, side.devices, m.pid);
+            const rps = (r.rows / r.ms) * 1000;
+            rows.push({ side: side.name, round, rate: 0, achieved: rps, p99: 0, ...r.cpu });
+            process.stderr.write(
+              `round ${round} ${side.name}: ${rps.toFixed(0)} rows/s, manager ${r.cpu.manager.toFixed(1)} µs/row, ` +
+                `PostgreSQL ${r.cpu.postgres.toFixed(1)} µs/row, generator ${r.cpu.generator.toFixed(1)} µs/row\n`,
+            );
+            continue;
+          }
           const make = kind === 'mix' ? mix(side.devices) : onlyKind(kind as 'upload', side.devices);
           await openLoopStep(m.url, agent, 1000, 2000, make); // warm-up: JIT, pools, caches
           for (const rate of rates) {
@@ -136,9 +149,31 @@ export async function compare(args: string[]): Promise<void> {
       }
     }
     const f = (n: number) => n.toFixed(1);
+    const header = sides
+      .map((s) => `${s.name} = ${s.ref}${s.nodeArgs ? ` (node ${s.nodeArgs.join(' ')})` : ''}`)
+      .join(', ');
+    if (kind === 'rows') {
+      const out = [
+        `row ingest, ${rounds} alternated rounds; CPU µs per stored row, medians`,
+        header,
+        '',
+        '| side | rows/s | manager µs/row | PostgreSQL µs/row | manager + PostgreSQL µs/row | generator µs/row |',
+        '|---|---|---|---|---|---|',
+      ];
+      for (const side of sides) {
+        const r = rows.filter((x) => x.side === side.name);
+        const med = (g: (x: Row) => number) => median(r.map(g));
+        out.push(
+          `| ${side.name} | ${med((x) => x.achieved).toFixed(0)} | ${f(med((x) => x.manager))} | ${f(med((x) => x.postgres))} | ` +
+            `${f(med((x) => x.manager + x.postgres))} | ${f(med((x) => x.generator))} |`,
+        );
+      }
+      process.stdout.write(`${out.join('\n')}\n`);
+      return;
+    }
     const out = [
       `${kind}, ${rounds} alternated rounds of ${stepMs / 1000} s per rate; CPU µs per answered request, medians`,
-      sides.map((s) => `${s.name} = ${s.ref}${s.nodeArgs ? ` (node ${s.nodeArgs.join(' ')})` : ''}`).join(', '),
+      header,
       '',
       '| side | offered req/s | achieved req/s | p99 ms | manager µs | PostgreSQL µs | manager + PostgreSQL µs | generator µs |',
       '|---|---|---|---|---|---|---|---|',
