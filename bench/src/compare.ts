@@ -14,6 +14,7 @@ import { median } from './lib/stats.js';
 
 const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] [--rounds 3] [--step-ms 4000]
                                   [--kind mix|upload|heartbeat|config|rows] [--node-args-a FLAGS] [--node-args-b FLAGS]
+                                  [--env-a K=V,…] [--env-b K=V,…]
   REF_A, REF_B: git commits (REF_B default: the working tree). Each round starts A's manager, then B's,
   each on its own fresh database and fleet of 200 devices, warms it up (2 s at 1000 req/s) and runs the
   mix open loop at each rate; prints CPU µs per answered request of the manager, of every postgres
@@ -22,12 +23,15 @@ const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] 
   rows/s and CPU µs per stored row.
   --node-args-a, --node-args-b: node flags for that side's manager (default BENCH_MANAGER_NODE_ARGS), e.g.
   the same commit twice with --node-args-b "--max-semi-space-size=32".
+  --env-a, --env-b: environment for that side's manager, e.g. --env-b ROOKERY_INGEST_LINGER_MS=0.
 `;
 
 interface Side {
   name: string;
   /** node flags of this side's manager, when given */
   nodeArgs?: string[];
+  /** extra environment of this side's manager */
+  env?: Record<string, string>;
   ref: string;
   root: string;
   db?: BenchDb;
@@ -68,6 +72,8 @@ export async function compare(args: string[]): Promise<void> {
       kind: { type: 'string', default: 'mix' },
       'node-args-a': { type: 'string' },
       'node-args-b': { type: 'string' },
+      'env-a': { type: 'string' },
+      'env-b': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -100,11 +106,15 @@ export async function compare(args: string[]): Promise<void> {
     const flags = (v: string | undefined) => (v === undefined ? undefined : v.split(' ').filter(Boolean));
     (sides[0] as Side).nodeArgs = flags(values['node-args-a']);
     (sides[1] as Side).nodeArgs = flags(values['node-args-b']);
+    const env = (v: string | undefined) =>
+      v === undefined ? undefined : Object.fromEntries(v.split(',').map((kv) => kv.split('=', 2) as [string, string]));
+    (sides[0] as Side).env = env(values['env-a']);
+    (sides[1] as Side).env = env(values['env-b']);
     const rows: Row[] = [];
     for (let round = 1; round <= rounds; round++) {
       for (const side of sides) {
         side.db ??= await createBenchDb();
-        const m = await startManagerChild(side.db.url, {}, side.root, side.nodeArgs);
+        const m = await startManagerChild(side.db.url, side.env ?? {}, side.root, side.nodeArgs);
         const agent = keepAliveAgent();
         try {
           side.devices ??= (await makeFleet(m.url, side.db.pool, { name: 'cmp', viaHttp: 100, viaSql: 100 })).devices;

@@ -87,6 +87,32 @@ describe('upload', () => {
     expect(Number(folded.rows[0]?.n)).toBe(3);
   });
 
+  it('latest holds each series’ newest result, whatever order a batch brings them in', async () => {
+    const t0 = Date.now() - 10_000;
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
+    const latestOf = async (target: string) =>
+      (
+        await sql<{ result_id: string; started_at: Date }>`
+          SELECT result_id, started_at FROM result_latest WHERE device_id = ${dev.id} AND target = ${target}`.execute(
+          h.tdb.db,
+        )
+      ).rows;
+    // one series newest in the middle of the batch, another newest first
+    const mid = [icmp(at(1), 1, 0, true, 'nl-a'), icmp(at(3), 1, 0, true, 'nl-a'), icmp(at(2), 1, 0, true, 'nl-a')];
+    const first = [icmp(at(5), 1, 0, true, 'nl-b'), icmp(at(4), 1, 0, true, 'nl-b')];
+    expect((await upload(dev.credential, [mid[0], first[0], mid[1], first[1], mid[2]])).body).toMatchObject({
+      stored: 5,
+    });
+    expect(await latestOf('nl-a')).toEqual([{ result_id: mid[1]?.id, started_at: new Date(at(3)) }]);
+    expect(await latestOf('nl-b')).toEqual([{ result_id: first[0]?.id, started_at: new Date(at(5)) }]);
+    // an older result later leaves latest alone; a newer one of the same start replaces it
+    expect((await upload(dev.credential, [icmp(at(0), 1, 0, true, 'nl-a')])).body).toMatchObject({ stored: 1 });
+    expect((await latestOf('nl-a'))[0]?.result_id).toBe(mid[1]?.id);
+    const same = icmp(at(3), 1, 0, true, 'nl-a');
+    expect((await upload(dev.credential, [same])).body).toMatchObject({ stored: 1 });
+    expect((await latestOf('nl-a'))[0]?.result_id).toBe(same.id);
+  });
+
   it('takes ids in any form the schema allows (upper case, urn:uuid:) and answers with them as sent', async () => {
     const now = new Date().toISOString();
     const upper = { ...icmp(now, 1), id: randomUUID().toUpperCase() };
