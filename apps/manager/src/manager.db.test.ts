@@ -1,32 +1,20 @@
 // Two managers starting at the same moment against one empty PostgreSQL database: migrations once.
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManagerConfig } from './config.js';
 import { loadMigrations } from './db/migrate.js';
 import { WebSocket } from 'ws';
 import { startManager } from './manager.js';
+import { createEmptyDatabase } from './testing/test-db.js';
 
-const adminUrl = inject('pgAdminUrl');
-const name = `rk_t_${inject('pgTemplate').slice(7)}_mig${randomBytes(3).toString('hex')}`;
-const dbUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-})();
+let empty: Awaited<ReturnType<typeof createEmptyDatabase>>;
+let dbUrl = '';
 
-async function adminQuery(sql: string) {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-beforeAll(() => adminQuery(`CREATE DATABASE ${name}`));
-afterAll(() => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+beforeAll(async () => {
+  empty = await createEmptyDatabase('mig');
+  dbUrl = empty.url;
+});
+afterAll(() => empty.drop());
 
 const config = (): ManagerConfig => ({
   host: '127.0.0.1',

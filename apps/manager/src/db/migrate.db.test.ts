@@ -1,32 +1,19 @@
 // Upgrading a database that holds results: migration 0014 re-keys them by device in every partition.
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEmptyDatabase } from '../testing/test-db.js';
 import { loadMigrations, migrate } from './migrate.js';
 
-const adminUrl = inject('pgAdminUrl');
-const name = `rk_mig_${randomBytes(4).toString('hex')}`;
+let db: Awaited<ReturnType<typeof createEmptyDatabase>>;
 let pool: pg.Pool;
 
-async function admin(q: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    await c.query(q);
-  } finally {
-    await c.end();
-  }
-}
-
 beforeAll(async () => {
-  await admin(`CREATE DATABASE ${name}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  pool = new pg.Pool({ connectionString: u.toString(), max: 2 });
+  db = await createEmptyDatabase('upgrade');
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
 });
 afterAll(async () => {
   await pool.end();
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await db.drop();
 });
 
 describe('migration 0014 (results keyed by device)', () => {
