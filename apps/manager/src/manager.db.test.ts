@@ -5,6 +5,7 @@ import type { ManagerConfig } from './config.js';
 import { loadMigrations } from './db/migrate.js';
 import { WebSocket } from 'ws';
 import { startManager } from './manager.js';
+import { tcpEnvelope } from './testing/result-rows.js';
 import { createEmptyDatabase } from './testing/test-db.js';
 
 let empty: Awaited<ReturnType<typeof createEmptyDatabase>>;
@@ -214,21 +215,7 @@ describe('live feed', () => {
       const r = await fetch(`${b.url}/api/v1/results/upload`, {
         method: 'POST',
         headers: { authorization: `Bearer ${dev.device_credential}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          results: [
-            {
-              id: crypto.randomUUID(),
-              result: {
-                kind: 'tcp',
-                target: '192.0.2.7:22',
-                ok: true,
-                startedAt: new Date().toISOString(),
-                durationMs: 1,
-                metrics: { connectMs: 0.7 },
-              },
-            },
-          ],
-        }),
+        body: JSON.stringify({ results: [tcpEnvelope({ target: '192.0.2.7:22', connectMs: 0.7 })] }),
       });
       expect(r.status).toBe(200);
       const msg = await seenByViewer(5000);

@@ -1,9 +1,9 @@
 // The agent path answers exactly as the Fastify routes do: every case runs through Fastify alone
 // (`app.inject`) and through the server's own handler (agent path first), and the answers must match.
-import { randomUUID } from 'node:crypto';
 import inject from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../testing/harness.js';
+import { tcpEnvelope } from '../testing/result-rows.js';
 import { appBase } from './app.js';
 
 let h: Harness;
@@ -31,17 +31,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const result = () => ({
-  id: randomUUID(),
-  result: {
-    kind: 'tcp',
-    target: '127.0.0.1:80',
-    ok: true,
-    startedAt: new Date().toISOString(),
-    durationMs: 1,
-    metrics: { connectMs: 0.2 },
-  },
-});
+const result = () => tcpEnvelope({ connectMs: 0.2 });
 
 interface Case {
   name: string;
@@ -57,209 +47,81 @@ interface Case {
 const bearer = (c: { credential: string }) => ({ authorization: `Bearer ${c.credential}` });
 const json = { 'content-type': 'application/json' };
 const hb = () => `/api/v1/enrollment/devices/${a.id}/heartbeat`;
+const upload = () => '/api/v1/results/upload';
+const nobody = { authorization: 'Bearer rkd_nobody' };
+
+/** A POST as device `a` sends it (its credential, a JSON body), but for what `over` changes. */
+const post = (
+  name: string,
+  fast: boolean,
+  url: () => string,
+  payload: string | (() => string) | undefined,
+  over: Partial<Case> = {},
+): Case => ({
+  name,
+  fast,
+  method: 'POST',
+  url,
+  headers: () => ({ ...bearer(a), ...json }),
+  ...(payload === undefined ? {} : { payload: typeof payload === 'string' ? () => payload : payload }),
+  ...over,
+});
+
+/** A config check-in by device `a`, unless `headers` says otherwise. */
+const checkIn = (name: string, fast: boolean, url: string, headers = () => bearer(a)): Case => ({
+  name,
+  fast,
+  method: 'GET',
+  url: () => url,
+  headers,
+});
+const CONFIG = '/api/v1/enrollment/config?device_serial=parity-a';
 
 const cases: Case[] = [
-  {
-    name: 'heartbeat',
-    fast: true,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{"agent_state":"enrolled","config_version":3,"spool_backlog":0}',
-  },
-  {
-    name: 'heartbeat, empty object, version header, charset',
-    fast: true,
-    method: 'POST',
-    url: hb,
+  post('heartbeat', true, hb, '{"agent_state":"enrolled","config_version":3,"spool_backlog":0}'),
+  post('heartbeat, empty object, version header, charset', true, hb, '{}', {
     headers: () => ({ ...bearer(a), 'content-type': 'application/json; charset=utf-8', 'x-api-version': '1' }),
-    payload: () => '{}',
-  },
-  {
-    name: 'heartbeat, unknown field',
-    fast: true,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{"agent_state":"enrolled","extra":1}',
-  },
-  {
-    name: 'heartbeat, wrong type',
-    fast: true,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{"spool_backlog":"many"}',
-  },
-  {
-    name: 'heartbeat, out of range',
-    fast: true,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{"config_version":2147483648}',
-  },
-  {
-    name: 'heartbeat, null body',
-    fast: true,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => 'null',
-  },
-  {
-    name: 'heartbeat, invalid JSON',
-    fast: true,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{"agent_state":',
-  },
-  {
-    name: 'heartbeat, prototype poisoning',
-    fast: true,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{"__proto__":{"admin":true}}',
-  },
-  {
-    name: "heartbeat for another device's id",
-    fast: true,
-    method: 'POST',
-    url: () => `/api/v1/enrollment/devices/${b.id}/heartbeat`,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{}',
-  },
-  {
-    name: 'heartbeat, unknown credential',
-    fast: true,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ authorization: 'Bearer rkd_nobody', ...json }),
-    payload: () => '{}',
-  },
-  { name: 'heartbeat, no credential', fast: false, method: 'POST', url: hb, headers: () => json, payload: () => '{}' },
-  {
-    name: 'heartbeat, another API version',
-    fast: false,
-    method: 'POST',
-    url: hb,
+  }),
+  post('heartbeat, unknown field', true, hb, '{"agent_state":"enrolled","extra":1}'),
+  post('heartbeat, wrong type', true, hb, '{"spool_backlog":"many"}'),
+  post('heartbeat, out of range', true, hb, '{"config_version":2147483648}'),
+  post('heartbeat, null body', true, hb, 'null'),
+  post('heartbeat, invalid JSON', true, hb, '{"agent_state":'),
+  post('heartbeat, prototype poisoning', true, hb, '{"__proto__":{"admin":true}}'),
+  post("heartbeat for another device's id", true, () => `/api/v1/enrollment/devices/${b.id}/heartbeat`, '{}'),
+  post('heartbeat, unknown credential', true, hb, '{}', { headers: () => ({ ...nobody, ...json }) }),
+  post('heartbeat, no credential', false, hb, '{}', { headers: () => json }),
+  post('heartbeat, another API version', false, hb, '{}', {
     headers: () => ({ ...bearer(a), ...json, 'x-api-version': '2' }),
-    payload: () => '{}',
-  },
-  {
-    name: 'heartbeat, text body',
-    fast: false,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ ...bearer(a), 'content-type': 'text/plain' }),
-    payload: () => 'hello',
-  },
-  { name: 'heartbeat, no body', fast: false, method: 'POST', url: hb, headers: () => bearer(a) },
-  {
-    name: 'heartbeat, id beyond 2^53',
-    fast: false,
-    method: 'POST',
-    url: () => '/api/v1/enrollment/devices/9999999999999999/heartbeat',
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{}',
-  },
-  {
-    name: 'heartbeat, body over the limit',
-    fast: false,
-    method: 'POST',
-    url: hb,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => `{"agent_state":"${'x'.repeat(1_100_000)}"}`,
-  },
-  {
-    name: 'config check-in',
-    fast: true,
-    method: 'GET',
-    url: () => '/api/v1/enrollment/config?device_serial=parity-a',
-    headers: () => bearer(a),
-  },
-  {
-    name: 'config check-in, unknown credential',
-    fast: true,
-    method: 'GET',
-    url: () => '/api/v1/enrollment/config?device_serial=parity-a',
-    headers: () => ({ authorization: 'Bearer rkd_nobody' }),
-  },
-  {
-    name: 'config check-in, encoded serial',
-    fast: false,
-    method: 'GET',
-    url: () => '/api/v1/enrollment/config?device_serial=parity%2Da',
-    headers: () => bearer(a),
-  },
-  {
-    name: 'config check-in, no serial',
-    fast: false,
-    method: 'GET',
-    url: () => '/api/v1/enrollment/config',
-    headers: () => bearer(a),
-  },
-  {
-    name: 'upload',
-    fast: true,
-    method: 'POST',
-    url: () => '/api/v1/results/upload',
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => JSON.stringify({ results: [result(), result()] }),
-  },
-  {
-    name: 'upload with a record the manager rejects',
-    fast: true,
-    method: 'POST',
-    url: () => '/api/v1/results/upload',
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () =>
-      JSON.stringify({
-        results: [result(), { ...result(), result: { ...result().result, startedAt: '2001-01-01T00:00:00Z' } }],
-      }),
-  },
-  {
-    name: 'upload failing the schema',
-    fast: true,
-    method: 'POST',
-    url: () => '/api/v1/results/upload',
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => JSON.stringify({ results: [{ id: 'not-a-uuid', result: {} }] }),
-  },
-  {
-    name: 'upload, empty batch',
-    fast: true,
-    method: 'POST',
-    url: () => '/api/v1/results/upload',
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{"results":[]}',
-  },
-  {
-    name: 'upload, invalid JSON',
-    fast: true,
-    method: 'POST',
-    url: () => '/api/v1/results/upload',
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => '{"results":[',
-  },
-  {
-    name: 'upload, unknown credential',
-    fast: true,
-    method: 'POST',
-    url: () => '/api/v1/results/upload',
-    headers: () => ({ authorization: 'Bearer rkd_nobody', ...json }),
-    payload: () => JSON.stringify({ results: [result()] }),
-  },
-  {
-    name: 'upload with a query',
-    fast: false,
-    method: 'POST',
-    url: () => `/api/v1/results/upload?device_id=${a.id}`,
-    headers: () => ({ ...bearer(a), ...json }),
-    payload: () => JSON.stringify({ results: [result()] }),
-  },
+  }),
+  post('heartbeat, text body', false, hb, 'hello', { headers: () => ({ ...bearer(a), 'content-type': 'text/plain' }) }),
+  post('heartbeat, no body', false, hb, undefined, { headers: () => bearer(a) }),
+  post('heartbeat, id beyond 2^53', false, () => '/api/v1/enrollment/devices/9999999999999999/heartbeat', '{}'),
+  post('heartbeat, body over the limit', false, hb, () => `{"agent_state":"${'x'.repeat(1_100_000)}"}`),
+  checkIn('config check-in', true, CONFIG),
+  checkIn('config check-in, unknown credential', true, CONFIG, () => nobody),
+  checkIn('config check-in, encoded serial', false, '/api/v1/enrollment/config?device_serial=parity%2Da'),
+  checkIn('config check-in, no serial', false, '/api/v1/enrollment/config'),
+  post('upload', true, upload, () => JSON.stringify({ results: [result(), result()] })),
+  post('upload with a record the manager rejects', true, upload, () =>
+    JSON.stringify({
+      results: [result(), { ...result(), result: { ...result().result, startedAt: '2001-01-01T00:00:00Z' } }],
+    }),
+  ),
+  post('upload failing the schema', true, upload, () =>
+    JSON.stringify({ results: [{ id: 'not-a-uuid', result: {} }] }),
+  ),
+  post('upload, empty batch', true, upload, '{"results":[]}'),
+  post('upload, invalid JSON', true, upload, '{"results":['),
+  post('upload, unknown credential', true, upload, () => JSON.stringify({ results: [result()] }), {
+    headers: () => ({ ...nobody, ...json }),
+  }),
+  post(
+    'upload with a query',
+    false,
+    () => `/api/v1/results/upload?device_id=${a.id}`,
+    () => JSON.stringify({ results: [result()] }),
+  ),
 ];
 
 /** config fields drawn at random per check-in (the schedule's jitter) */

@@ -22,3 +22,12 @@ export function resultRow(
     ...rest,
   };
 }
+
+/** A TCP connect result as an agent uploads it (`{id, result}`), started now. */
+export function tcpEnvelope(o: { target?: string; ok?: boolean; connectMs?: number } = {}) {
+  const { target = '127.0.0.1:80', ok = true, connectMs = 1 } = o;
+  return {
+    id: randomUUID(),
+    result: { kind: 'tcp', target, ok, startedAt: new Date().toISOString(), durationMs: 1, metrics: { connectMs } },
+  };
+}

@@ -1,8 +1,8 @@
 // Fleet summary per child OU: device counts by status, open alerts, failing series; scoped.
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../../testing/harness.js';
+import { tcpEnvelope } from '../../testing/result-rows.js';
 
 let h: Harness;
 const ou = { corp: 0, eng: 0, ops: 0 };
@@ -20,10 +20,7 @@ beforeAll(async () => {
   await enroll(ou.ops, 'f-c');
   await enroll(ou.corp, 'f-d');
   await sql`UPDATE devices SET status = 'offline' WHERE serial = 'f-c'`.execute(h.tdb.db);
-  const r = (ok: boolean, target: string) => ({
-    id: randomUUID(),
-    result: { kind: 'tcp', target, ok, startedAt: new Date().toISOString(), durationMs: 1, metrics: { connectMs: 1 } },
-  });
+  const r = (ok: boolean, target: string) => tcpEnvelope({ ok, target });
   await h.req('POST', '/api/v1/results/upload', {
     headers: { authorization: `Bearer ${a.device_credential}` },
     body: { results: [r(false, 'x:1'), r(false, 'x:1'), r(false, 'x:1'), r(true, 'y:2')] },
@@ -104,17 +101,7 @@ describe('fleet summary follows moves and deletions', () => {
     h.req('POST', '/api/v1/results/upload', {
       headers: { authorization: `Bearer ${credential}` },
       body: {
-        results: ok.map((o, i) => ({
-          id: randomUUID(),
-          result: {
-            kind: 'tcp',
-            target: `m${i}:1`,
-            ok: o,
-            startedAt: new Date().toISOString(),
-            durationMs: 1,
-            metrics: { connectMs: 1 },
-          },
-        })),
+        results: ok.map((o, i) => tcpEnvelope({ target: `m${i}:1`, ok: o })),
       },
     });
 
