@@ -111,6 +111,25 @@ export class AlertService {
   }
 
   /**
+   * Whether every result of the items is at level ok for every metric from a quiet machine: then a quiet
+   * machine stays quiet and nothing is written for it (`evaluate`), so a batch whose series have only
+   * quiet machines may be stored without evaluating them (`storeResults` `alone`).
+   */
+  async leavesQuiet(items: readonly { device: DeviceRow; rows: readonly ResultRowIn[] }[]): Promise<boolean> {
+    for (const { device, rows } of items) {
+      if (!rows.length) continue;
+      const t = await this.thresholds(device);
+      for (const r of rows) {
+        for (const metric of METRICS) {
+          const value = valueOf(r, metric);
+          if (value !== null && levelOf(value, t[metric], 'ok', this.machine) !== 'ok') return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
    * Feeds newly stored results of one or more devices (any order) through their machines, inside the
    * caller's transaction `tx` (the one that stored them, so a retry after a failure re-evaluates).
    * `existing` are the machines of these series as read and locked in `tx` (see `storeResults`).

@@ -180,6 +180,11 @@ export class ResultService {
     return this.queue.transactions;
   }
 
+  /** Of those, transactions that were one statement (every result quiet for the alerts). */
+  get singleStatements(): number {
+    return this.queue.singleStatements;
+  }
+
   /**
    * Stores a device's batch. Records that can never be stored (unknown kind, date out of range)
    * are rejected individually; the rest are accepted whether new or already stored.

@@ -103,28 +103,44 @@ export function isDuplicateResult(err: unknown): boolean {
  * store. A batch that repeats a result within itself fails the same way. Measured on this statement
  * (bench B1): the optimistic insert costs PostgreSQL about a sixth less than `ON CONFLICT DO NOTHING …
  * RETURNING`, and retries are rare (a lost response, an agent restart before its spool was trimmed).
- * @returns ids stored by this call and the machines' states
+ *
+ * With `alone` the statement is a transaction of its own (run it outside one, ADR 11), for a batch whose
+ * every result leaves a quiet machine quiet: it locks only the machines of `series` that are not quiet,
+ * and when there is any it stores nothing and returns `refused` (store the batch in a transaction then,
+ * which evaluates the machines). Otherwise no machine needs a write and the batch is stored.
+ * @returns ids stored by this call, the machines' states, and whether an `alone` statement refused the batch
  */
 export async function storeResults(
   db: Db,
   rows: readonly IngestRow[],
   series: readonly SeriesKey[],
-  dedupe = false,
-): Promise<{ ids: string[]; states: AlertStateRow[] }> {
+  o: { dedupe?: boolean; alone?: boolean } = {},
+): Promise<{ ids: string[]; states: AlertStateRow[]; refused: boolean }> {
   const c = rowColumns(rows);
   const input = sql`unnest(${c[0]}::uuid[], ${c[1]}::bigint[], ${c[2]}::bigint[], ${c[3]}::text[], ${c[4]}::text[],
     ${c[5]}::timestamptz[], ${c[6]}::float8[], ${c[7]}::bool[], ${c[8]}::text[], ${c[9]}::text[], ${c[10]}::float8[],
     ${c[11]}::float8[], ${c[12]}::float8[], ${c[13]}::json[])`;
   const insert = sql`INSERT INTO results (${sql.raw(COLUMNS)}, queued)`;
-  // a row is queued for the rollups when its slice is closed already (ADR 6)
-  const source = sql`SELECT v.*, v.started_at < (SELECT w FROM wm) AS queued FROM ${input} AS v(${sql.raw(COLUMNS)})`;
+  // a row is queued for the rollups when its slice is closed already (ADR 6); alone, only while no machine
+  // of the batch's series is astir
+  const source = sql`SELECT v.*, v.started_at < (SELECT w FROM wm) AS queued FROM ${input} AS v(${sql.raw(COLUMNS)})
+    ${o.alone ? sql`WHERE NOT EXISTS (SELECT FROM st)` : sql``}`;
   // `fresh`: the rows this statement stores, for latest and the rollup queue
-  const fresh = dedupe
+  const fresh = o.dedupe
     ? sql`fresh AS (${insert} ${source} ON CONFLICT DO NOTHING RETURNING ${sql.raw(RETURNED)}, queued),`
     : sql`fresh AS MATERIALIZED (${source}),
       ins AS (${insert} SELECT * FROM fresh),`;
   const r = await sql<{ ids: string[] | null; states: AlertStateRow[] }>`${sql.raw(PREPARED)}
     WITH wm AS MATERIALIZED (SELECT rk_rollup_closed_until() AS w),
+    st AS MATERIALIZED (
+      SELECT a.device_id, a.kind, a.target, a.metric, a.state, a.pending, a.pending_count FROM alert_states a
+      -- after the watermark's lock, never before: no row lock held while waiting for it
+      WHERE (SELECT w FROM wm) IS NOT NULL AND (a.device_id, a.kind, a.target) IN (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(series)}::jsonb) AS s(device_id bigint, kind text, target text))
+        ${o.alone ? sql`AND NOT (a.state = 'ok' AND a.pending = 'ok')` : sql``}
+      ORDER BY a.device_id, a.kind COLLATE "C", a.target COLLATE "C", a.metric COLLATE "C"
+      FOR UPDATE
+    ),
     ${fresh}
     latest AS (
       INSERT INTO result_latest AS l (device_id, kind, target, ou_id, result_id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct)
@@ -138,21 +154,14 @@ export async function storeResults(
     pending AS (
       INSERT INTO rollup_pending (device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct)
       SELECT device_id, ou_id, kind, target, started_at, ok, latency_ms, jitter_ms, loss_pct FROM fresh WHERE queued
-    ),
-    st AS (
-      SELECT a.device_id, a.kind, a.target, a.metric, a.state, a.pending, a.pending_count FROM alert_states a
-      -- after the watermark's lock, never before: no row lock held while waiting for it
-      WHERE (SELECT w FROM wm) IS NOT NULL AND (a.device_id, a.kind, a.target) IN (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(series)}::jsonb) AS s(device_id bigint, kind text, target text))
-      ORDER BY a.device_id, a.kind COLLATE "C", a.target COLLATE "C", a.metric COLLATE "C"
-      FOR UPDATE
     )
-    SELECT ${dedupe ? sql`(SELECT coalesce(json_agg(id), '[]') FROM fresh)` : sql`NULL`} AS ids,
+    SELECT ${o.dedupe ? sql`(SELECT coalesce(json_agg(id), '[]') FROM fresh)` : sql`NULL`} AS ids,
       (SELECT coalesce(json_agg(st), '[]') FROM st) AS states`.execute(db);
   const out = r.rows[0] as { ids: string[] | null; states: AlertStateRow[] };
   // json_agg renders bigint as a JSON number
   for (const s of out.states) s.device_id = String(s.device_id);
-  return { ids: out.ids ?? rows.map((x) => x.id), states: out.states };
+  const refused = o.alone === true && out.states.length > 0;
+  return { ids: refused ? [] : (out.ids ?? rows.map((x) => x.id)), states: out.states, refused };
 }
 
 /** Element-wise sum of two dense histograms (a function scan of generate_series yields 1..64 in order). */

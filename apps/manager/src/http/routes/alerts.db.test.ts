@@ -130,13 +130,22 @@ describe('alerts', () => {
       const r = icmp(avgMs);
       return { ...r, result: { ...r.result, target: '192.0.2.51' } };
     };
-    await upload([at(5), at(6), at(7)]);
+    // whether the upload was stored by one statement, without evaluating the machines (ADR 11)
+    const alone = async (results: unknown[]) => {
+      const n = h.deps.results.singleStatements;
+      await upload(results);
+      return h.deps.results.singleStatements - n;
+    };
+    expect(await alone([at(5), at(6), at(7)])).toBe(1);
     expect(await machines('192.0.2.51')).toEqual([]);
-    await upload([at(150)]);
+    expect(await alone([at(150)])).toBe(0);
     expect(await machines('192.0.2.51')).toEqual([{ metric: 'latency', state: 'ok', pending: 'warning' }]);
-    // back to quiet: the stored machine must say so, or the next breach would count from 2
-    await upload([at(5)]);
+    // back to quiet: the stored machine must say so, or the next breach would count from 2. Every result
+    // is ok, but a machine is astir: the single statement stores nothing and the transaction evaluates
+    expect(await alone([at(5)])).toBe(0);
     expect(await machines('192.0.2.51')).toEqual([{ metric: 'latency', state: 'ok', pending: 'ok' }]);
+    // a quiet stored machine is as good as none
+    expect(await alone([at(6)])).toBe(1);
     await upload([at(150), at(150)]);
     expect((await h.req('GET', '/api/v1/alerts', { token: await h.adminToken() })).body.items).toHaveLength(1);
     await upload([at(150)]);
@@ -168,6 +177,10 @@ describe('metrics', () => {
     expect(text).toMatch(/rookery_ingest_queue_results 0/);
     const xacts = Number(/rookery_ingest_transactions_total (\d+)/.exec(text)?.[1]);
     expect(xacts).toBeGreaterThan(0);
+    // healthy uploads were single statements, breaches and astir machines were not
+    const single = Number(/rookery_ingest_single_statement_total (\d+)/.exec(text)?.[1]);
+    expect(single).toBeGreaterThan(0);
+    expect(single).toBeLessThan(xacts);
     // a counter never goes back: a second scrape reads at least as much
     const again = String((await h.req('GET', '/metrics')).body);
     expect(Number(/rookery_ingest_transactions_total (\d+)/.exec(again)?.[1])).toBeGreaterThanOrEqual(xacts);

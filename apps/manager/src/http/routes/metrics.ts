@@ -81,17 +81,30 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
       this.set(d.results.backlog);
     },
   });
-  let counted = 0;
-  new Counter({
-    name: 'rookery_ingest_transactions_total',
-    help: 'Transactions this replica ran to store uploads (group commit: several uploads share one)',
-    registers: [registry],
-    collect() {
-      const n = d.results.transactions;
-      this.inc(n - counted);
-      counted = n;
-    },
-  });
+  /** A counter that follows a running total of this process (read at each scrape). */
+  const totalOf = (name: string, help: string, read: () => number) => {
+    let counted = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const n = read();
+        this.inc(n - counted);
+        counted = n;
+      },
+    });
+  };
+  totalOf(
+    'rookery_ingest_transactions_total',
+    'Transactions this replica ran to store uploads (group commit: several uploads share one)',
+    () => d.results.transactions,
+  );
+  totalOf(
+    'rookery_ingest_single_statement_total',
+    'Of those transactions, the ones that were a single statement: every result of the batch left its alert machines quiet (ADR 11)',
+    () => d.results.singleStatements,
+  );
   new Gauge({
     name: 'rookery_rollup_pending_results',
     aggregator: 'first',
