@@ -50,8 +50,10 @@ function adopt(name: string, child: ChildProcess): void {
   });
 }
 
-function start(name: string, script: string, argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...argv], {
+/** Starts `command` (program and arguments) and resolves with the URL it says it listens on. */
+function start(name: string, command: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const [program, ...args] = command as [string, ...string[]];
+  const child = spawn(program, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -173,16 +175,20 @@ async function startLocalAgent(url: string, testserverUrl: string): Promise<stri
 
 try {
   process.stderr.write(`rookery up: starting the manager (embedded PostgreSQL in ${dataDir})…\n`);
+  // through ./rookery: the manager runs bundled on plain node, as `./rookery manager` does (ADR 12)
   const url = await start(
     'manager',
-    'apps/manager/src/main.ts',
-    ['--data', dataDir, '--listen', listen, '--log-level', 'warn'],
+    [path.join(ROOT, 'rookery'), 'manager', '--data', dataDir, '--listen', listen, '--log-level', 'warn'],
     {
       ADMIN_USERNAME: username,
       ADMIN_PASSWORD: password,
     },
   );
-  const testserverUrl = await start('test server', 'apps/testserver/src/main.ts', ['--listen', testserverListen], {});
+  const testserverUrl = await start(
+    'test server',
+    [process.execPath, '--import', 'tsx', path.join(ROOT, 'apps/testserver/src/main.ts'), '--listen', testserverListen],
+    {},
+  );
   const agentNote = await startLocalAgent(url, testserverUrl);
   process.stdout.write(`
   Rookery is running.

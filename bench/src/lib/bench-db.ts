@@ -1,5 +1,7 @@
 // A throwaway PostgreSQL database (rk_bench_<random>) on the local server, and the manager as a child process on it.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -100,7 +102,19 @@ export interface ManagerChildStarted extends ManagerChild {
 }
 
 /**
- * Spawns `apps/manager/src/main.ts` on 127.0.0.1 (free port) against `databaseUrl`, or with
+ * The manager's entry as `./rookery manager` runs it: the esbuild bundle, built when its sources changed
+ * (ADR 12). A checkout from before the bundle (`./rookery bench compare` of an older commit) runs its
+ * sources under tsx, as its `./rookery manager` did.
+ */
+function managerEntry(root: string): string[] {
+  const build = join(root, 'scripts/build-app.mjs');
+  if (!existsSync(build)) return ['--import', 'tsx', 'apps/manager/src/main.ts'];
+  execFileSync(process.execPath, [build, 'manager'], { cwd: root, stdio: 'inherit' });
+  return ['--enable-source-maps', 'apps/manager/dist/manager.mjs'];
+}
+
+/**
+ * Spawns the manager (`managerEntry`) on 127.0.0.1 (free port) against `databaseUrl`, or with
  * `{ dataDir }` on its embedded PostgreSQL in that directory; runs migrations.
  */
 export async function startManagerChild(
@@ -117,9 +131,7 @@ export async function startManagerChild(
     process.execPath,
     [
       ...nodeArgs,
-      '--import',
-      'tsx',
-      'apps/manager/src/main.ts',
+      ...managerEntry(root),
       ...target,
       '--listen',
       '127.0.0.1:0',

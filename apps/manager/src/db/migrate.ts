@@ -3,7 +3,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+/** Set by the bundle's build (scripts/build-app.mjs): where the SQL files are from the bundle. */
+declare const ROOKERY_BUNDLED_MIGRATIONS: string | undefined;
+const MIGRATIONS_DIR = fileURLToPath(
+  new URL(
+    typeof ROOKERY_BUNDLED_MIGRATIONS === 'string' ? ROOKERY_BUNDLED_MIGRATIONS : './migrations/',
+    import.meta.url,
+  ),
+);
 /** Advisory-lock key shared by every manager that migrates this database. */
 const MIGRATION_LOCK = 727_001;
 
