@@ -107,7 +107,9 @@ export async function compare(args: string[]): Promise<void> {
     (sides[0] as Side).nodeArgs = flags(values['node-args-a']);
     (sides[1] as Side).nodeArgs = flags(values['node-args-b']);
     const env = (v: string | undefined) =>
-      v === undefined ? undefined : Object.fromEntries(v.split(',').map((kv) => kv.split('=', 2) as [string, string]));
+      v === undefined
+        ? undefined
+        : Object.fromEntries(v.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
     (sides[0] as Side).env = env(values['env-a']);
     (sides[1] as Side).env = env(values['env-b']);
     const rows: Row[] = [];
