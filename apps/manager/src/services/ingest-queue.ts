@@ -153,8 +153,8 @@ export class IngestQueue {
 
   /**
    * Stores the batch. When every result of it leaves a quiet alert machine quiet (a healthy fleet), one
-   * statement that is its own transaction: one round trip instead of four (BEGIN, the statement, COMMIT
-   * and the evaluation's reads), ADR 11. It stores nothing when a machine of the batch's series is astir,
+   * statement that is its own transaction: one round trip instead of three (BEGIN, the statement, COMMIT),
+   * ADR 11. It stores nothing when a machine of the batch's series is astir,
    * and then, as for a batch with a breach, one transaction: the statement, which also locks the machines;
    * the machines' writes; COMMIT. Per item, what it stored.
    */
