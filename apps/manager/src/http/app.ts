@@ -11,7 +11,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody } from '@rookery/protocol';
-import { Ajv } from 'ajv';
+import { Ajv, type FormatDefinition } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import findMyWay from 'find-my-way';
@@ -20,6 +20,7 @@ import type { Principal } from '../domain/principal.js';
 import type { AuthService } from '../services/auth.js';
 import type { AgentPath } from './agent-path.js';
 import { errorHandler } from './errors.js';
+import { dateTimeFormat } from './formats.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -85,6 +86,7 @@ function ajvFor(coerce: boolean) {
     strict: false,
   });
   addFormats.default(ajv);
+  ajv.addFormat('date-time', dateTimeFormat as FormatDefinition<string>);
   return ajv;
 }
 
