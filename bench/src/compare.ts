@@ -109,7 +109,7 @@ export async function compare(args: string[]): Promise<void> {
     const env = (v: string | undefined) =>
       v === undefined
         ? undefined
-        : Object.fromEntries(v.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+        : Object.fromEntries(v.split(',').map((kv) => kv.split(/=(.*)/s, 2) as [string, string]));
     (sides[0] as Side).env = env(values['env-a']);
     (sides[1] as Side).env = env(values['env-b']);
     const rows: Row[] = [];

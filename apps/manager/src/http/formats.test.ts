@@ -2,7 +2,8 @@
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dateTimeFormat, isCanonicalDateTime } from './formats.js';
+import { isCanonicalDateTime } from '../domain/iso-time.js';
+import { dateTimeFormat } from './formats.js';
 
 const full = (fullFormats['date-time'] as { validate: (s: string) => boolean }).validate;
 
