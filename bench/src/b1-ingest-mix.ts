@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import { newResultId } from '../../apps/agent/src/tasks/result-id.js';
 import { ROLLUP_GRACE_MS, ROLLUP_SLICE_MS } from '../../apps/manager/src/jobs/rollup-fold.js';
+import { DEFAULT_INGEST_QUEUE } from '../../apps/manager/src/services/ingest-queue.js';
 import { createBenchDb, startBareServerChild, startManagerChild } from './lib/bench-db.js';
 import { copyReference, copyText } from './lib/copy-ref.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
@@ -321,9 +322,12 @@ async function xacts(pool: pg.Pool): Promise<number> {
   return Number(r.rows[0].n);
 }
 
-/** The group commit's collection window (ROOKERY_INGEST_LINGER_MS) off and at its default, alternated. */
-const WINDOWS = [0, 5];
-const WINDOW_RATES = [3000, 4000];
+/**
+ * The group commit's collection window (ROOKERY_INGEST_LINGER_MS) off, at 5 ms (the default until 2026-12-06) and at
+ * its default, alternated.
+ */
+const WINDOWS = [...new Set([0, 5, DEFAULT_INGEST_QUEUE.lingerMs ?? 0])];
+const WINDOW_RATES = [4000, 5600];
 const WINDOW_ROUNDS = 3;
 
 /** One fixed-rate mix step of the collection-window comparison. */
@@ -699,7 +703,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
     lines.push(
       '',
       `The group commit's collection window (ROOKERY_INGEST_LINGER_MS, ADR 6): the mix at fixed rates on a fresh manager with the`,
-      `window off (0) and at its default (5 ms), ${WINDOW_ROUNDS} alternated rounds (${STEP_MS / 1000} s per rate after a 2 s warm-up); CPU µs per`,
+      `window off (0), at 5 ms and at its default (${DEFAULT_INGEST_QUEUE.lingerMs} ms), ${WINDOW_ROUNDS} alternated rounds (${STEP_MS / 1000} s per rate after a 2 s warm-up); CPU µs per`,
       'request by process; "xacts/upload" = upload transactions (rookery_ingest_transactions_total) ÷ uploads.',
       '',
       '| window ms | round | offered req/s | achieved req/s | p99 ms | manager µs | PostgreSQL µs | generator µs | xacts/upload |',

@@ -27,10 +27,10 @@ describe('config', () => {
     expect(() => assertSafeSecrets(base({ ADMIN_PASSWORD: 'admin123' }, { dev: true }))).not.toThrow();
   });
 
-  it('reads the ingest collection window, whole ms 0–1000, default 5', () => {
-    expect(base({}).ingestLingerMs).toBe(5);
+  it('reads the ingest collection window, whole ms 0–1000, default 20', () => {
+    expect(base({}).ingestLingerMs).toBe(20);
     expect(base({ ROOKERY_INGEST_LINGER_MS: '0' }).ingestLingerMs).toBe(0);
-    expect(base({ ROOKERY_INGEST_LINGER_MS: '20' }).ingestLingerMs).toBe(20);
+    expect(base({ ROOKERY_INGEST_LINGER_MS: '5' }).ingestLingerMs).toBe(5);
     for (const bad of ['-1', '1.5', 'soon', '1001', ' 5']) {
       expect(() => base({ ROOKERY_INGEST_LINGER_MS: bad })).toThrow(/ROOKERY_INGEST_LINGER_MS/);
     }

@@ -28,7 +28,7 @@ export interface ManagerConfig {
   outboundAllow: string[];
   /**
    * ROOKERY_INGEST_LINGER_MS: on a busy replica, how long an upload waits for others to share its
-   * transaction (0 turns the window off). @default 5
+   * transaction (0 turns the window off). @default 20
    */
   ingestLingerMs: number;
   /**

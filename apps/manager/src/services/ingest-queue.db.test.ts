@@ -140,6 +140,23 @@ describe('IngestQueue', () => {
       expect(q.backlog).toBe(0);
     });
 
+    it('on a busy replica a batch of enoughRows goes at once', async () => {
+      const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 1000, lingerMs: 60_000, enoughRows: 5 });
+      const d = devices[1] as DeviceRow;
+      await q.submit(d, upload(d, 1)); // quiet: at once; now the replica is busy for lingerMs
+      const a = q.submit(d, upload(d, 4));
+      const sa = settled(a);
+      await tick();
+      expect(sa.done).toBe(false);
+      // 4 + 5 rows waiting: enough, though far from full
+      const out = await Promise.all([a, q.submit(d, upload(d, 5))]);
+      expect(out.map((o) => o.fresh.length)).toEqual([4, 5]);
+      expect(q.transactions).toBe(2);
+      // a single upload of enoughRows does not wait either
+      expect((await q.submit(d, upload(d, 6))).fresh).toHaveLength(6);
+      expect(q.transactions).toBe(3);
+    });
+
     it('on a busy replica a batch that is not full goes after lingerMs', async () => {
       const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 1000, lingerMs: 30 });
       const d = devices[0] as DeviceRow;

@@ -13,17 +13,23 @@ export interface IngestQueueOptions {
   /** results per transaction, at most (an upload is never split); @default 4000 */
   batchRows: number;
   /**
-   * On a busy replica, how long an upload waits for others to share its transaction, ms (a full batch
-   * goes at once). The replica counts as quiet, and an upload is written at once, when no transaction
-   * is being written and none ended within this time. @default 5
+   * On a busy replica, how long an upload waits for others to share its transaction, ms (a batch of
+   * `enoughRows` goes at once). The replica counts as quiet, and an upload is written at once, when no transaction
+   * is being written and none ended within this time. @default 20 (ADR 6)
    */
   lingerMs?: number;
+  /**
+   * A waiting batch with at least this many results goes at once, window or not: against it the fixed cost
+   * of a statement is small, and bulk uploads (spools drained after an outage) must not wait. @default 2000
+   */
+  enoughRows?: number;
 }
 
 export const DEFAULT_INGEST_QUEUE: IngestQueueOptions = {
   writers: 2,
   batchRows: 4000,
-  lingerMs: 5,
+  lingerMs: 20,
+  enoughRows: 2000,
 };
 
 /** What one upload stored: its new rows (duplicates of earlier uploads left out) and the alert changes they caused. */
@@ -88,10 +94,10 @@ export class IngestQueue {
   }
 
   /**
-   * Starts transactions while writers are free and uploads wait. On a busy replica a batch that is not
-   * full waits until its oldest upload is `lingerMs` old. Measured in `./rookery bench b1` (window off vs
-   * on, alternated): below saturation fewer transactions and less CPU per request, for a few ms more
-   * latency; at saturation batches form without it (ADR 6).
+   * Starts transactions while writers are free and uploads wait. On a busy replica a batch of fewer than
+   * `enoughRows` results waits until its oldest upload is `lingerMs` old. Measured in `./rookery bench b1`
+   * (window off, 5 ms and the default, alternated): fewer transactions and less CPU per request, for up
+   * to `lingerMs` more upload latency (ADR 6).
    */
   private pump(): void {
     while (this.writing < this.o.writers && this.queue.length) {
@@ -99,7 +105,8 @@ export class IngestQueue {
       const now = performance.now();
       const quiet = this.writing === 0 && now - this.lastEnd >= linger;
       const due = (this.queue[0] as Item).at + linger;
-      if (!quiet && this.queuedRows < this.o.batchRows && now < due) {
+      const enough = Math.min(this.o.enoughRows ?? this.o.batchRows, this.o.batchRows);
+      if (!quiet && this.queuedRows < enough && now < due) {
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
           this.pump();
