@@ -89,15 +89,17 @@ const KINDS: readonly Kind[] = ['upload', 'heartbeat', 'config'];
 /** One request of `kind` by device `d` (`n` numbers the upload's results). */
 function request(kind: Kind, d: BenchDevice, n: number): LoadRequest {
   const auth = { authorization: `Bearer ${d.credential}`, 'x-api-version': '1' };
-  if (kind === 'upload') return upload(d, n, BATCH);
+  if (kind === 'upload') return { ...upload(d, n, BATCH), kind };
   if (kind === 'heartbeat')
     return {
+      kind,
       method: 'POST',
       path: `/api/v1/enrollment/devices/${d.id}/heartbeat`,
       headers: auth,
       body: JSON.stringify({ agent_state: 'enrolled', config_version: 1, spool_backlog: 0 }),
     };
   return {
+    kind,
     method: 'GET',
     path: `/api/v1/enrollment/config?device_serial=${encodeURIComponent(d.serial)}`,
     headers: auth,
@@ -550,6 +552,9 @@ const passFail = (ok: boolean) => (ok ? 'pass' : 'FAIL');
 const busy = (s: MixStep) =>
   ((s.cpu.server + s.cpu.postgres + s.cpu.generator) * s.achieved) / (availableParallelism() * 1e4);
 const f1 = (n: number) => n.toFixed(1);
+/** A step's p99 per request kind, upload / heartbeat / config ("–" in runs before 2026-12-06, which did not keep it). */
+const byKind = (s: MixStep) =>
+  KINDS.map((k) => (s.p99ByKind?.[k] === undefined ? '–' : f1(s.p99ByKind[k]))).join(' / ');
 
 /** Markdown section for RESULTS.md. */
 /** The B1 section; `machine` as `machineLine()` printed it (re-rendering a stored run passes its own). */
@@ -571,9 +576,11 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
     '',
     'CPU columns: µs per answered request of the server, of every postgres process and of this generator',
     `during the step; "busy" = their sum × achieved req/s as % of the machine's ${availableParallelism()} cores.`,
+    'The p99 of each kind of request is kept from 2026-12-06 on: an upload is answered after its transaction',
+    "commits, and on a busy manager it first waits up to the group commit's collection window (ADR 6).",
     '',
-    '| server | offered req/s | sent | ok | errors (status: count) | achieved req/s | p50 ms | p99 ms | max ms | server µs | PostgreSQL µs | generator µs | busy % | step |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| server | offered req/s | sent | ok | errors (status: count) | achieved req/s | p50 ms | p99 ms | max ms | p99 ms upload / heartbeat / config | server µs | PostgreSQL µs | generator µs | busy % | step |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const [name, steps] of [
     ...(d.bareBefore ? ([['bare node:http, before', d.bareBefore]] as const) : []),
@@ -586,7 +593,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ');
       lines.push(
-        `| ${name} | ${s.offered} | ${s.sent} | ${s.ok} | ${s.errors}${errs ? ` (${errs})` : ''} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${ms(s.latency.max)} | ${s.cpu.server.toFixed(0)} | ${s.cpu.postgres.toFixed(0)} | ${s.cpu.generator.toFixed(0)} | ${busy(s).toFixed(0)} | ${stepCell(s)} |`,
+        `| ${name} | ${s.offered} | ${s.sent} | ${s.ok} | ${s.errors}${errs ? ` (${errs})` : ''} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${ms(s.latency.max)} | ${byKind(s)} | ${s.cpu.server.toFixed(0)} | ${s.cpu.postgres.toFixed(0)} | ${s.cpu.generator.toFixed(0)} | ${busy(s).toFixed(0)} | ${stepCell(s)} |`,
       );
     }
   }

@@ -149,7 +149,14 @@ export async function compare(args: string[]): Promise<void> {
             };
             rows.push(row);
             process.stderr.write(
-              `round ${round} ${side.name} ${rate} req/s: achieved ${row.achieved.toFixed(0)}, p99 ${row.p99.toFixed(1)} ms, ` +
+              `round ${round} ${side.name} ${rate} req/s: achieved ${row.achieved.toFixed(0)}, p99 ${row.p99.toFixed(1)} ms` +
+                `${
+                  s.p99ByKind
+                    ? ` (${Object.entries(s.p99ByKind)
+                        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+                        .join(', ')})`
+                    : ''
+                }, ` +
                 `manager ${row.manager.toFixed(1)} µs, PostgreSQL ${row.postgres.toFixed(1)} µs, generator ${row.generator.toFixed(1)} µs` +
                 `${s.errors ? `, errors ${JSON.stringify(s.statuses)}` : ''}\n`,
             );

@@ -8,6 +8,8 @@ export interface LoadRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** what kind of request this is; a step gives the p99 of each kind it saw (`p99ByKind`) */
+  kind?: string;
   /** called with the status and time of the answer (ms, performance.now()) */
   onDone?: (status: number, body: string) => void;
 }
@@ -21,6 +23,8 @@ export interface StepResult {
   /** completed 2xx per second over the step (first send to last answer) */
   achieved: number;
   latency: Summary;
+  /** p99 latency (ms) of each `LoadRequest.kind` sent, when the requests name one */
+  p99ByKind?: Record<string, number>;
 }
 
 /**
@@ -87,6 +91,7 @@ export async function openLoopStep(
   const total = Math.max(1, Math.round((rate * durationMs) / 1000));
   const interval = 1000 / rate;
   const latencies: number[] = [];
+  const byKind = new Map<string, number[]>();
   const statuses: Record<string, number> = {};
   let ok = 0;
   let lastDone = 0;
@@ -103,6 +108,11 @@ export async function openLoopStep(
           const end = performance.now();
           lastDone = Math.max(lastDone, end);
           latencies.push(end - scheduled);
+          if (r.kind !== undefined) {
+            const own = byKind.get(r.kind) ?? [];
+            own.push(end - scheduled);
+            byKind.set(r.kind, own);
+          }
           statuses[String(status)] = (statuses[String(status)] ?? 0) + 1;
           if (status >= 200 && status < 300) ok++;
           r.onDone?.(status, body);
@@ -114,7 +124,9 @@ export async function openLoopStep(
     await new Promise((res) => setTimeout(res, 1));
   }
   await Promise.all(pending);
-  return stepResult({ rate, total, ok, statuses, t0, lastDone, latencies });
+  const s = stepResult({ rate, total, ok, statuses, t0, lastDone, latencies });
+  if (byKind.size) s.p99ByKind = Object.fromEntries([...byKind].map(([k, v]) => [k, summarize(v).p99]));
+  return s;
 }
 
 /** A step's result from its counts: `t0` the first scheduled send, `lastDone` the last answer (ms). */
