@@ -10,6 +10,7 @@ import { cpuNow, cpuPer, ingestRate, mix, onlyKind } from './b1-ingest-mix.js';
 import { type BenchDb, createBenchDb, ROOT, startManagerChild } from './lib/bench-db.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { keepAliveAgent, openLoopStep } from './lib/open-loop.js';
+import { parsePromText, sampleValue } from './lib/prom-text.js';
 import { median } from './lib/stats.js';
 
 const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] [--rounds 3] [--step-ms 4000]
@@ -18,7 +19,8 @@ const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] 
   REF_A, REF_B: git commits (REF_B default: the working tree). Each round starts A's manager, then B's,
   each on its own fresh database and fleet of 200 devices, warms it up (2 s at 1000 req/s) and runs the
   mix open loop at each rate; prints CPU µs per answered request of the manager, of every postgres
-  process and of this generator, per round and as medians.
+  process and of this generator, per round and as medians. Each step's line also gives the p99 of each kind
+  of request and the manager's event-loop delay during the step (p99 and max, from its /metrics).
   --kind rows: B1's row-ingest phase instead (100 000 results in uploads of 500, 8 in flight; no rates):
   rows/s and CPU µs per stored row.
   --node-args-a, --node-args-b: node flags for that side's manager (default BENCH_MANAGER_NODE_ARGS), e.g.
@@ -50,6 +52,17 @@ interface Row {
 }
 
 /** A detached worktree of `ref` sharing this checkout's node_modules (root and workspaces). */
+/**
+ * The manager's event-loop delay since its last scrape, ms (prom-client's monitorEventLoopDelay gauges, 10-ms
+ * resolution): a stall of the manager's own loop shows here; one of this generator or of the machine alone does not.
+ */
+async function loopDelay(base: string): Promise<{ p99: number; max: number }> {
+  const samples = parsePromText(await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
+  const ms = (name: string) =>
+    (sampleValue(samples, `rookery_manager_nodejs_eventloop_lag_${name}_seconds`) ?? Number.NaN) * 1000;
+  return { p99: ms('p99'), max: ms('max') };
+}
+
 function worktree(ref: string, dir: string): string {
   execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', '--quiet', dir, ref], { stdio: 'inherit' });
   const { workspaces } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
@@ -134,9 +147,11 @@ export async function compare(args: string[]): Promise<void> {
           const make = kind === 'mix' ? mix(side.devices) : onlyKind(kind as 'upload', side.devices);
           await openLoopStep(m.url, agent, 1000, 2000, make); // warm-up: JIT, pools, caches
           for (const rate of rates) {
+            await loopDelay(m.url); // starts the manager's delay histogram afresh (prom-client resets it per scrape)
             const c0 = cpuNow(m.pid);
             const s = await openLoopStep(m.url, agent, rate, stepMs, make);
             const cpu = cpuPer(c0, cpuNow(m.pid), s.ok);
+            const delay = await loopDelay(m.url);
             const row: Row = {
               side: side.name,
               round,
@@ -157,7 +172,8 @@ export async function compare(args: string[]): Promise<void> {
                         .join(', ')})`
                     : ''
                 }, ` +
-                `manager ${row.manager.toFixed(1)} µs, PostgreSQL ${row.postgres.toFixed(1)} µs, generator ${row.generator.toFixed(1)} µs` +
+                `manager ${row.manager.toFixed(1)} µs, PostgreSQL ${row.postgres.toFixed(1)} µs, generator ${row.generator.toFixed(1)} µs, ` +
+                `manager event-loop delay p99 ${delay.p99.toFixed(0)} ms, max ${delay.max.toFixed(0)} ms` +
                 `${s.errors ? `, errors ${JSON.stringify(s.statuses)}` : ''}\n`,
             );
           }
