@@ -20,7 +20,7 @@ import {
   stepPasses,
   sustainedRate,
 } from './lib/open-loop.js';
-import { parsePromText, sampleValue } from './lib/prom-text.js';
+import { parsePromText, type Sample, sampleValue } from './lib/prom-text.js';
 import { machineLine, publish } from './lib/results.js';
 import { median, ms, summarize } from './lib/stats.js';
 
@@ -344,9 +344,13 @@ export interface WindowStep {
   xactsPerUpload: number;
 }
 
+/** The manager's /metrics, parsed. */
+export async function scrapeMetrics(base: string): Promise<Sample[]> {
+  return parsePromText(await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
+}
+
 async function ingestTransactions(base: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  return sampleValue(parsePromText(text), 'rookery_ingest_transactions_total') ?? Number.NaN;
+  return sampleValue(await scrapeMetrics(base), 'rookery_ingest_transactions_total') ?? Number.NaN;
 }
 
 /**

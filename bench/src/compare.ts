@@ -6,11 +6,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuNow, cpuPer, ingestRate, mix, onlyKind } from './b1-ingest-mix.js';
+import { cpuNow, cpuPer, ingestRate, mix, onlyKind, scrapeMetrics } from './b1-ingest-mix.js';
 import { type BenchDb, createBenchDb, ROOT, startManagerChild } from './lib/bench-db.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { keepAliveAgent, openLoopStep } from './lib/open-loop.js';
-import { parsePromText, sampleValue } from './lib/prom-text.js';
+import { sampleValue } from './lib/prom-text.js';
 import { median } from './lib/stats.js';
 
 const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] [--rounds 3] [--step-ms 4000]
@@ -51,18 +51,26 @@ interface Row {
   generator: number;
 }
 
-/** A detached worktree of `ref` sharing this checkout's node_modules (root and workspaces). */
 /**
  * The manager's event-loop delay since its last scrape, ms (prom-client's monitorEventLoopDelay gauges, 10-ms
  * resolution): a stall of the manager's own loop shows here; one of this generator or of the machine alone does not.
  */
 async function loopDelay(base: string): Promise<{ p99: number; max: number }> {
-  const samples = parsePromText(await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
+  const samples = await scrapeMetrics(base);
   const ms = (name: string) =>
     (sampleValue(samples, `rookery_manager_nodejs_eventloop_lag_${name}_seconds`) ?? Number.NaN) * 1000;
   return { p99: ms('p99'), max: ms('max') };
 }
 
+/** A step's p99 per kind of request, as " (upload 82.2, heartbeat 37.4, …)"; empty when the requests named none. */
+const kindsText = (p99ByKind: Record<string, number> | undefined) =>
+  p99ByKind
+    ? ` (${Object.entries(p99ByKind)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')})`
+    : '';
+
+/** A detached worktree of `ref` sharing this checkout's node_modules (root and workspaces). */
 function worktree(ref: string, dir: string): string {
   execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', '--quiet', dir, ref], { stdio: 'inherit' });
   const { workspaces } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
@@ -164,14 +172,7 @@ export async function compare(args: string[]): Promise<void> {
             };
             rows.push(row);
             process.stderr.write(
-              `round ${round} ${side.name} ${rate} req/s: achieved ${row.achieved.toFixed(0)}, p99 ${row.p99.toFixed(1)} ms` +
-                `${
-                  s.p99ByKind
-                    ? ` (${Object.entries(s.p99ByKind)
-                        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-                        .join(', ')})`
-                    : ''
-                }, ` +
+              `round ${round} ${side.name} ${rate} req/s: achieved ${row.achieved.toFixed(0)}, p99 ${row.p99.toFixed(1)} ms${kindsText(s.p99ByKind)}, ` +
                 `manager ${row.manager.toFixed(1)} µs, PostgreSQL ${row.postgres.toFixed(1)} µs, generator ${row.generator.toFixed(1)} µs, ` +
                 `manager event-loop delay p99 ${delay.p99.toFixed(0)} ms, max ${delay.max.toFixed(0)} ms` +
                 `${s.errors ? `, errors ${JSON.stringify(s.statuses)}` : ''}\n`,

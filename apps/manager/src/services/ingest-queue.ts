@@ -60,11 +60,16 @@ export class IngestQueue {
   private transactionCount = 0;
   private singleStatementCount = 0;
 
+  /** results at which a waiting batch goes at once (`enoughRows`, never above `batchRows`) */
+  private readonly enough: number;
+
   constructor(
     private readonly db: Db,
     private readonly alerts: AlertService | undefined,
     private readonly o: IngestQueueOptions = DEFAULT_INGEST_QUEUE,
-  ) {}
+  ) {
+    this.enough = Math.min(o.enoughRows ?? o.batchRows, o.batchRows);
+  }
 
   /** Results waiting for a transaction (not counting those being written). */
   get backlog(): number {
@@ -105,8 +110,7 @@ export class IngestQueue {
       const now = performance.now();
       const quiet = this.writing === 0 && now - this.lastEnd >= linger;
       const due = (this.queue[0] as Item).at + linger;
-      const enough = Math.min(this.o.enoughRows ?? this.o.batchRows, this.o.batchRows);
-      if (!quiet && this.queuedRows < enough && now < due) {
+      if (!quiet && this.queuedRows < this.enough && now < due) {
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
           this.pump();
