@@ -2,11 +2,12 @@
 // `--workers N` any worker answers for all: per-process series are summed across the workers (prom-client's
 // cluster aggregation), and the gauges read from the database are taken once (`aggregator: 'first'`).
 import { sql } from 'kysely';
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { AppError } from '../../domain/errors.js';
 import { clusterMetrics, inWorker } from '../../cluster.js';
 import type { Deps } from '../deps.js';
 import type { App } from '../app.js';
+import { RequestDurations } from '../request-durations.js';
 
 /** Every worker's metrics, summed by the primary; 503 when it cannot collect them (a worker hung). */
 const workersMetrics = () =>
@@ -25,13 +26,12 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
   const registry = new Registry();
   if (inWorker()) AggregatorRegistry.setRegistries([registry]);
   collectDefaultMetrics({ register: registry, prefix: 'rookery_manager_' });
-  const duration = new Histogram({
-    name: 'rookery_http_request_duration_seconds',
-    help: 'HTTP request duration by route and status class',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
+  const duration = new RequestDurations(
+    'rookery_http_request_duration_seconds',
+    'HTTP request duration by route and status class',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
+  registry.registerMetric(duration.asMetric());
   // fleet gauges: one aggregate query per scrape, labels bounded (status, level)
   new Gauge({
     name: 'rookery_devices',
@@ -95,6 +95,10 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
       },
     });
   };
+  /** Counters of the request path kept as plain numbers (the cost of prom-client's per-call work: see RequestDurations). */
+  let uploadedResults = 0;
+  let storedResults = 0;
+  const agentPathRequests = new Map<string, number>();
   totalOf(
     'rookery_ingest_transactions_total',
     'Transactions this replica ran to store uploads (group commit: several uploads share one)',
@@ -182,23 +186,19 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
   );
   perTarget('rookery_probe_target_ok_ratio', 'Share of agents whose latest probe of the target succeeded', (r) => r.ok);
   perTarget('rookery_probe_target_latency_ms', 'Mean latest latency of the target across agents, ms', (r) => r.lat);
-  const stored = new Counter({
-    name: 'rookery_results_stored_total',
-    help: 'Results stored by this replica',
-    registers: [registry],
-  });
-  const uploaded = new Counter({
-    name: 'rookery_results_uploaded_total',
-    help: 'Results received by this replica (including duplicates)',
-    registers: [registry],
-  });
+  totalOf('rookery_results_stored_total', 'Results stored by this replica', () => storedResults);
+  totalOf(
+    'rookery_results_uploaded_total',
+    'Results received by this replica (including duplicates)',
+    () => uploadedResults,
+  );
   const countUpload = (received: number, n: number) => {
-    uploaded.inc(received);
-    stored.inc(n);
+    uploadedResults += received;
+    storedResults += n;
   };
   // route pattern, not the raw URL, keeps label cardinality bounded
   const observe = (method: string, route: string, status: number, seconds: number) =>
-    duration.labels(method, route, `${Math.floor(status / 100)}xx`).observe(seconds);
+    duration.observe(duration.of(method, route, status), seconds);
   app.addHook('onResponse', async (req, reply) => {
     if (req.routeOptions.url === '/api/v1/results/upload' && reply.statusCode === 200) {
       const body = req.body as { results?: unknown[] } | undefined;
@@ -208,14 +208,21 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
   app.addHook('onResponse', async (req, reply) => {
     observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
-  const agentPath = new Counter({
+  const counted = new Map<string, number>();
+  new Counter({
     name: 'rookery_http_agent_path_requests_total',
     help: 'Agent requests answered before Fastify (ADR 9), by route',
     labelNames: ['route'] as const,
     registers: [registry],
+    collect() {
+      for (const [route, n] of agentPathRequests) {
+        this.labels(route).inc(n - (counted.get(route) ?? 0));
+        counted.set(route, n);
+      }
+    },
   });
   const observeAgentPath = (method: string, route: string, status: number, seconds: number) => {
-    agentPath.labels(route).inc();
+    agentPathRequests.set(route, (agentPathRequests.get(route) ?? 0) + 1);
     observe(method, route, status, seconds);
   };
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) =>
