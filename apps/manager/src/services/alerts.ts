@@ -98,16 +98,16 @@ export class AlertService {
   }
 
   /**
-   * The series whose machines a batch of results may move, in the order their rows must be locked
-   * (device numerically, then kind and target bytewise): pass to `storeResults`.
+   * The series whose machines a batch of results may move, each once, in no particular order: pass to
+   * `storeResults`, whose statement locks their rows in the one fixed order (its ORDER BY under FOR UPDATE).
    */
   static seriesOf(rows: readonly { device_id: string; kind: string; target: string }[]): SeriesKey[] {
-    const m = new Map<string, Machine>();
+    const m = new Map<string, SeriesKey>();
     for (const r of rows) {
-      const k = { deviceId: r.device_id, kind: r.kind, target: r.target, metric: '' };
-      m.set(machineKey(k), k);
+      const key = `${r.device_id}\u0000${r.kind}\u0000${r.target}`;
+      if (!m.has(key)) m.set(key, { device_id: r.device_id, kind: r.kind, target: r.target });
     }
-    return [...m.values()].sort(byMachine).map((k) => ({ device_id: k.deviceId, kind: k.kind, target: k.target }));
+    return [...m.values()];
   }
 
   /**

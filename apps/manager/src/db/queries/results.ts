@@ -136,7 +136,17 @@ export async function storeResults(
       SELECT a.device_id, a.kind, a.target, a.metric, a.state, a.pending, a.pending_count FROM alert_states a
       -- after the watermark's lock, never before: no row lock held while waiting for it
       WHERE (SELECT w FROM wm) IS NOT NULL AND (a.device_id, a.kind, a.target) IN (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(series)}::jsonb) AS s(device_id bigint, kind text, target text))
+        SELECT * FROM unnest(${binaryArray(
+          'int8',
+          series.map((x) => x.device_id),
+        )}::bigint[],
+          ${binaryArray(
+            'text',
+            series.map((x) => x.kind),
+          )}::text[], ${binaryArray(
+            'text',
+            series.map((x) => x.target),
+          )}::text[]))
         ${o.alone ? sql`AND NOT (a.state = 'ok' AND a.pending = 'ok')` : sql``}
       ORDER BY a.device_id, a.kind COLLATE "C", a.target COLLATE "C", a.metric COLLATE "C"
       FOR UPDATE
