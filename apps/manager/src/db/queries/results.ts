@@ -298,14 +298,17 @@ export interface CoarseWatermarks {
  * Locks the `hour_folded` and `day_folded` watermarks, always in that order (day first), shared (without
  * waiting) or exclusively, and reads them. A fold that writes hour and day rows holds them shared, so the
  * periods are not summed from the finer rows under it (`foldCoarseBatch` holds them exclusively).
- * @throws lock_not_available (55P03) when `share` finds them held exclusively
+ * @returns null when `share` finds either held exclusively (`SKIP LOCKED` leaves it out: no error, whose
+ *   stack trace the driver would build for an expected outcome)
  */
-async function lockCoarse(tx: Db, mode: 'share' | 'update'): Promise<CoarseWatermarks> {
+async function lockCoarse(tx: Db, mode: 'share' | 'update'): Promise<CoarseWatermarks | null> {
   const r = await sql<{ name: string; at: string }>`
     SELECT name, at::text AS at FROM rollup_watermarks WHERE name IN ('day_folded', 'hour_folded')
-    ORDER BY name FOR ${sql.raw(mode === 'share' ? 'SHARE NOWAIT' : 'UPDATE')}`.execute(tx);
-  const at = (n: string) => r.rows.find((x) => x.name === n)?.at as string;
-  return { hour: at('hour_folded'), day: at('day_folded') };
+    ORDER BY name FOR ${sql.raw(mode === 'share' ? 'SHARE SKIP LOCKED' : 'UPDATE')}`.execute(tx);
+  const at = (n: string) => r.rows.find((x) => x.name === n)?.at;
+  const hour = at('hour_folded');
+  const day = at('day_folded');
+  return hour === undefined || day === undefined ? null : { hour, day };
 }
 
 /**
@@ -319,10 +322,7 @@ async function lockCoarse(tx: Db, mode: 'share' | 'update'): Promise<CoarseWater
  */
 export async function foldPendingBatch(db: Db, limit: number): Promise<number | null> {
   return db.transaction().execute(async (tx) => {
-    const coarse = await lockCoarse(tx, 'share').catch((err: unknown) => {
-      if ((err as { code?: string }).code === '55P03') return null;
-      throw err;
-    });
+    const coarse = await lockCoarse(tx, 'share');
     if (!coarse) return null;
     const r = await sql<{ n: number }>`
       WITH src AS (
@@ -440,6 +440,8 @@ export interface CoarseFold {
 export async function foldCoarseBatch(db: Db): Promise<CoarseFold | null> {
   return db.transaction().execute(async (tx) => {
     const locked = await lockCoarse(tx, 'update');
+    // FOR UPDATE waits for both rows, which migration 0013 created
+    if (!locked) throw new Error('the hour_folded and day_folded watermarks are missing');
     const next = (
       await sql<{ granularity: 'hour' | 'day'; a: string | null; b: string }>`
         WITH w AS (
