@@ -117,6 +117,19 @@ export async function storeResults(
   o: { dedupe?: boolean; alone?: boolean } = {},
 ): Promise<{ ids: string[]; states: AlertStateRow[]; refused: boolean }> {
   const c = rowColumns(rows);
+  // the series as three columns, like the rows (a JSON document cost a stringify here and a parse there)
+  const seriesIds = binaryArray(
+    'int8',
+    series.map((x) => x.device_id),
+  );
+  const seriesKinds = binaryArray(
+    'text',
+    series.map((x) => x.kind),
+  );
+  const seriesTargets = binaryArray(
+    'text',
+    series.map((x) => x.target),
+  );
   const input = sql`unnest(${c[0]}::uuid[], ${c[1]}::bigint[], ${c[2]}::bigint[], ${c[3]}::text[], ${c[4]}::text[],
     ${c[5]}::timestamptz[], ${c[6]}::float8[], ${c[7]}::bool[], ${c[8]}::text[], ${c[9]}::text[], ${c[10]}::float8[],
     ${c[11]}::float8[], ${c[12]}::float8[], ${c[13]}::json[])`;
@@ -136,17 +149,7 @@ export async function storeResults(
       SELECT a.device_id, a.kind, a.target, a.metric, a.state, a.pending, a.pending_count FROM alert_states a
       -- after the watermark's lock, never before: no row lock held while waiting for it
       WHERE (SELECT w FROM wm) IS NOT NULL AND (a.device_id, a.kind, a.target) IN (
-        SELECT * FROM unnest(${binaryArray(
-          'int8',
-          series.map((x) => x.device_id),
-        )}::bigint[],
-          ${binaryArray(
-            'text',
-            series.map((x) => x.kind),
-          )}::text[], ${binaryArray(
-            'text',
-            series.map((x) => x.target),
-          )}::text[]))
+        SELECT * FROM unnest(${seriesIds}::bigint[], ${seriesKinds}::text[], ${seriesTargets}::text[]))
         ${o.alone ? sql`AND NOT (a.state = 'ok' AND a.pending = 'ok')` : sql``}
       ORDER BY a.device_id, a.kind COLLATE "C", a.target COLLATE "C", a.metric COLLATE "C"
       FOR UPDATE
