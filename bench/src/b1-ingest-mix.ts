@@ -562,7 +562,6 @@ const f1 = (n: number) => n.toFixed(1);
 const byKind = (s: MixStep) =>
   KINDS.map((k) => (s.p99ByKind?.[k] === undefined ? '–' : f1(s.p99ByKind[k]))).join(' / ');
 
-/** Markdown section for RESULTS.md. */
 /** The B1 section; `machine` as `machineLine()` printed it (re-rendering a stored run passes its own). */
 export function b1Markdown(d: B1Data, command: string, machine = machineLine()): string {
   const lines = [

@@ -44,7 +44,9 @@ interface Machine {
   metric: string;
 }
 
-const machineKey = (m: Machine) => `${m.deviceId}\u0000${m.kind}\u0000${m.target}\u0000${m.metric}`;
+/** A series' key: device, kind and target, each ended by NUL. A machine's key is its series' key and its metric. */
+const seriesKey = (deviceId: string, kind: string, target: string) => `${deviceId}\u0000${kind}\u0000${target}\u0000`;
+const machineKey = (m: Machine) => seriesKey(m.deviceId, m.kind, m.target) + m.metric;
 
 /** device (numerically), then kind, target, metric (bytewise, as COLLATE "C" in SQL). */
 function byMachine(a: Machine, b: Machine): number {
@@ -104,7 +106,7 @@ export class AlertService {
   static seriesOf(rows: readonly { device_id: string; kind: string; target: string }[]): SeriesKey[] {
     const m = new Map<string, SeriesKey>();
     for (const r of rows) {
-      const key = `${r.device_id}\u0000${r.kind}\u0000${r.target}`;
+      const key = seriesKey(r.device_id, r.kind, r.target);
       if (!m.has(key)) m.set(key, { device_id: r.device_id, kind: r.kind, target: r.target });
     }
     return [...m.values()];
@@ -151,7 +153,7 @@ export class AlertService {
     const bySeries = new Map<string, { device: DeviceRow; rows: { r: ResultRowIn; item: number }[] }>();
     items.forEach(({ device, rows }, item) => {
       for (const r of rows) {
-        const key = `${device.id}\u0000${r.kind}\u0000${r.target}\u0000`;
+        const key = seriesKey(device.id, r.kind, r.target);
         const s = bySeries.get(key);
         if (s) s.rows.push({ r, item });
         else bySeries.set(key, { device, rows: [{ r, item }] });

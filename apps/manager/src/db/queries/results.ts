@@ -304,6 +304,8 @@ export interface CoarseWatermarks {
  * @returns null when `share` finds either held exclusively (`SKIP LOCKED` leaves it out: no error, whose
  *   stack trace the driver would build for an expected outcome)
  */
+async function lockCoarse(tx: Db, mode: 'share'): Promise<CoarseWatermarks | null>;
+async function lockCoarse(tx: Db, mode: 'update'): Promise<CoarseWatermarks>;
 async function lockCoarse(tx: Db, mode: 'share' | 'update'): Promise<CoarseWatermarks | null> {
   const r = await sql<{ name: string; at: string }>`
     SELECT name, at::text AS at FROM rollup_watermarks WHERE name IN ('day_folded', 'hour_folded')
@@ -311,7 +313,10 @@ async function lockCoarse(tx: Db, mode: 'share' | 'update'): Promise<CoarseWater
   const at = (n: string) => r.rows.find((x) => x.name === n)?.at;
   const hour = at('hour_folded');
   const day = at('day_folded');
-  return hour === undefined || day === undefined ? null : { hour, day };
+  if (hour !== undefined && day !== undefined) return { hour, day };
+  // FOR UPDATE waits for both rows, which migration 0013 created
+  if (mode === 'update') throw new Error('the hour_folded and day_folded watermarks are missing');
+  return null;
 }
 
 /**
@@ -443,8 +448,6 @@ export interface CoarseFold {
 export async function foldCoarseBatch(db: Db): Promise<CoarseFold | null> {
   return db.transaction().execute(async (tx) => {
     const locked = await lockCoarse(tx, 'update');
-    // FOR UPDATE waits for both rows, which migration 0013 created
-    if (!locked) throw new Error('the hour_folded and day_folded watermarks are missing');
     const next = (
       await sql<{ granularity: 'hour' | 'day'; a: string | null; b: string }>`
         WITH w AS (

@@ -95,10 +95,22 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
       },
     });
   };
-  /** Counters of the request path kept as plain numbers (the cost of prom-client's per-call work: see RequestDurations). */
-  let uploadedResults = 0;
-  let storedResults = 0;
-  const agentPathRequests = new Map<string, number>();
+  /** The same per value of one label: `read` gives each value's running total. */
+  const totalsBy = (name: string, help: string, label: string, read: () => ReadonlyMap<string, number>) => {
+    const counted = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect() {
+        for (const [value, n] of read()) {
+          this.labels(value).inc(n - (counted.get(value) ?? 0));
+          counted.set(value, n);
+        }
+      },
+    });
+  };
   totalOf(
     'rookery_ingest_transactions_total',
     'Transactions this replica ran to store uploads (group commit: several uploads share one)',
@@ -186,6 +198,9 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
   );
   perTarget('rookery_probe_target_ok_ratio', 'Share of agents whose latest probe of the target succeeded', (r) => r.ok);
   perTarget('rookery_probe_target_latency_ms', 'Mean latest latency of the target across agents, ms', (r) => r.lat);
+  // counters of the request path are plain numbers, read at each scrape (prom-client's per-call cost: RequestDurations)
+  let uploadedResults = 0;
+  let storedResults = 0;
   totalOf('rookery_results_stored_total', 'Results stored by this replica', () => storedResults);
   totalOf(
     'rookery_results_uploaded_total',
@@ -208,19 +223,13 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
   app.addHook('onResponse', async (req, reply) => {
     observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
-  const counted = new Map<string, number>();
-  new Counter({
-    name: 'rookery_http_agent_path_requests_total',
-    help: 'Agent requests answered before Fastify (ADR 9), by route',
-    labelNames: ['route'] as const,
-    registers: [registry],
-    collect() {
-      for (const [route, n] of agentPathRequests) {
-        this.labels(route).inc(n - (counted.get(route) ?? 0));
-        counted.set(route, n);
-      }
-    },
-  });
+  const agentPathRequests = new Map<string, number>();
+  totalsBy(
+    'rookery_http_agent_path_requests_total',
+    'Agent requests answered before Fastify (ADR 9), by route',
+    'route',
+    () => agentPathRequests,
+  );
   const observeAgentPath = (method: string, route: string, status: number, seconds: number) => {
     agentPathRequests.set(route, (agentPathRequests.get(route) ?? 0) + 1);
     observe(method, route, status, seconds);
