@@ -694,6 +694,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
       `with nothing idle. The generator itself used ${us(near.cpu.generator)} µs per request at the bare server's ${near.offered} req/s step,`,
       `which leaves at most ${us(budget - near.cpu.generator)} µs for the manager and PostgreSQL together — at 100 % CPU, where no p99 stays`,
       `under 100 ms. At the manager's last passing step they used ${us(top.cpu.server + top.cpu.postgres)} µs (${us(top.cpu.server)} + ${us(top.cpu.postgres)}).`,
+      'ADR 13 (docs/adr/0013-b1-request-budget.md) sets this against what the bare server itself costs.',
     );
   }
   // why: the generator is one Node process; when it fills its core the reference measures the generator, not the server
