@@ -9,6 +9,7 @@ import {
   type CoarseFold,
   foldCoarseBatch,
   type IngestRow,
+  batchSeries,
   storeResults,
 } from '../../apps/manager/src/db/queries/results.js';
 import type { Db } from '../../apps/manager/src/db/database.js';
@@ -67,7 +68,10 @@ async function measure(): Promise<FoldData> {
     const pid = Number((await sql<{ p: number }>`SELECT pg_backend_pid() AS p`.execute(h.db)).rows[0]?.p);
     const store = async (rows: IngestRow[]) => {
       for (let i = 0; i < rows.length; i += 4000)
-        await h.db.transaction().execute((tx) => storeResults(tx, rows.slice(i, i + 4000), []));
+        await h.db.transaction().execute((tx) => {
+          const batch = rows.slice(i, i + 4000);
+          return storeResults(tx, batch, batchSeries(batch));
+        });
     };
     const cpuOf = async (f: () => Promise<unknown>) => {
       const c0 = processCpu(pid).ownMs;

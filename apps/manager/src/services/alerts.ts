@@ -2,7 +2,7 @@
 // webhook deliveries queued in the same transaction.
 import { sql } from 'kysely';
 import type { DeviceRow } from '../db/queries/devices.js';
-import type { AlertStateRow, ResultRowIn, SeriesKey } from '../db/queries/results.js';
+import { type AlertStateRow, type ResultRowIn, seriesKey } from '../db/queries/results.js';
 import type { Db } from '../db/database.js';
 import {
   type AlertMetric,
@@ -44,8 +44,7 @@ interface Machine {
   metric: string;
 }
 
-/** A series' key: device, kind and target, each ended by NUL. A machine's key is its series' key and its metric. */
-const seriesKey = (deviceId: string, kind: string, target: string) => `${deviceId}\u0000${kind}\u0000${target}\u0000`;
+/** A machine's key: its series' key (`seriesKey`) and its metric. */
 const machineKey = (m: Machine) => seriesKey(m.deviceId, m.kind, m.target) + m.metric;
 
 /** device (numerically), then kind, target, metric (bytewise, as COLLATE "C" in SQL). */
@@ -97,19 +96,6 @@ export class AlertService {
     if (this.cache.size > 100_000) this.cache.clear();
     this.cache.set(device.id, { at: Date.now(), t });
     return t;
-  }
-
-  /**
-   * The series whose machines a batch of results may move, each once, in no particular order: pass to
-   * `storeResults`, whose statement locks their rows in the one fixed order (its ORDER BY under FOR UPDATE).
-   */
-  static seriesOf(rows: readonly { device_id: string; kind: string; target: string }[]): SeriesKey[] {
-    const m = new Map<string, SeriesKey>();
-    for (const r of rows) {
-      const key = seriesKey(r.device_id, r.kind, r.target);
-      if (!m.has(key)) m.set(key, { device_id: r.device_id, kind: r.kind, target: r.target });
-    }
-    return [...m.values()];
   }
 
   /**

@@ -3,9 +3,15 @@
 // alert machines), and each upload is answered once that transaction has committed. Busy replicas write
 // fewer, larger statements instead of queueing many small ones; a quiet replica writes each upload at once.
 import type { DeviceRow } from '../db/queries/devices.js';
-import { type IngestRow, isDuplicateResult, type ResultRowIn, storeResults } from '../db/queries/results.js';
+import {
+  batchSeries,
+  type IngestRow,
+  isDuplicateResult,
+  type ResultRowIn,
+  storeResults,
+} from '../db/queries/results.js';
 import type { Db } from '../db/database.js';
-import { type AlertEvent, AlertService } from './alerts.js';
+import type { AlertEvent, AlertService } from './alerts.js';
 
 export interface IngestQueueOptions {
   /** transactions writing at once; @default 2 (one in PostgreSQL while the next is prepared) */
@@ -171,7 +177,7 @@ export class IngestQueue {
    */
   private async store(batch: Item[], dedupe: boolean): Promise<Stored[]> {
     const all = batch.length === 1 ? (batch[0] as Item).rows : batch.flatMap((it) => it.rows);
-    const series = AlertService.seriesOf(all);
+    const series = batchSeries(all);
     if (!this.alerts || (await this.alerts.leavesQuiet(batch))) {
       const r = await storeResults(this.db, all, series, { dedupe, alone: true });
       if (!r.refused) {

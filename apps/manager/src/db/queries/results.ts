@@ -47,11 +47,41 @@ export interface SeriesKey {
   target: string;
 }
 
+/** A series of a batch, with the index in the batch of its newest row (the one `result_latest` takes). */
+export interface BatchSeries extends SeriesKey {
+  newest: number;
+}
+
+/** A series' key: device, kind and target, each ended by NUL. */
+export const seriesKey = (deviceId: string, kind: string, target: string) =>
+  `${deviceId}\u0000${kind}\u0000${target}\u0000`;
+
+/**
+ * The series of a batch of rows, each once, in no particular order, each with its newest row (of equal
+ * start times, the last). Start times compare as text: ingest keeps them in `Date#toISOString`'s form
+ * (`canonicalTime`), 24 characters for every year it accepts. Pass to `storeResults`, whose statement locks
+ * the series' alert machines in one fixed order (its ORDER BY under FOR UPDATE) and updates latest-per-series
+ * from the newest rows without sorting the batch.
+ */
+export function batchSeries(rows: readonly IngestRow[]): BatchSeries[] {
+  const m = new Map<string, BatchSeries>();
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as IngestRow;
+    const key = seriesKey(r.device_id, r.kind, r.target);
+    const s = m.get(key);
+    if (s === undefined) m.set(key, { device_id: r.device_id, kind: r.kind, target: r.target, newest: i });
+    else if (r.started_at >= (rows[s.newest] as IngestRow).started_at) s.newest = i;
+  }
+  return [...m.values()];
+}
+
 /** Columns of `results` that ingest writes, in `rowColumns` order. */
 const COLUMNS =
   'id, device_id, ou_id, kind, target, started_at, duration_ms, ok, error_code, error_message, latency_ms, jitter_ms, loss_pct, metrics';
 /** What latest and the rollup queue read of a stored row. */
 const RETURNED = 'id, device_id, ou_id, kind, target, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct';
+/** What latest-per-series takes of a stored row. */
+const LATEST = 'device_id, kind, target, ou_id, id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct';
 
 /**
  * The rows as one array per column for `unnest`: binary arrays (db/pg-binary.ts) for all but the start
@@ -97,6 +127,8 @@ export function isDuplicateResult(err: unknown): boolean {
  *   them `queued` (the others are summed from their slice, `foldSliceBatch`);
  * - locks and returns the alert machines of `series`, in one fixed order.
  *
+ * `series` must be `batchSeries(rows)`: latest-per-series takes each series' newest row from it.
+ *
  * Two forms. Without `dedupe` (the common case) every row must be new: a row stored before fails the
  * statement with a unique violation (`isDuplicateResult`), which aborts the transaction; run it again
  * with `dedupe`, which skips rows already stored (same id and started_at) and returns the ids it did
@@ -113,10 +145,14 @@ export function isDuplicateResult(err: unknown): boolean {
 export async function storeResults(
   db: Db,
   rows: readonly IngestRow[],
-  series: readonly SeriesKey[],
+  series: readonly BatchSeries[],
   o: { dedupe?: boolean; alone?: boolean } = {},
 ): Promise<{ ids: string[]; states: AlertStateRow[]; refused: boolean }> {
   const c = rowColumns(rows);
+  // each series' newest row, flagged: PostgreSQL sorted the whole batch for DISTINCT ON before (about
+  // 1.1 µs of its CPU a row in batches of 4000, 0.4 µs in batches of 320)
+  const newest = new Array<boolean>(rows.length).fill(false);
+  for (const x of series) newest[x.newest] = true;
   // the series as three columns, like the rows (a JSON document cost a stringify here and a parse there)
   const seriesIds = binaryArray(
     'int8',
@@ -132,17 +168,21 @@ export async function storeResults(
   );
   const input = sql`unnest(${c[0]}::uuid[], ${c[1]}::bigint[], ${c[2]}::bigint[], ${c[3]}::text[], ${c[4]}::text[],
     ${c[5]}::timestamptz[], ${c[6]}::float8[], ${c[7]}::bool[], ${c[8]}::text[], ${c[9]}::text[], ${c[10]}::float8[],
-    ${c[11]}::float8[], ${c[12]}::float8[], ${c[13]}::json[])`;
-  const insert = sql`INSERT INTO results (${sql.raw(COLUMNS)}, queued)`;
+    ${c[11]}::float8[], ${c[12]}::float8[], ${c[13]}::json[], ${binaryArray('bool', newest)}::bool[])`;
+  const insert = sql`INSERT INTO results (${sql.raw(COLUMNS)}, queued) SELECT ${sql.raw(COLUMNS)}, queued`;
   // a row is queued for the rollups when its slice is closed already (ADR 6); alone, only while no machine
   // of the batch's series is astir
-  const source = sql`SELECT v.*, v.started_at < (SELECT w FROM wm) AS queued FROM ${input} AS v(${sql.raw(COLUMNS)})
+  const source = sql`SELECT v.*, v.started_at < (SELECT w FROM wm) AS queued FROM ${input} AS v(${sql.raw(COLUMNS)}, newest)
     ${o.alone ? sql`WHERE NOT EXISTS (SELECT FROM st)` : sql``}`;
-  // `fresh`: the rows this statement stores, for latest and the rollup queue
+  // `fresh`: the rows this statement stores, for latest and the rollup queue. With `dedupe` a series' newest
+  // row may have been stored before (and then applied to latest), so latest takes the newest of what is stored.
   const fresh = o.dedupe
-    ? sql`fresh AS (${insert} ${source} ON CONFLICT DO NOTHING RETURNING ${sql.raw(RETURNED)}, queued),`
+    ? sql`fresh AS (${insert} FROM (${source}) AS s ON CONFLICT DO NOTHING RETURNING ${sql.raw(RETURNED)}, queued),`
     : sql`fresh AS MATERIALIZED (${source}),
-      ins AS (${insert} SELECT * FROM fresh),`;
+      ins AS (${insert} FROM fresh),`;
+  const latest = o.dedupe
+    ? sql`SELECT DISTINCT ON (device_id, kind, target) ${sql.raw(LATEST)} FROM fresh ORDER BY device_id, kind, target, started_at DESC`
+    : sql`SELECT ${sql.raw(LATEST)} FROM fresh WHERE newest`;
   const r = await sql<{ ids: string[] | null; states: AlertStateRow[] }>`${sql.raw(PREPARED)}
     WITH wm AS MATERIALIZED (SELECT rk_rollup_closed_until() AS w),
     st AS MATERIALIZED (
@@ -157,8 +197,7 @@ export async function storeResults(
     ${fresh}
     latest AS (
       INSERT INTO result_latest AS l (device_id, kind, target, ou_id, result_id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct)
-      SELECT DISTINCT ON (device_id, kind, target) device_id, kind, target, ou_id, id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct
-      FROM fresh ORDER BY device_id, kind, target, started_at DESC
+      ${latest}
       ON CONFLICT (device_id, kind, target) DO UPDATE SET
         ou_id = excluded.ou_id, result_id = excluded.result_id, started_at = excluded.started_at, ok = excluded.ok,
         error_code = excluded.error_code, latency_ms = excluded.latency_ms, jitter_ms = excluded.jitter_ms, loss_pct = excluded.loss_pct

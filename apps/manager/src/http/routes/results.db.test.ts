@@ -113,6 +113,27 @@ describe('upload', () => {
     expect((await latestOf('nl-a'))[0]?.result_id).toBe(same.id);
   });
 
+  it('a retried batch leaves latest at the series’ newest result, stored before or in the retry', async () => {
+    const t0 = Date.now() - 20_000;
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
+    const latestOf = async () =>
+      (
+        await sql<{ result_id: string; started_at: Date }>`
+          SELECT result_id, started_at FROM result_latest WHERE device_id = ${dev.id} AND target = 'nl-r'`.execute(
+          h.tdb.db,
+        )
+      ).rows;
+    const newest = icmp(at(9), 1, 0, true, 'nl-r');
+    expect((await upload(dev.credential, [newest])).body).toMatchObject({ stored: 1 });
+    // again with an older new result: the optimistic insert meets `newest` and the transaction runs again
+    const older = icmp(at(5), 1, 0, true, 'nl-r');
+    expect((await upload(dev.credential, [older, newest])).body).toMatchObject({ stored: 1 });
+    expect(await latestOf()).toEqual([{ result_id: newest.id, started_at: new Date(at(9)) }]);
+    const newer = icmp(at(12), 1, 0, true, 'nl-r');
+    expect((await upload(dev.credential, [newest, newer, older])).body).toMatchObject({ stored: 1 });
+    expect(await latestOf()).toEqual([{ result_id: newer.id, started_at: new Date(at(12)) }]);
+  });
+
   it('takes ids in any form the schema allows (upper case, urn:uuid:) and answers with them as sent', async () => {
     const now = new Date().toISOString();
     const upper = { ...icmp(now, 1), id: randomUUID().toUpperCase() };
