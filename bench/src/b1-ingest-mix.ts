@@ -503,7 +503,8 @@ export async function runB1(): Promise<B1Data> {
       // why: in two of the three runs of 2026-12-07 the first round of 500-result uploads ran at 0.6–0.7× the
       // later rounds' rate with 1.5–2.0× their manager CPU per row (the mix's uploads hold 10 results: JIT and
       // heap warm-up of the large-batch path); so one unmeasured round of each side first, as the ladder has
-      // its warm-up step
+      // its warm-up step. In the first run with it the first measured round was still among the slowest (0.317
+      // against 0.314–0.400): the spread of the rounds is this machine's, not only the warm-up's
       const warm = ingestBatches(fleet.devices).slice(0, ROW_WARMUP_UPLOADS);
       warmupRows = (await ingestRate(manager.url, fleet.devices, manager.pid, warm)).rows;
       await rollupsCaughtUp(db.pool, warmupRows);
