@@ -12,7 +12,7 @@ import { DeviceService } from './devices.js';
 import { type EnrollmentLimits, EnrollmentService } from './enrollment.js';
 import { OuService } from './ous.js';
 import type { IngestQueueOptions } from './ingest-queue.js';
-import { type IngestLimits, ResultService } from './results.js';
+import { type ExportLimits, type IngestLimits, ResultService } from './results.js';
 import { AlertService } from './alerts.js';
 import { WebhookService } from './webhooks.js';
 import { UserService } from './users.js';
@@ -22,6 +22,8 @@ export interface ServiceOptions {
   broadcast?: (gateway: AgentGateway) => Broadcast;
   enrollmentLimits?: EnrollmentLimits;
   ingestLimits?: IngestLimits;
+  /** raw result exports; @default DEFAULT_EXPORT_LIMITS */
+  exportLimits?: ExportLimits;
   /** group commit of uploads; @default DEFAULT_INGEST_QUEUE */
   ingestQueue?: IngestQueueOptions;
   /** hosts/addresses outbound calls (webhooks) may reach despite the guard */
@@ -90,6 +92,7 @@ export function createServices(ctx: ServiceContext, health: Health, o: ServiceOp
         for (const m of liveMessagesOf(device, stored, events)) void pub.publish(m).catch(() => undefined);
       },
       o.ingestQueue,
+      o.exportLimits,
     ),
     live,
     fleet: FleetSummaryService.forDb(ctx.db, o.fleetSummaryMaxAgeMs),

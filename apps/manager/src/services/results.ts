@@ -6,6 +6,9 @@ import {
   type IngestRow,
   latestResults,
   type LatestRow,
+  type ExportPageRow,
+  exportResults,
+  type ExportRow,
   type RawResultRow,
   rawResults,
   type ResultRowIn,
@@ -42,6 +45,27 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
   maxAgeDays: 30,
   maxFutureSeconds: 86_400,
 };
+
+export interface ExportLimits {
+  /** rows read per statement, @default 2000 */
+  pageRows: number;
+  /** exports streaming at once on this replica; one more gets 429. @default 4 */
+  maxRunning: number;
+  /** seconds suggested in Retry-After. @default 5 */
+  retryAfter: number;
+}
+
+export const DEFAULT_EXPORT_LIMITS: ExportLimits = { pageRows: 2000, maxRunning: 4, retryAfter: 5 };
+
+/** An export under way: its range, its pages, and its place among the replica's running exports. */
+export interface ResultExport {
+  since: Date;
+  until: Date;
+  /** the pages in order, the first read already; ends after the last row */
+  pages: AsyncGenerator<ExportRow[], void, undefined>;
+  /** ends the export's turn (idempotent): call it once its response has ended, finished or not */
+  close(): void;
+}
 
 export interface SeriesPoint {
   t: string;
@@ -148,6 +172,20 @@ export function canonicalTime(s: string, t: number): string {
   return isCanonicalDateTime(s) ? s : new Date(t).toISOString();
 }
 
+/** What a raw results query (listing or export) asks for, from the API's parameters and the resolved range. */
+const rawFilters = (
+  q: { device_id: string; kind?: string; target?: string; ok?: boolean },
+  since: number,
+  until: number,
+) => ({
+  deviceId: q.device_id,
+  kind: q.kind,
+  target: q.target,
+  ok: q.ok,
+  since: new Date(since),
+  until: new Date(until),
+});
+
 export class ResultService {
   private readonly queue: IngestQueue;
 
@@ -158,8 +196,16 @@ export class ResultService {
     /** called after commit with what this upload stored and the alert changes it caused (live feed) */
     private readonly onStored: (device: DeviceRow, stored: ResultRowIn[], events: AlertEvent[]) => void = () => {},
     queue: IngestQueueOptions = DEFAULT_INGEST_QUEUE,
+    private readonly exportLimits: ExportLimits = DEFAULT_EXPORT_LIMITS,
   ) {
     this.queue = new IngestQueue(ctx.db, alerts, queue);
+  }
+
+  /** Exports streaming on this replica now. */
+  private exporting = 0;
+
+  get exportsRunning(): number {
+    return this.exporting;
   }
 
   /** Results accepted for storage but not yet in a transaction on this replica. */
@@ -336,17 +382,58 @@ export class ResultService {
       before = { startedAt: new Date(Number(m[1])), id: m[2] as string };
     }
     if (!(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
-    const rows = await rawResults(this.ctx.db, {
-      deviceId: q.device_id,
-      kind: q.kind,
-      target: q.target,
-      ok: q.ok,
-      since: new Date(since),
-      until: new Date(until),
-      before,
-      limit: q.limit,
-    });
+    const rows = await rawResults(this.ctx.db, { ...rawFilters(q, since, until), before, limit: q.limit });
     return pageOf(rows, q.limit, (last) => `${last.started_at.getTime()}_${last.id}`);
+  }
+
+  /**
+   * Starts an export of one device's raw results in [since, until) (default: the last 24 h), oldest first,
+   * filtered like `raw`: checks the query and the scope and reads the first page, so that every refusal is
+   * an answer in the error shape before anything is sent. Later pages are read as the consumer asks for
+   * them, one statement each; a result stored meanwhile is in the export when it starts after the last row
+   * already read.
+   * @throws AppError 429 with Retry-After when `maxRunning` exports are streaming on this replica
+   */
+  async startExport(
+    p: Principal,
+    q: { device_id: string; kind?: string; target?: string; ok?: boolean; since?: string; until?: string },
+  ): Promise<ResultExport> {
+    const { maxRunning, retryAfter, pageRows } = this.exportLimits;
+    if (this.exporting >= maxRunning) {
+      throw new AppError(
+        429,
+        'too_many_requests',
+        `${maxRunning} exports are running on this manager; retry in ${retryAfter} s`,
+        { retry_after_seconds: retryAfter },
+        { 'retry-after': String(retryAfter) },
+      );
+    }
+    this.exporting++;
+    let open = true;
+    const close = () => {
+      if (open) this.exporting--;
+      open = false;
+    };
+    try {
+      const { since, until } = rangeOf(q, 86_400_000);
+      if (!(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
+      const db = this.ctx.db;
+      const query = { ...rawFilters(q, since, until), limit: pageRows };
+      const first = await exportResults(db, query);
+      async function* pages() {
+        let page = first;
+        while (page.length) {
+          yield page;
+          if (page.length < pageRows) return;
+          const last = page[page.length - 1] as ExportPageRow;
+          page = await exportResults(db, { ...query, after: { at: last.at, id: last.id } });
+        }
+      }
+      return { since: query.since, until: query.until, pages: pages(), close };
+    } catch (err) {
+      close();
+      throw err;
+    }
   }
 
   /** Latest result per series in scope; `target` alone gives the multi-vantage view. */

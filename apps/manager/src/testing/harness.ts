@@ -16,6 +16,8 @@ export const TEST_SECRET_KEY = 'test-secret-key-0123456789-abcdefghijklmnop';
 export interface Reply {
   status: number;
   body: any;
+  /** the body as sent */
+  text: string;
   headers: LightMyRequestResponse['headers'];
 }
 
@@ -78,7 +80,7 @@ export async function createHarness(auth: Partial<AuthSettings> = {}, services: 
       } catch {
         // not JSON (metrics, docs)
       }
-      return { status: res.statusCode, body, headers: res.headers };
+      return { status: res.statusCode, body, text: res.body, headers: res.headers };
     },
     async login(username, password, extra = {}) {
       const r = await h.req('POST', '/api/v1/auth/login', { body: { username, password, ...extra } });

@@ -781,9 +781,7 @@ export function rawResultsQuery(q: RawResultsQuery) {
     FROM results r
     WHERE r.device_id = ${q.deviceId} AND r.started_at >= ${q.since} AND r.started_at < ${q.until}
       ${b ? sql`AND r.started_at <= ${b.startedAt} AND (r.started_at, r.id) < (${b.startedAt}::timestamptz, ${b.id}::uuid)` : sql``}
-      ${q.kind === undefined ? sql`` : sql`AND r.kind = ${q.kind}`}
-      ${q.target === undefined ? sql`` : sql`AND r.target = ${q.target}`}
-      ${q.ok === undefined ? sql`` : sql`AND r.ok = ${q.ok}`}
+      ${resultFilters(q)}
       ${
         series
           ? sql`AND r.started_at <= (SELECT max(l.started_at) FROM result_latest l WHERE l.device_id = ${q.deviceId}
@@ -793,4 +791,47 @@ export function rawResultsQuery(q: RawResultsQuery) {
       }
     ORDER BY r.started_at DESC, r.id DESC
     LIMIT ${q.limit + 1}`;
+}
+
+/** The optional filters of a raw results query on `results r`, as AND clauses. */
+const resultFilters = (q: Pick<RawResultsQuery, 'kind' | 'target' | 'ok'>) =>
+  sql`${q.kind === undefined ? sql`` : sql`AND r.kind = ${q.kind}`}
+      ${q.target === undefined ? sql`` : sql`AND r.target = ${q.target}`}
+      ${q.ok === undefined ? sql`` : sql`AND r.ok = ${q.ok}`}`;
+
+/** A stored result as the export reads it: `metrics` as its stored JSON text, not parsed. */
+export interface ExportRow extends Omit<ResultRowIn, 'started_at'> {
+  device_id: string;
+  started_at: Date;
+}
+
+export interface ExportResultsQuery extends Omit<RawResultsQuery, 'before'> {
+  /** the last row of the previous page (`at` as `ExportPageRow.at`): rows strictly newer in (started_at, id) order */
+  after?: { at: string; id: string };
+}
+
+/** A row of an export page, with its start time as PostgreSQL's own text (to the microsecond) for the next page. */
+export interface ExportPageRow extends ExportRow {
+  at: string;
+}
+
+/**
+ * A page of an export: raw results of one device in [since, until), oldest first, keyset-paged by
+ * (started_at, id), at most `limit` rows, metrics as their stored JSON text. One forward walk of the
+ * device's range of the primary key (device_id, started_at, id). The keyset carries the start time as PostgreSQL
+ * prints it, not as a Date: a Date keeps milliseconds, and rows stored with finer times would come twice.
+ * The caller checks that the device is in scope.
+ */
+export async function exportResults(db: Db, q: ExportResultsQuery): Promise<ExportPageRow[]> {
+  const a = q.after;
+  const r = await sql<ExportPageRow>`
+    SELECT r.id, r.device_id, r.kind, r.target, r.started_at, r.duration_ms, r.ok, r.error_code, r.error_message,
+      r.latency_ms, r.jitter_ms, r.loss_pct, r.metrics::text AS metrics, r.started_at::text AS at
+    FROM results r
+    WHERE r.device_id = ${q.deviceId} AND r.started_at >= ${q.since} AND r.started_at < ${q.until}
+      ${a ? sql`AND r.started_at >= ${a.at}::timestamptz AND (r.started_at, r.id) > (${a.at}::timestamptz, ${a.id}::uuid)` : sql``}
+      ${resultFilters(q)}
+    ORDER BY r.started_at, r.id
+    LIMIT ${q.limit}`.execute(db);
+  return r.rows;
 }

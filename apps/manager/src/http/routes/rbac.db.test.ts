@@ -166,6 +166,11 @@ const cases: Case[] = [
     url: () => `/api/v1/results/series?device_id=${ids.devB}&kind=icmp&target=127.0.0.1`,
   },
   { route: 'GET /api/v1/results', kind: 'read', url: () => `/api/v1/results?device_id=${ids.devB}` },
+  {
+    route: 'GET /api/v1/results/export',
+    kind: 'read',
+    url: () => `/api/v1/results/export?device_id=${ids.devB}&format=csv`,
+  },
   { route: 'GET /api/v1/results/latest', kind: 'read', url: () => `/api/v1/results/latest?device_id=${ids.devB}` },
   { route: 'GET /api/v1/results/latest', kind: 'read', url: () => `/api/v1/results/latest?ou_id=${ids.B}` },
   {

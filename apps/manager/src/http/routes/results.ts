@@ -1,8 +1,16 @@
 // Results: batch upload from agents (seed 003 path) and the query API (series, latest, multi-vantage).
+import { Readable } from 'node:stream';
 import { DEVICE_CREDENTIAL_PREFIX, MAX_UPLOAD_BYTES, UploadRequest, UploadResponse } from '@rookery/protocol';
 import type { FastifyRequest } from 'fastify';
 import { type DeviceRow, findDevice } from '../../db/queries/devices.js';
 import { badRequest, notFound } from '../../domain/errors.js';
+import {
+  CSV_COLUMNS,
+  EXPORT_MEDIA_TYPES,
+  type ExportFormat,
+  exportLines,
+  exportPreamble,
+} from '../../domain/result-export.js';
 import { writeScope } from '../../services/ous.js';
 import { LATEST_CURSOR_MAX } from '../../services/results.js';
 import { Type } from '@sinclair/typebox';
@@ -14,6 +22,15 @@ import { assertApiVersion } from './enrollment.js';
 
 const Kind = Type.Union(['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'].map((k) => Type.Literal(k)));
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+/** The parameters of a raw results query: listing and export. */
+const RawFilters = {
+  device_id: IdString,
+  kind: Type.Optional(Kind),
+  target: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  ok: Type.Optional(Type.Boolean({ description: 'false: failed results only; true: succeeded only' })),
+  since: Type.Optional(Type.String({ format: 'date-time' })),
+  until: Type.Optional(Type.String({ format: 'date-time' })),
+};
 
 /**
  * The device an upload is for: the device credential's own, or for a user's JWT / API key the
@@ -117,12 +134,7 @@ export function resultRoutes(app: App, d: Deps): void {
         querystring: Type.Object(
           {
             ...PageQuery,
-            device_id: IdString,
-            kind: Type.Optional(Kind),
-            target: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
-            ok: Type.Optional(Type.Boolean({ description: 'false: failed results only; true: succeeded only' })),
-            since: Type.Optional(Type.String({ format: 'date-time' })),
-            until: Type.Optional(Type.String({ format: 'date-time' })),
+            ...RawFilters,
           },
           { additionalProperties: false },
         ),
@@ -161,6 +173,58 @@ export function resultRoutes(app: App, d: Deps): void {
         })),
         next_cursor: page.next_cursor,
       };
+    },
+  );
+
+  app.get(
+    '/api/v1/results/export',
+    {
+      schema: {
+        tags: ['results'],
+        summary:
+          'Every raw result of one device in a range (default: the last 24 h), oldest first, streamed as NDJSON (one object per line, as the items of GET /api/v1/results) or CSV with a header. Filters as GET /api/v1/results',
+        description: `At most a few exports stream at once per manager (429 with Retry-After beyond). A failure after the first rows leaves the response cut short (no final chunk), never a complete-looking file. CSV columns: ${CSV_COLUMNS.join(', ')}; metrics as JSON text; text an agent reported that starts with = + - @ or a tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula.`,
+        querystring: Type.Object(
+          {
+            ...RawFilters,
+            format: Type.Optional(
+              Type.Union([Type.Literal('ndjson'), Type.Literal('csv')], { description: 'default ndjson' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: {
+            description: 'the results, streamed',
+            content: {
+              'application/x-ndjson': { schema: Type.String() },
+              'text/csv': { schema: Type.String() },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req, reply) => {
+      const format: ExportFormat = req.query.format ?? 'ndjson';
+      const exp = await d.results.startExport(req.principal, req.query);
+      async function* body() {
+        const preamble = exportPreamble(format);
+        if (preamble) yield preamble;
+        for await (const page of exp.pages) yield exportLines(format, page);
+      }
+      const stream = Readable.from(body());
+      // the turn ends with the stream: after the last row, or when the client went away or a page failed
+      stream.once('close', exp.close);
+      stream.once('error', (err) => req.log.error({ err }, 'results export cut short'));
+      const stamp = (t: Date) => t.toISOString().replace(/[-:]|\.\d{3}/g, '');
+      return reply
+        .type(EXPORT_MEDIA_TYPES[format])
+        .header(
+          'content-disposition',
+          `attachment; filename="results-device-${req.query.device_id}-${stamp(exp.since)}-${stamp(exp.until)}.${format}"`,
+        )
+        .send(stream);
     },
   );
 
