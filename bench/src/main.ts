@@ -8,6 +8,7 @@ import { b8 } from './b8-footprint.js';
 import { b9 } from './b9-fleet-queries.js';
 import { blackbox } from './blackbox.js';
 import { compare } from './compare.js';
+import { exportBench } from './export.js';
 import { foldBench } from './fold.js';
 import { spoolBench } from './spool.js';
 
@@ -20,6 +21,7 @@ const BENCHES: Record<string, (command: string) => Promise<void>> = {
   b8: (command) => b8(command),
   b9: (command) => b9(command),
   blackbox: (command) => blackbox(command),
+  export: (command) => exportBench(command),
   fold: (command) => foldBench(command),
   spool: (command) => spoolBench(command),
 };

@@ -53,7 +53,7 @@ const row = (o: Partial<ExportRow> = {}): ExportRow => ({
   device_id: '42',
   kind: 'icmp',
   target: '10.0.0.1',
-  started_at: new Date('2026-12-07T03:30:00.123Z'),
+  started_at: '2026-12-07T03:30:00.123Z',
   duration_ms: 1000,
   ok: true,
   error_code: null,

@@ -799,10 +799,12 @@ const resultFilters = (q: Pick<RawResultsQuery, 'kind' | 'target' | 'ok'>) =>
       ${q.target === undefined ? sql`` : sql`AND r.target = ${q.target}`}
       ${q.ok === undefined ? sql`` : sql`AND r.ok = ${q.ok}`}`;
 
-/** A stored result as the export reads it: `metrics` as its stored JSON text, not parsed. */
-export interface ExportRow extends Omit<ResultRowIn, 'started_at'> {
+/**
+ * A stored result as the export reads it: `started_at` as `Date#toISOString` writes it and `metrics` as its stored
+ * JSON text, both formatted by PostgreSQL (no Date or JSON parsed and printed again per row).
+ */
+export interface ExportRow extends ResultRowIn {
   device_id: string;
-  started_at: Date;
 }
 
 export interface ExportResultsQuery extends Omit<RawResultsQuery, 'before'> {
@@ -825,7 +827,9 @@ export interface ExportPageRow extends ExportRow {
 export async function exportResults(db: Db, q: ExportResultsQuery): Promise<ExportPageRow[]> {
   const a = q.after;
   const r = await sql<ExportPageRow>`
-    SELECT r.id, r.device_id, r.kind, r.target, r.started_at, r.duration_ms, r.ok, r.error_code, r.error_message,
+    SELECT r.id, r.device_id, r.kind, r.target,
+      to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at,
+      r.duration_ms, r.ok, r.error_code, r.error_message,
       r.latency_ms, r.jitter_ms, r.loss_pct, r.metrics::text AS metrics, r.started_at::text AS at
     FROM results r
     WHERE r.device_id = ${q.deviceId} AND r.started_at >= ${q.since} AND r.started_at < ${q.until}
