@@ -22,8 +22,8 @@ export interface ServiceOptions {
   broadcast?: (gateway: AgentGateway) => Broadcast;
   enrollmentLimits?: EnrollmentLimits;
   ingestLimits?: IngestLimits;
-  /** raw result exports; @default DEFAULT_EXPORT_LIMITS */
-  exportLimits?: ExportLimits;
+  /** raw result exports; each missing field from DEFAULT_EXPORT_LIMITS */
+  exportLimits?: Partial<ExportLimits>;
   /** group commit of uploads; @default DEFAULT_INGEST_QUEUE */
   ingestQueue?: IngestQueueOptions;
   /** hosts/addresses outbound calls (webhooks) may reach despite the guard */

@@ -1,6 +1,6 @@
 // Result ingest (idempotent, batched, with backpressure) and the query API over rollups.
 import type { ResultEnvelope, UploadResponse } from '@rookery/protocol';
-import { type DeviceRow, findDevice } from '../db/queries/devices.js';
+import { type DeviceRow, findDevice, listDevices } from '../db/queries/devices.js';
 import { findOu } from '../db/queries/ous.js';
 import {
   type IngestRow,
@@ -49,13 +49,15 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
 export interface ExportLimits {
   /** rows read per statement, @default 2000 */
   pageRows: number;
+  /** devices of an OU export listed per statement, @default 500 */
+  devicePage: number;
   /** exports streaming at once on this replica; one more gets 429. @default 4 */
   maxRunning: number;
   /** seconds suggested in Retry-After. @default 5 */
   retryAfter: number;
 }
 
-export const DEFAULT_EXPORT_LIMITS: ExportLimits = { pageRows: 2000, maxRunning: 4, retryAfter: 5 };
+export const DEFAULT_EXPORT_LIMITS: ExportLimits = { pageRows: 2000, devicePage: 500, maxRunning: 4, retryAfter: 5 };
 
 /** An export under way: its range, its pages, and its place among the replica's running exports. */
 export interface ResultExport {
@@ -172,13 +174,8 @@ export function canonicalTime(s: string, t: number): string {
   return isCanonicalDateTime(s) ? s : new Date(t).toISOString();
 }
 
-/** What a raw results query (listing or export) asks for, from the API's parameters and the resolved range. */
-const rawFilters = (
-  q: { device_id: string; kind?: string; target?: string; ok?: boolean },
-  since: number,
-  until: number,
-) => ({
-  deviceId: q.device_id,
+/** What a raw results query (listing or export) filters by, from the API's parameters and the resolved range. */
+const rawFilters = (q: { kind?: string; target?: string; ok?: boolean }, since: number, until: number) => ({
   kind: q.kind,
   target: q.target,
   ok: q.ok,
@@ -196,10 +193,13 @@ export class ResultService {
     /** called after commit with what this upload stored and the alert changes it caused (live feed) */
     private readonly onStored: (device: DeviceRow, stored: ResultRowIn[], events: AlertEvent[]) => void = () => {},
     queue: IngestQueueOptions = DEFAULT_INGEST_QUEUE,
-    private readonly exportLimits: ExportLimits = DEFAULT_EXPORT_LIMITS,
+    exportLimits: Partial<ExportLimits> = {},
   ) {
     this.queue = new IngestQueue(ctx.db, alerts, queue);
+    this.exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...exportLimits };
   }
+
+  private readonly exportLimits: ExportLimits;
 
   /** Exports streaming on this replica now. */
   private exporting = 0;
@@ -382,23 +382,37 @@ export class ResultService {
       before = { startedAt: new Date(Number(m[1])), id: m[2] as string };
     }
     if (!(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
-    const rows = await rawResults(this.ctx.db, { ...rawFilters(q, since, until), before, limit: q.limit });
+    const rows = await rawResults(this.ctx.db, {
+      deviceId: q.device_id,
+      ...rawFilters(q, since, until),
+      before,
+      limit: q.limit,
+    });
     return pageOf(rows, q.limit, (last) => `${last.started_at.getTime()}_${last.id}`);
   }
 
   /**
-   * Starts an export of one device's raw results in [since, until) (default: the last 24 h), oldest first,
-   * filtered like `raw`: checks the query and the scope and reads the first page, so that every refusal is
-   * an answer in the error shape before anything is sent. Later pages are read as the consumer asks for
-   * them, one statement each; a result stored meanwhile is in the export when it starts after the last row
-   * already read.
+   * Starts an export of raw results in [since, until) (default: the last 24 h), filtered like `raw`: of one
+   * device, oldest first, or of every device of an OU subtree in scope, device by device (by id), each oldest
+   * first. Checks the query and the scope and reads the first page (of results, or of the subtree's devices),
+   * so that every refusal is an answer in the error shape before anything is sent. Later pages are read as
+   * the consumer asks for them, one statement each; a result stored meanwhile is in the export when it
+   * starts after the last row already read of its device (or its device comes later).
    * @throws AppError 429 with Retry-After when `maxRunning` exports are streaming on this replica
    */
   async startExport(
     p: Principal,
-    q: { device_id: string; kind?: string; target?: string; ok?: boolean; since?: string; until?: string },
+    q: {
+      device_id?: string;
+      ou_id?: string;
+      kind?: string;
+      target?: string;
+      ok?: boolean;
+      since?: string;
+      until?: string;
+    },
   ): Promise<ResultExport> {
-    const { maxRunning, retryAfter, pageRows } = this.exportLimits;
+    const { maxRunning, retryAfter, pageRows, devicePage } = this.exportLimits;
     if (this.exporting >= maxRunning) {
       throw new AppError(
         429,
@@ -415,21 +429,44 @@ export class ResultService {
       open = false;
     };
     try {
+      if ((q.device_id === undefined) === (q.ou_id === undefined)) {
+        throw badRequest('name either device_id or ou_id', { field: q.device_id ? 'ou_id' : 'device_id' });
+      }
       const { since, until } = rangeOf(q, 86_400_000);
-      if (!(await findDevice(this.ctx.db, scopeOf(p), q.device_id))) throw notFound('device');
       const db = this.ctx.db;
-      const query = { ...rawFilters(q, since, until), limit: pageRows };
-      const first = await exportResults(db, query);
-      async function* pages() {
-        let page = first;
-        while (page.length) {
-          yield page;
+      const scope = scopeOf(p);
+      const filters = { ...rawFilters(q, since, until), limit: pageRows };
+      /** one device's pages, the first given when read already */
+      async function* devicePages(deviceId: string, first?: ExportPageRow[]) {
+        let page = first ?? (await exportResults(db, { ...filters, deviceId }));
+        for (;;) {
+          if (page.length) yield page;
           if (page.length < pageRows) return;
           const last = page[page.length - 1] as ExportPageRow;
-          page = await exportResults(db, { ...query, after: { at: last.at, id: last.id } });
+          page = await exportResults(db, { ...filters, deviceId, after: { at: last.at, id: last.id } });
         }
       }
-      return { since: query.since, until: query.until, pages: pages(), close };
+      let pages: AsyncGenerator<ExportRow[], void, undefined>;
+      if (q.device_id !== undefined) {
+        const deviceId = q.device_id;
+        if (!(await findDevice(db, scope, deviceId))) throw notFound('device');
+        pages = devicePages(deviceId, await exportResults(db, { ...filters, deviceId }));
+      } else {
+        const ouId = q.ou_id as string;
+        if (!(await findOu(db, scope, ouId))) throw notFound('OU');
+        // listDevices reads one row past the limit
+        const list = (afterId?: string) => listDevices(db, scope, { ouId, afterId, limit: devicePage - 1 });
+        const firstDevices = await list();
+        pages = (async function* () {
+          let devices = firstDevices;
+          for (;;) {
+            for (const d of devices) yield* devicePages(d.id);
+            if (devices.length < devicePage) return;
+            devices = await list((devices[devices.length - 1] as DeviceRow).id);
+          }
+        })();
+      }
+      return { since: filters.since, until: filters.until, pages, close };
     } catch (err) {
       close();
       throw err;

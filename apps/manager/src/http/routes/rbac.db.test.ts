@@ -171,6 +171,7 @@ const cases: Case[] = [
     kind: 'read',
     url: () => `/api/v1/results/export?device_id=${ids.devB}&format=csv`,
   },
+  { route: 'GET /api/v1/results/export', kind: 'read', url: () => `/api/v1/results/export?ou_id=${ids.B}` },
   { route: 'GET /api/v1/results/latest', kind: 'read', url: () => `/api/v1/results/latest?device_id=${ids.devB}` },
   { route: 'GET /api/v1/results/latest', kind: 'read', url: () => `/api/v1/results/latest?ou_id=${ids.B}` },
   {

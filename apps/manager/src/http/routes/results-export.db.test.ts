@@ -13,6 +13,7 @@ import { createHarness, expectErrorShape, type Harness } from '../../testing/har
 let h: Harness;
 let dev: { id: number; credential: string };
 let other: { id: number; credential: string };
+let ouA = 0;
 let ouB = 0;
 const PAGE = 3;
 const MAX_RUNNING = 2;
@@ -52,11 +53,14 @@ const ndjson = (text: string) =>
   text
     .split('\n')
     .filter((l, i, all) => l !== '' || i < all.length - 1)
-    .map((l) => JSON.parse(l) as { id: string; started_at: string; target: string });
+    .map((l) => JSON.parse(l) as { id: string; device_id: number; started_at: string; target: string });
 
 beforeAll(async () => {
-  h = await createHarness({}, { exportLimits: { pageRows: PAGE, maxRunning: MAX_RUNNING, retryAfter: 5 } });
-  const ouA = await h.createOu('ExportA');
+  h = await createHarness(
+    {},
+    { exportLimits: { pageRows: PAGE, devicePage: 2, maxRunning: MAX_RUNNING, retryAfter: 5 } },
+  );
+  ouA = await h.createOu('ExportA');
   ouB = await h.createOu('ExportB');
   const a = await h.enroll((await h.createSecret(ouA)).secret, 'export-a');
   const b = await h.enroll((await h.createSecret(ouB)).secret, 'export-b');
@@ -70,6 +74,16 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
+let reporterToken: string | undefined;
+/** a reporter of OU B */
+const reporterB = async () => {
+  if (!reporterToken) {
+    await h.createUser('export-reporter-b', 'ou_reporter', ouB);
+    reporterToken = await h.login('export-reporter-b', 'export-reporter-b-password-123');
+  }
+  return reporterToken;
+};
+const now = () => encodeURIComponent(new Date().toISOString());
 const since = () => `since=${encodeURIComponent(at(-1))}`;
 
 describe('export', () => {
@@ -127,8 +141,7 @@ describe('export', () => {
   });
 
   it('refuses another OU’s device, bad parameters and anonymous callers in the error shape, streaming nothing', async () => {
-    await h.createUser('export-reporter-b', 'ou_reporter', ouB);
-    const token = await h.login('export-reporter-b', 'export-reporter-b-password-123');
+    const token = await reporterB();
     expect((await exportOf(`device_id=${other.id}`, token)).status).toBe(200);
     const now = new Date().toISOString();
     for (const [query, status] of [
@@ -148,6 +161,48 @@ describe('export', () => {
     const anonymous = await h.req('GET', `/api/v1/results/export?device_id=${dev.id}`);
     expect(anonymous.status).toBe(401);
     expectErrorShape(anonymous);
+    expect(h.deps.results.exportsRunning).toBe(0);
+  });
+
+  it('of an OU subtree: every device in scope, by device id, each oldest first, across pages of devices', async () => {
+    const child = await h.createOu('ExportA1', ouA);
+    const secret = (await h.createSecret(child)).secret;
+    const more: { id: number; sent: Sent[] }[] = [];
+    for (const [serial, n] of [
+      ['export-c1', 2],
+      ['export-c2', 0],
+      ['export-c3', 4],
+    ] as const) {
+      const e = await h.enroll(secret, serial);
+      const rs = Array.from({ length: n }, (_, k) => result(10 + (k % 2), `c-${k}`));
+      if (n)
+        expect(
+          (
+            await h.req('POST', '/api/v1/results/upload', {
+              headers: { authorization: `Bearer ${e.body.device_credential}` },
+              body: { results: rs },
+            })
+          ).body,
+        ).toMatchObject({ stored: n });
+      more.push({ id: e.body.device_id, sent: rs });
+    }
+    const whole = ndjson((await exportOf(`ou_id=${ouA}&${since()}`)).text);
+    const expected = [{ id: dev.id, sent }, ...more]
+      .sort((a, b) => a.id - b.id)
+      .flatMap((d) => order(d.sent).map((r) => [d.id, r.id]));
+    expect(whole.map((r) => [r.device_id, r.id])).toEqual(expected);
+    const sub = await exportOf(`ou_id=${child}&${since()}&format=csv`);
+    expect(sub.status).toBe(200);
+    expect(String(sub.headers['content-disposition'])).toContain(`filename="results-ou-${child}-`);
+    expect(sub.text.split('\r\n').filter(Boolean)).toHaveLength(1 + 6);
+    // another OU's subtree is 404, both or neither of device_id and ou_id 400
+    expect((await exportOf(`ou_id=${ouB}`, await reporterB())).status).toBe(200);
+    expect((await exportOf(`ou_id=${ouA}`, await reporterB())).status).toBe(404);
+    for (const bad of [`ou_id=${ouA}&device_id=${dev.id}`, `ou_id=0`, `since=${now()}`]) {
+      const r = await exportOf(bad);
+      expect(r.status, bad).toBe(400);
+      expectErrorShape(r);
+    }
     expect(h.deps.results.exportsRunning).toBe(0);
   });
 

@@ -182,11 +182,13 @@ export function resultRoutes(app: App, d: Deps): void {
       schema: {
         tags: ['results'],
         summary:
-          'Every raw result of one device in a range (default: the last 24 h), oldest first, streamed as NDJSON (one object per line, as the items of GET /api/v1/results) or CSV with a header. Filters as GET /api/v1/results',
+          'Every raw result in a range (default: the last 24 h) of one device (device_id), oldest first, or of every device of an OU subtree in your scope (ou_id), device by device, streamed as NDJSON (one object per line, as the items of GET /api/v1/results) or CSV with a header. Filters as GET /api/v1/results',
         description: `At most a few exports stream at once per manager (429 with Retry-After beyond). A failure after the first rows leaves the response cut short (no final chunk), never a complete-looking file. CSV columns: ${CSV_COLUMNS.join(', ')}; metrics as JSON text; text an agent reported that starts with = + - @ or a tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula.`,
         querystring: Type.Object(
           {
             ...RawFilters,
+            device_id: Type.Optional(IdString),
+            ou_id: Type.Optional(IdString),
             format: Type.Optional(
               Type.Union([Type.Literal('ndjson'), Type.Literal('csv')], { description: 'default ndjson' }),
             ),
@@ -217,12 +219,13 @@ export function resultRoutes(app: App, d: Deps): void {
       // the turn ends with the stream: after the last row, or when the client went away or a page failed
       stream.once('close', exp.close);
       stream.once('error', (err) => req.log.error({ err }, 'results export cut short'));
+      const subject = req.query.device_id ? `device-${req.query.device_id}` : `ou-${req.query.ou_id}`;
       const stamp = (t: Date) => t.toISOString().replace(/[-:]|\.\d{3}/g, '');
       return reply
         .type(EXPORT_MEDIA_TYPES[format])
         .header(
           'content-disposition',
-          `attachment; filename="results-device-${req.query.device_id}-${stamp(exp.since)}-${stamp(exp.until)}.${format}"`,
+          `attachment; filename="results-${subject}-${stamp(exp.since)}-${stamp(exp.until)}.${format}"`,
         )
         .send(stream);
     },
