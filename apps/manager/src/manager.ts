@@ -129,6 +129,8 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
         stopping ??= (async () => {
           deps.gateway.closeAll();
           deps.live.closeAll();
+          // a streaming export would hold the close until its client has read it all
+          deps.results.stopExports();
           await app.close();
           await deps.enrollment.heartbeats.stop();
           await jobs.stop();

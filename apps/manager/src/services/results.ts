@@ -67,6 +67,8 @@ export interface ResultExport {
   pages: AsyncGenerator<ExportRow[], void, undefined>;
   /** ends the export's turn (idempotent): call it once its response has ended, finished or not */
   close(): void;
+  /** aborted when the replica shuts down (`stopExports`): end the response at once, cut short */
+  signal: AbortSignal;
 }
 
 export interface SeriesPoint {
@@ -201,11 +203,21 @@ export class ResultService {
 
   private readonly exportLimits: ExportLimits;
 
-  /** Exports streaming on this replica now. */
-  private exporting = 0;
+  /** Exports streaming on this replica now, each with the controller that cuts it short. */
+  private readonly exports = new Set<AbortController>();
+  private exportsStopped = false;
 
   get exportsRunning(): number {
-    return this.exporting;
+    return this.exports.size;
+  }
+
+  /**
+   * Cuts every running export short and refuses new ones (503): for shutdown, which otherwise waits for every
+   * response to end, and a client that stopped reading never ends its export.
+   */
+  stopExports(): void {
+    this.exportsStopped = true;
+    for (const c of this.exports) c.abort();
   }
 
   /** Results accepted for storage but not yet in a transaction on this replica. */
@@ -413,7 +425,16 @@ export class ResultService {
     },
   ): Promise<ResultExport> {
     const { maxRunning, retryAfter, pageRows, devicePage } = this.exportLimits;
-    if (this.exporting >= maxRunning) {
+    if (this.exportsStopped) {
+      throw new AppError(
+        503,
+        'shutting_down',
+        'this manager is shutting down; retry shortly',
+        { retry_after_seconds: 2 },
+        { 'retry-after': '2' },
+      );
+    }
+    if (this.exports.size >= maxRunning) {
       throw new AppError(
         429,
         'too_many_requests',
@@ -422,12 +443,9 @@ export class ResultService {
         { 'retry-after': String(retryAfter) },
       );
     }
-    this.exporting++;
-    let open = true;
-    const close = () => {
-      if (open) this.exporting--;
-      open = false;
-    };
+    const controller = new AbortController();
+    this.exports.add(controller);
+    const close = () => void this.exports.delete(controller);
     try {
       if ((q.device_id === undefined) === (q.ou_id === undefined)) {
         throw badRequest('name either device_id or ou_id', { field: q.device_id ? 'ou_id' : 'device_id' });
@@ -466,7 +484,7 @@ export class ResultService {
           }
         })();
       }
-      return { since: filters.since, until: filters.until, pages, close };
+      return { since: filters.since, until: filters.until, pages, close, signal: controller.signal };
     } catch (err) {
       close();
       throw err;

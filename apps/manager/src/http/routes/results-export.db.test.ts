@@ -299,4 +299,27 @@ describe('an export that does not finish', () => {
     expect(all.status).toBe(200);
     expect(all.text.split('\r\n').length).toBe(ROWS + 2);
   });
+
+  it('shutdown cuts a running export short instead of waiting for a client that stopped reading', async () => {
+    const a = await stalled();
+    // what the manager's stop does first; the close below would wait for the export's client otherwise
+    big.deps.results.stopExports();
+    await expect.poll(() => big.deps.results.exportsRunning, { timeout: 5000 }).toBe(0);
+    // the client, reading on (a paused socket does not notice that it was closed), finds the response cut short
+    const ended = new Promise<boolean>((resolve) => {
+      a.res.on('error', () => undefined);
+      a.res.once('close', () => resolve(a.res.complete));
+    });
+    a.res.resume();
+    expect(await ended).toBe(false);
+    const refused = await big.req('GET', `/api/v1/results/export?device_id=${device}`, {
+      token: await big.adminToken(),
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('2');
+    expectErrorShape(refused);
+    let closed = false;
+    await Promise.race([big.app.close().then(() => (closed = true)), new Promise((r) => setTimeout(r, 10_000))]);
+    expect(closed).toBe(true);
+  });
 });

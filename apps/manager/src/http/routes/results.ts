@@ -219,6 +219,9 @@ export function resultRoutes(app: App, d: Deps): void {
       // the turn ends with the stream: after the last row, or when the client went away or a page failed
       stream.once('close', exp.close);
       stream.once('error', (err) => req.log.error({ err }, 'results export cut short'));
+      exp.signal.addEventListener('abort', () => stream.destroy(new Error('the manager is shutting down')), {
+        once: true,
+      });
       const subject = req.query.device_id ? `device-${req.query.device_id}` : `ou-${req.query.ou_id}`;
       const stamp = (t: Date) => t.toISOString().replace(/[-:]|\.\d{3}/g, '');
       return reply
