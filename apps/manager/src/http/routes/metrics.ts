@@ -74,6 +74,14 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
     },
   });
   new Gauge({
+    name: 'rookery_result_exports_running',
+    help: 'Result exports streaming from this replica (429 past 4)',
+    registers: [registry],
+    collect() {
+      this.set(d.results.exportsRunning);
+    },
+  });
+  new Gauge({
     name: 'rookery_ingest_queue_results',
     help: 'Results accepted by this replica and waiting for a transaction (429 past 20000)',
     registers: [registry],

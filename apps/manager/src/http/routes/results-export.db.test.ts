@@ -269,12 +269,14 @@ describe('an export that does not finish', () => {
     const a = await stalled();
     await new Promise((r) => setTimeout(r, 200));
     expect(big.deps.results.exportsRunning).toBe(1);
+    expect((await big.req('GET', '/metrics')).text).toMatch(/^rookery_result_exports_running 1$/m);
     const refused = await big.req('GET', `/api/v1/results/export?device_id=${device}`, {
       token: await big.adminToken(),
     });
     expect(refused.status).toBe(429);
     a.req.destroy();
     await expect.poll(() => big.deps.results.exportsRunning, { timeout: 5000 }).toBe(0);
+    expect((await big.req('GET', '/metrics')).text).toMatch(/^rookery_result_exports_running 0$/m);
   });
 
   it('a page that fails after rows were sent cuts the response short (no complete-looking file) and ends the turn', async () => {
