@@ -10,6 +10,7 @@ import {
   foldCoarseBatch,
   type IngestRow,
   batchSeries,
+  resultInType,
   storeResults,
 } from '../../apps/manager/src/db/queries/results.js';
 import type { Db } from '../../apps/manager/src/db/database.js';
@@ -66,11 +67,12 @@ async function measure(): Promise<FoldData> {
   try {
     await migrate(bench.pool);
     const pid = Number((await sql<{ p: number }>`SELECT pg_backend_pid() AS p`.execute(h.db)).rows[0]?.p);
+    const resultIn = await resultInType(h.db);
     const store = async (rows: IngestRow[]) => {
       for (let i = 0; i < rows.length; i += 4000)
         await h.db.transaction().execute((tx) => {
           const batch = rows.slice(i, i + 4000);
-          return storeResults(tx, batch, batchSeries(batch));
+          return storeResults(tx, resultIn, batch, batchSeries(batch));
         });
     };
     const cpuOf = async (f: () => Promise<unknown>) => {

@@ -8,6 +8,7 @@
 // int32 byte length (-1 for NULL) and the element's own binary form. All integers big-endian.
 
 const OIDS = { bool: 16, int8: 20, text: 25, json: 114, float8: 701, uuid: 2950 } as const;
+const TIMESTAMPTZ = 1184;
 
 /** Element types this module encodes. */
 export type BinaryElement = keyof typeof OIDS;
@@ -119,4 +120,129 @@ function writeInt8(buf: Buffer, o: number, v: string): void {
   const high = Math.floor(n / TWO_32);
   buf.writeInt32BE(high, o);
   buf.writeUInt32BE(n - high * TWO_32, o + 4);
+}
+
+/** Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01T00:00:00Z). */
+const PG_EPOCH_MS = 946_684_800_000;
+
+/** A time (ms since the Unix epoch, whole) as a binary timestamptz: int64 microseconds since 2000-01-01 UTC. */
+function writeTimestamptz(buf: Buffer, o: number, ms: number): void {
+  if (!Number.isSafeInteger(ms)) throw new Error(`not a time in whole milliseconds: ${ms}`);
+  const us = (ms - PG_EPOCH_MS) * 1000; // within 2^53 for any year a Date holds up to 2255
+  const high = Math.floor(us / TWO_32);
+  buf.writeInt32BE(high, o);
+  buf.writeUInt32BE(us - high * TWO_32, o + 4);
+}
+
+/**
+ * Bytes a `RecordArrayWriter` needs for a text or json field of `s`, with its type and length words. Exact:
+ * a bound of 3 bytes per UTF-16 unit made batches of 4000 results allocate (and fault in) four times the
+ * memory they use, and encode a quarter slower than one array per column.
+ */
+export const textFieldBound = (s: string | null) => 8 + (s === null ? 0 : Buffer.byteLength(s, 'utf8'));
+/** Bytes a `RecordArrayWriter` needs for a field of each fixed-size type, with its type and length words. */
+export const FIELD_BYTES = { uuid: 24, int8: 16, float8: 16, bool: 9, timestamptz: 16 } as const;
+/** Bytes of a `RecordArrayWriter`'s array header. */
+export const RECORD_ARRAY_HEADER = HEADER;
+/** Bytes a `RecordArrayWriter` needs per record besides its fields. */
+export const RECORD_BOUND = 8;
+
+/**
+ * Writes a binary array of a composite type, record by record and field by field in the type's order. One
+ * array decoded by one `unnest` costs PostgreSQL about a fifth less per row than one array per column (14 of
+ * them, the ingest statement's columns, batches of 4000: 5.0–5.3 against 3.9–4.0 µs of backend CPU a row
+ * inserted, a throwaway script, 6 alternated rounds). Methods, not a field list with getters: the encoder
+ * runs for every result stored.
+ *
+ * Layout (record_recv in src/backend/utils/adt/rowtypes.c), per element: int32 byte length, int32 field
+ * count, then per field uint32 type OID, int32 byte length (-1 for NULL) and the value's binary form.
+ * The composite's own OID differs between databases: look it up (`SELECT 'name'::regtype::oid`).
+ */
+export class RecordArrayWriter {
+  private readonly buf: Buffer;
+  private o = HEADER;
+  private start = 0;
+
+  /**
+   * @param bound bytes the array needs: `RECORD_ARRAY_HEADER`, plus per record `RECORD_BOUND`, plus per field
+   * `FIELD_BYTES` of its type or `textFieldBound` (a text is written in place, and a short buffer would cut it)
+   */
+  constructor(typeOid: number, records: number, bound: number) {
+    this.buf = Buffer.allocUnsafe(bound);
+    this.buf.writeInt32BE(1, 0);
+    this.buf.writeInt32BE(0, 4);
+    this.buf.writeUInt32BE(typeOid, 8);
+    this.buf.writeInt32BE(records, 12);
+    this.buf.writeInt32BE(1, 16);
+  }
+
+  record(fields: number): void {
+    this.start = this.o;
+    this.buf.writeInt32BE(fields, this.o + 4);
+    this.o += 8;
+  }
+
+  endRecord(): void {
+    this.buf.writeInt32BE(this.o - this.start - 4, this.start);
+  }
+
+  /** a field's type and length words; false (after writing NULL) when `isNull` */
+  private head(oid: number, isNull: boolean, length: number): boolean {
+    this.buf.writeUInt32BE(oid, this.o);
+    this.buf.writeInt32BE(isNull ? -1 : length, this.o + 4);
+    this.o += 8;
+    return !isNull;
+  }
+
+  text(v: string | null, oid: number = OIDS.text): void {
+    this.buf.writeUInt32BE(oid, this.o);
+    if (v === null) {
+      this.buf.writeInt32BE(-1, this.o + 4);
+      this.o += 8;
+      return;
+    }
+    const n = this.buf.write(v, this.o + 8, 'utf8');
+    this.buf.writeInt32BE(n, this.o + 4);
+    this.o += 8 + n;
+  }
+
+  json(v: string | null): void {
+    this.text(v, OIDS.json);
+  }
+
+  uuid(v: string): void {
+    this.head(OIDS.uuid, false, 16);
+    writeUuid(this.buf, this.o, v);
+    this.o += 16;
+  }
+
+  int8(v: string): void {
+    this.head(OIDS.int8, false, 8);
+    writeInt8(this.buf, this.o, v);
+    this.o += 8;
+  }
+
+  float8(v: number | null): void {
+    if (!this.head(OIDS.float8, v === null, 8)) return;
+    this.buf.writeDoubleBE(v as number, this.o);
+    this.o += 8;
+  }
+
+  bool(v: boolean): void {
+    this.head(OIDS.bool, false, 1);
+    this.buf[this.o] = v ? 1 : 0;
+    this.o += 1;
+  }
+
+  /** ms since the Unix epoch, whole */
+  timestamptz(ms: number): void {
+    this.head(TIMESTAMPTZ, false, 8);
+    writeTimestamptz(this.buf, this.o, ms);
+    this.o += 8;
+  }
+
+  /** the array written */
+  done(): Buffer {
+    return this.buf.subarray(0, this.o);
+  }
 }

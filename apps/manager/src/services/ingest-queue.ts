@@ -7,6 +7,7 @@ import {
   batchSeries,
   type IngestRow,
   isDuplicateResult,
+  resultInType,
   type ResultRowIn,
   storeResults,
 } from '../db/queries/results.js';
@@ -65,6 +66,8 @@ export class IngestQueue {
   private timer: NodeJS.Timeout | undefined;
   private transactionCount = 0;
   private singleStatementCount = 0;
+  /** the OID of `result_in` in this database (`resultInType`) */
+  private resultIn: Promise<number> | undefined;
 
   /** results at which a waiting batch goes at once (`enoughRows`, never above `batchRows`) */
   private readonly enough: number;
@@ -178,15 +181,21 @@ export class IngestQueue {
   private async store(batch: Item[], dedupe: boolean): Promise<Stored[]> {
     const all = batch.length === 1 ? (batch[0] as Item).rows : batch.flatMap((it) => it.rows);
     const series = batchSeries(all);
+    // looked up once; a failed lookup (the database was down) is tried again by the next batch
+    this.resultIn ??= resultInType(this.db).catch((err: unknown) => {
+      this.resultIn = undefined;
+      throw err;
+    });
+    const resultIn = await this.resultIn;
     if (!this.alerts || (await this.alerts.leavesQuiet(batch))) {
-      const r = await storeResults(this.db, all, series, { dedupe, alone: true });
+      const r = await storeResults(this.db, resultIn, all, series, { dedupe, alone: true });
       if (!r.refused) {
         this.singleStatementCount++;
         return this.split(batch, r.ids).map((rows) => ({ fresh: rows, events: [] }));
       }
     }
     return this.db.transaction().execute(async (tx) => {
-      const { ids, states } = await storeResults(tx, all, series, { dedupe });
+      const { ids, states } = await storeResults(tx, resultIn, all, series, { dedupe });
       const fresh = this.split(batch, ids);
       const events =
         (await this.alerts?.evaluate(

@@ -292,6 +292,7 @@ export class ResultService {
           kind: r.kind,
           target: r.target,
           started_at: canonicalTime(r.startedAt, t),
+          started_ms: t,
           duration_ms: r.durationMs,
           ok: r.ok,
           error_code: r.error ? r.error.code.slice(0, MAX_ERROR_CODE) : null,
