@@ -2,7 +2,15 @@
 // same cells, with formula-like text defused.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CSV_COLUMNS, CSV_HEADER, csvText, type ExportRow, exportLines, ndjsonLine } from './result-export.js';
+import {
+  acceptsGzip,
+  CSV_COLUMNS,
+  CSV_HEADER,
+  csvText,
+  type ExportRow,
+  exportLines,
+  ndjsonLine,
+} from './result-export.js';
 
 /** A strict RFC 4180 reader (quoted fields, doubled quotes, CRLF records): the reference for the writer. */
 function readCsv(text: string): string[][] {
@@ -178,5 +186,18 @@ describe('CSV', () => {
         });
       }),
     );
+  });
+});
+
+describe('Accept-Encoding', () => {
+  it('gzip when named or matched by * with a quality above 0', () => {
+    for (const h of ['gzip', 'gzip, deflate, br', 'br;q=1.0, gzip;q=0.5', 'x-gzip', '*', 'deflate, *;q=0.1', 'GZIP'])
+      expect(acceptsGzip(h), h).toBe(true);
+    expect(acceptsGzip(['deflate', 'gzip'])).toBe(true);
+  });
+
+  it('not when absent, refused (q=0, also over *), or only other codings', () => {
+    for (const h of [undefined, '', 'identity', 'br, deflate', 'gzip;q=0', 'gzip;q=0, *', '*;q=0', 'gzip;q=abc'])
+      expect(acceptsGzip(h), String(h)).toBe(false);
   });
 });

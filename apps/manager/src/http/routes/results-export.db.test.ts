@@ -3,6 +3,8 @@
 // giving its turn back however its response ends.
 import { randomUUID } from 'node:crypto';
 import { type ClientRequest, get, type IncomingMessage } from 'node:http';
+import { gunzipSync } from 'node:zlib';
+import inject from 'light-my-request';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,6 +121,24 @@ describe('export', () => {
     const last = records[records.length - 1] as string;
     expect(last).toContain(`,"'=cmd|""/c calc""!A1",`);
     expect(last).toContain(`,false,timeout,"no reply, ""at all""\r\nnone",`);
+  });
+
+  it('gzip-compressed when the client accepts it, the same bytes once inflated', async () => {
+    const url = `/api/v1/results/export?device_id=${dev.id}&${since()}&format=csv`;
+    const plain = await exportOf(url.split('?')[1] as string);
+    const headers = { authorization: `Bearer ${await h.adminToken()}` };
+    const gz = await inject(h.handler, { method: 'GET', url, headers: { ...headers, 'accept-encoding': 'br, gzip' } });
+    expect(gz.statusCode).toBe(200);
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.headers.vary).toBe('accept-encoding');
+    expect(gunzipSync(gz.rawPayload).toString('utf8')).toBe(plain.text);
+    const refused = await inject(h.handler, {
+      method: 'GET',
+      url,
+      headers: { ...headers, 'accept-encoding': 'gzip;q=0' },
+    });
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    expect(refused.body).toBe(plain.text);
   });
 
   it('filters by range, series and outcome like the raw listing', async () => {
@@ -247,11 +267,13 @@ describe('an export that does not finish', () => {
   afterAll(() => big.close());
 
   /** Starts an export and stops reading after its first bytes; `resume` reads on, to the end or the cut. */
-  const stalled = async () => {
+  const stalled = async (o: { gzip?: boolean } = {}) => {
     const token = await big.adminToken();
     return new Promise<{ res: IncomingMessage; req: ClientRequest; bytes: () => number }>((resolve, reject) => {
       let bytes = 0;
-      const req = get(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const headers = { authorization: `Bearer ${token}`, ...(o.gzip ? { 'accept-encoding': 'gzip' } : {}) };
+      const req = get(url, { headers }, (res) => {
+        expect(res.headers['content-encoding']).toBe(o.gzip ? 'gzip' : undefined);
         expect(res.statusCode).toBe(200);
         res.on('data', (c: Buffer) => {
           bytes += c.length;
@@ -279,28 +301,34 @@ describe('an export that does not finish', () => {
     expect((await big.req('GET', '/metrics')).text).toMatch(/^rookery_result_exports_running 0$/m);
   });
 
-  it('a page that fails after rows were sent cuts the response short (no complete-looking file) and ends the turn', async () => {
-    const a = await stalled();
-    await sql`ALTER TABLE results RENAME TO results_away`.execute(big.tdb.db);
-    try {
-      const ended = await new Promise<{ complete: boolean }>((resolve) => {
-        a.res.on('error', () => undefined);
-        a.res.once('close', () => resolve({ complete: a.res.complete }));
-        a.res.resume();
+  it.each([
+    ['', false],
+    [', gzip-compressed too', true],
+  ])(
+    'a page that fails after rows were sent cuts the response short (no complete-looking file) and ends the turn%s',
+    async (_name, gzip) => {
+      const a = await stalled({ gzip });
+      await sql`ALTER TABLE results RENAME TO results_away`.execute(big.tdb.db);
+      try {
+        const ended = await new Promise<{ complete: boolean }>((resolve) => {
+          a.res.on('error', () => undefined);
+          a.res.once('close', () => resolve({ complete: a.res.complete }));
+          a.res.resume();
+        });
+        expect(ended.complete).toBe(false);
+        expect(a.bytes()).toBeLessThan(ROWS * 1000);
+      } finally {
+        await sql`ALTER TABLE results_away RENAME TO results`.execute(big.tdb.db);
+      }
+      await expect.poll(() => big.deps.results.exportsRunning, { timeout: 5000 }).toBe(0);
+      // and the next export runs to its end
+      const all = await big.req('GET', `/api/v1/results/export?device_id=${device}&format=csv`, {
+        token: await big.adminToken(),
       });
-      expect(ended.complete).toBe(false);
-      expect(a.bytes()).toBeLessThan(ROWS * 1000);
-    } finally {
-      await sql`ALTER TABLE results_away RENAME TO results`.execute(big.tdb.db);
-    }
-    await expect.poll(() => big.deps.results.exportsRunning, { timeout: 5000 }).toBe(0);
-    // and the next export runs to its end
-    const all = await big.req('GET', `/api/v1/results/export?device_id=${device}&format=csv`, {
-      token: await big.adminToken(),
-    });
-    expect(all.status).toBe(200);
-    expect(all.text.split('\r\n').length).toBe(ROWS + 2);
-  });
+      expect(all.status).toBe(200);
+      expect(all.text.split('\r\n').length).toBe(ROWS + 2);
+    },
+  );
 
   it('shutdown cuts a running export short instead of waiting for a client that stopped reading', async () => {
     const a = await stalled();

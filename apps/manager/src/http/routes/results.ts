@@ -1,10 +1,12 @@
 // Results: batch upload from agents (seed 003 path) and the query API (series, latest, multi-vantage).
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
 import { DEVICE_CREDENTIAL_PREFIX, MAX_UPLOAD_BYTES, UploadRequest, UploadResponse } from '@rookery/protocol';
 import type { FastifyRequest } from 'fastify';
 import { type DeviceRow, findDevice } from '../../db/queries/devices.js';
 import { badRequest, notFound } from '../../domain/errors.js';
 import {
+  acceptsGzip,
   CSV_COLUMNS,
   EXPORT_MEDIA_TYPES,
   type ExportFormat,
@@ -183,7 +185,7 @@ export function resultRoutes(app: App, d: Deps): void {
         tags: ['results'],
         summary:
           'Every raw result in a range (default: the last 24 h) of one device (device_id), oldest first, or of every device of an OU subtree in your scope (ou_id), device by device, streamed as NDJSON (one object per line, as the items of GET /api/v1/results) or CSV with a header. Filters as GET /api/v1/results',
-        description: `At most a few exports stream at once per manager (429 with Retry-After beyond). A failure after the first rows leaves the response cut short (no final chunk), never a complete-looking file. CSV columns: ${CSV_COLUMNS.join(', ')}; metrics as JSON text; text an agent reported that starts with = + - @ or a tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula.`,
+        description: `At most a few exports stream at once per manager (429 with Retry-After beyond). A failure after the first rows leaves the response cut short (no final chunk), never a complete-looking file. Sent gzip-compressed when Accept-Encoding allows it. CSV columns: ${CSV_COLUMNS.join(', ')}; metrics as JSON text; text an agent reported that starts with = + - @ or a tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula.`,
         querystring: Type.Object(
           {
             ...RawFilters,
@@ -222,6 +224,11 @@ export function resultRoutes(app: App, d: Deps): void {
       exp.signal.addEventListener('abort', () => stream.destroy(new Error('the manager is shutting down')), {
         once: true,
       });
+      const gzip = acceptsGzip(req.headers['accept-encoding']);
+      // level 1: about as fast as the rows are read, and most of the size gone; an error on either side
+      // destroys both (pipeline), so a cut export stays cut when compressed
+      const payload = gzip ? pipeline(stream, createGzip({ level: 1 }), () => {}) : stream;
+      if (gzip) reply.header('content-encoding', 'gzip');
       const subject = req.query.device_id ? `device-${req.query.device_id}` : `ou-${req.query.ou_id}`;
       const stamp = (t: Date) => t.toISOString().replace(/[-:]|\.\d{3}/g, '');
       return reply
@@ -230,7 +237,8 @@ export function resultRoutes(app: App, d: Deps): void {
           'content-disposition',
           `attachment; filename="results-${subject}-${stamp(exp.since)}-${stamp(exp.until)}.${format}"`,
         )
-        .send(stream);
+        .header('vary', 'accept-encoding')
+        .send(payload);
     },
   );
 
