@@ -243,6 +243,14 @@ describe('export', () => {
     running[1]?.close();
     // a streamed export ends its turn when its stream closes, just after the last byte
     await expect.poll(() => h.deps.results.exportsRunning).toBe(0);
+    // HEAD (Fastify's, for every GET): the headers, no body, and the turn given back
+    const head = await h.req('HEAD', `/api/v1/results/export?device_id=${dev.id}&format=csv`, {
+      token: await h.adminToken(),
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe('text/csv; charset=utf-8; header=present');
+    expect(head.text).toBe('');
+    await expect.poll(() => h.deps.results.exportsRunning).toBe(0);
   });
 });
 

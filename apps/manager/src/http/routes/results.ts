@@ -185,7 +185,7 @@ export function resultRoutes(app: App, d: Deps): void {
         tags: ['results'],
         summary:
           'Every raw result in a range (default: the last 24 h) of one device (device_id), oldest first, or of every device of an OU subtree in your scope (ou_id), device by device, streamed as NDJSON (one object per line, as the items of GET /api/v1/results) or CSV with a header. Filters as GET /api/v1/results',
-        description: `At most a few exports stream at once per manager (429 with Retry-After beyond). A failure after the first rows leaves the response cut short (no final chunk), never a complete-looking file. Sent gzip-compressed when Accept-Encoding allows it. CSV columns: ${CSV_COLUMNS.join(', ')}; metrics as JSON text; text an agent reported that starts with = + - @ or a tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula.`,
+        description: `At most 4 exports stream at once per manager process (429 with Retry-After beyond). A failure after the first rows leaves the response cut short (no final chunk), never a complete-looking file. Sent gzip-compressed when Accept-Encoding allows it. CSV columns: ${CSV_COLUMNS.join(', ')}; metrics as JSON text; text an agent reported that starts with = + - @ or a tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula.`,
         querystring: Type.Object(
           {
             ...RawFilters,
@@ -225,8 +225,8 @@ export function resultRoutes(app: App, d: Deps): void {
         once: true,
       });
       const gzip = acceptsGzip(req.headers['accept-encoding']);
-      // level 1: about as fast as the rows are read, and most of the size gone; an error on either side
-      // destroys both (pipeline), so a cut export stays cut when compressed
+      // level 1: compresses several times faster than the rows are read, and takes most of the size off; an
+      // error on either side destroys both (pipeline), so a cut export stays cut when compressed
       const payload = gzip ? pipeline(stream, createGzip({ level: 1 }), () => {}) : stream;
       if (gzip) reply.header('content-encoding', 'gzip');
       const subject = req.query.device_id ? `device-${req.query.device_id}` : `ou-${req.query.ou_id}`;
