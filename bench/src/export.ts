@@ -101,17 +101,17 @@ async function measure(): Promise<ExportData> {
       }
     };
 
+    const run = (side: Side) => (side === 'COPY csv' ? viaCopy() : viaHttp(side === 'export csv' ? 'csv' : 'ndjson'));
     const rounds: Round[] = [];
     // one unmeasured pass of each first: caches and plans warm for both
-    for (const side of SIDES)
-      await (side === 'COPY csv' ? viaCopy() : viaHttp(side === 'export csv' ? 'csv' : 'ndjson'));
+    for (const side of SIDES) await run(side);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const side of round % 2 ? SIDES : [...SIDES].reverse()) {
         const m0 = processCpu(m.pid).ownMs;
         const p0 = commandCpu('postgres');
         const c0 = process.cpuUsage();
         const t = performance.now();
-        const got = await (side === 'COPY csv' ? viaCopy() : viaHttp(side === 'export csv' ? 'csv' : 'ndjson'));
+        const got = await run(side);
         const ms = performance.now() - t;
         const c = process.cpuUsage(c0);
         const rows = got.lines - (side === 'export ndjson' ? 0 : 1);

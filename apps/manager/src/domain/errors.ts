@@ -23,11 +23,14 @@ export const forbidden = (message = 'not allowed') => new AppError(403, 'forbidd
 export const notFound = (what: string) => new AppError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new AppError(409, 'conflict', message, details);
-export const tooManyRequests = (retryAfterSeconds: number) =>
+export const tooManyRequests = (
+  retryAfterSeconds: number,
+  message = `too many attempts; retry in ${retryAfterSeconds} s`,
+) =>
   new AppError(
     429,
     'too_many_requests',
-    `too many attempts; retry in ${retryAfterSeconds} s`,
+    message,
     {
       retry_after_seconds: retryAfterSeconds,
     },

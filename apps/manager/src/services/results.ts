@@ -436,13 +436,7 @@ export class ResultService {
       );
     }
     if (this.exports.size >= maxRunning) {
-      throw new AppError(
-        429,
-        'too_many_requests',
-        `${maxRunning} exports are running on this manager; retry in ${retryAfter} s`,
-        { retry_after_seconds: retryAfter },
-        { 'retry-after': String(retryAfter) },
-      );
+      throw tooManyRequests(retryAfter, `${maxRunning} exports are running on this manager; retry in ${retryAfter} s`);
     }
     const controller = new AbortController();
     this.exports.add(controller);

@@ -84,7 +84,7 @@ export function batchSeries(rows: readonly IngestRow[]): BatchSeries[] {
   return [...m.values()];
 }
 
-/** Columns of `results` that ingest writes, in `rowColumns` order. */
+/** Columns of `results` that ingest writes (fields of `result_in`, migration 0015, but `newest`). */
 const COLUMNS =
   'id, device_id, ou_id, kind, target, started_at, duration_ms, ok, error_code, error_message, latency_ms, jitter_ms, loss_pct, metrics';
 /** What latest and the rollup queue read of a stored row. */
