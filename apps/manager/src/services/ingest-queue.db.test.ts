@@ -157,6 +157,28 @@ describe('IngestQueue', () => {
       expect(q.transactions).toBe(3);
     });
 
+    it('one client uploading batch after batch stops waiting once the window gathered nothing', async () => {
+      const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 1000, lingerMs: 300 });
+      const d = devices[2] as DeviceRow;
+      await q.submit(d, upload(d, 1)); // quiet: at once
+      // right after a transaction: busy, so the next upload waits out the window, alone
+      const second = q.submit(d, upload(d, 2));
+      expect(q.backlog).toBe(2);
+      await second;
+      // the wait gathered nothing: the client's next uploads go at once
+      for (const rows of [3, 4]) {
+        const next = q.submit(d, upload(d, rows));
+        expect(q.backlog).toBe(0);
+        expect((await next).fresh).toHaveLength(rows);
+      }
+      // an upload that finds another in a transaction: the replica is busy again and it waits
+      const a = q.submit(d, upload(d, 1));
+      const b = q.submit(devices[1] as DeviceRow, upload(devices[1] as DeviceRow, 2));
+      expect(q.backlog).toBe(2);
+      expect((await Promise.all([a, b])).map((o) => o.fresh.length)).toEqual([1, 2]);
+      expect(q.transactions).toBe(6);
+    });
+
     it('on a busy replica a batch that is not full goes after lingerMs', async () => {
       const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 1000, lingerMs: 30 });
       const d = devices[0] as DeviceRow;

@@ -22,7 +22,9 @@ export interface IngestQueueOptions {
   /**
    * On a busy replica, how long an upload waits for others to share its transaction, ms (a batch of
    * `enoughRows` goes at once). The replica counts as quiet, and an upload is written at once, when no transaction
-   * is being written and none ended within this time. @default 20 (ADR 6)
+   * is being written and none ended within this time, or when the last wait gathered no other upload and none
+   * has arrived since while another was queued or being written (one client uploading one batch after another,
+   * as an agent drains its spool). @default 20 (ADR 6)
    */
   lingerMs?: number;
   /**
@@ -66,6 +68,11 @@ export class IngestQueue {
   private timer: NodeJS.Timeout | undefined;
   private transactionCount = 0;
   private singleStatementCount = 0;
+  /**
+   * The last batch that waited out the window went alone, and no upload has arrived since while another was
+   * queued or being written: waiting gathers nothing, so uploads go at once until one does.
+   */
+  private solo = false;
   /** the OID of `result_in` in this database (`resultInType`) */
   private resultIn: Promise<number> | undefined;
 
@@ -101,6 +108,7 @@ export class IngestQueue {
    */
   submit(device: DeviceRow, rows: IngestRow[]): Promise<Stored> {
     return new Promise((resolve, reject) => {
+      if (this.writing > 0 || this.queue.length > 0) this.solo = false;
       this.queue.push({ at: performance.now(), device, rows, resolve, reject });
       this.queuedRows += rows.length;
       this.pump();
@@ -117,7 +125,7 @@ export class IngestQueue {
     while (this.writing < this.o.writers && this.queue.length) {
       const linger = this.o.lingerMs ?? 0;
       const now = performance.now();
-      const quiet = this.writing === 0 && now - this.lastEnd >= linger;
+      const quiet = this.writing === 0 && (this.solo || now - this.lastEnd >= linger);
       const due = (this.queue[0] as Item).at + linger;
       if (!quiet && this.queuedRows < this.enough && now < due) {
         this.timer ??= setTimeout(() => {
@@ -133,31 +141,46 @@ export class IngestQueue {
         batch.push(it);
         n += it.rows.length;
       }
+      // waited out the window for nothing
+      if (now >= due && batch.length === 1) this.solo = true;
       this.queuedRows -= n;
       this.writing++;
       this.transactionCount++;
-      void this.write(batch).finally(() => {
-        this.writing--;
-        this.lastEnd = performance.now();
-        this.pump();
-      });
+      void this.write(batch);
     }
   }
 
+  /**
+   * Stores the batch, then frees its writer and answers its uploads, in that order: an upload a client sends
+   * on its answer finds no transaction being written. Never rejects.
+   */
   private async write(batch: Item[]): Promise<void> {
+    let answer: () => void;
     try {
       const out = await this.storeOnce(batch);
-      batch.forEach((it, i) => it.resolve(out[i] as Stored));
+      answer = () => batch.forEach((it, i) => it.resolve(out[i] as Stored));
     } catch (err) {
-      if (batch.length === 1) return (batch[0] as Item).reject(err);
-      // one upload the database refuses must not fail the others: store each alone
-      for (const it of batch) {
-        await this.storeOnce([it]).then(
-          ([s]) => it.resolve(s as Stored),
-          (e: unknown) => it.reject(e),
-        );
+      if (batch.length === 1) answer = () => (batch[0] as Item).reject(err);
+      else {
+        // one upload the database refuses must not fail the others: store each alone
+        const answers: (() => void)[] = [];
+        for (const it of batch) {
+          answers.push(
+            await this.storeOnce([it]).then(
+              ([s]) =>
+                () =>
+                  it.resolve(s as Stored),
+              (e: unknown) => () => it.reject(e),
+            ),
+          );
+        }
+        answer = () => answers.forEach((a) => a());
       }
     }
+    this.writing--;
+    this.lastEnd = performance.now();
+    answer();
+    this.pump();
   }
 
   /**
