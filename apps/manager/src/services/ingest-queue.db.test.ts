@@ -161,7 +161,10 @@ describe('IngestQueue', () => {
       const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 1000, lingerMs: 300 });
       const d = devices[2] as DeviceRow;
       await q.submit(d, upload(d, 1)); // quiet: at once
-      // right after a transaction: busy, so the next upload waits out the window, alone
+      // 100 ms after a transaction: busy, so the next upload waits, alone. Its timer, due 400 ms after that
+      // transaction, may fire a little early (timers keep whole milliseconds), when the replica is quiet already
+      await tick();
+      await tick();
       const second = q.submit(d, upload(d, 2));
       expect(q.backlog).toBe(2);
       await second;
