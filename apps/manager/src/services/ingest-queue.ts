@@ -52,6 +52,8 @@ interface Item {
   at: number;
   device: DeviceRow;
   rows: IngestRow[];
+  /** it waited for others to share its transaction (it was first in the queue when a batch was held back) */
+  held?: boolean;
   resolve(s: Stored): void;
   reject(err: unknown): void;
 }
@@ -128,6 +130,7 @@ export class IngestQueue {
       const quiet = this.writing === 0 && (this.solo || now - this.lastEnd >= linger);
       const due = (this.queue[0] as Item).at + linger;
       if (!quiet && this.queuedRows < this.enough && now < due) {
+        (this.queue[0] as Item).held = true;
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
           this.pump();
@@ -141,8 +144,8 @@ export class IngestQueue {
         batch.push(it);
         n += it.rows.length;
       }
-      // waited out the window for nothing
-      if (now >= due && batch.length === 1) this.solo = true;
+      // it waited for nothing
+      if (batch.length === 1 && (batch[0] as Item).held) this.solo = true;
       this.queuedRows -= n;
       this.writing++;
       this.transactionCount++;
