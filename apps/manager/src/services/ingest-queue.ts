@@ -71,8 +71,8 @@ export class IngestQueue {
   private transactionCount = 0;
   private singleStatementCount = 0;
   /**
-   * The last batch that waited out the window went alone, and no upload has arrived since while another was
-   * queued or being written: waiting gathers nothing, so uploads go at once until one does.
+   * The last upload that was held back for others went alone, and no upload has arrived since while another
+   * was queued or being written: waiting gathers nothing, so uploads go at once until one does.
    */
   private solo = false;
   /** the OID of `result_in` in this database (`resultInType`) */
@@ -167,16 +167,7 @@ export class IngestQueue {
       else {
         // one upload the database refuses must not fail the others: store each alone
         const answers: (() => void)[] = [];
-        for (const it of batch) {
-          answers.push(
-            await this.storeOnce([it]).then(
-              ([s]) =>
-                () =>
-                  it.resolve(s as Stored),
-              (e: unknown) => () => it.reject(e),
-            ),
-          );
-        }
+        for (const it of batch) answers.push(await this.storeAlone(it));
         answer = () => answers.forEach((a) => a());
       }
     }
@@ -184,6 +175,14 @@ export class IngestQueue {
     this.lastEnd = performance.now();
     answer();
     this.pump();
+  }
+
+  /** Stores one upload in a transaction of its own; what it gives answers the upload. Never rejects. */
+  private storeAlone(it: Item): Promise<() => void> {
+    return this.storeOnce([it]).then(
+      (out) => () => it.resolve(out[0] as Stored),
+      (e: unknown) => () => it.reject(e),
+    );
   }
 
   /**
