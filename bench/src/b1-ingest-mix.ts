@@ -567,6 +567,13 @@ export async function runB1(): Promise<B1Data> {
 }
 
 const passFail = (ok: boolean) => (ok ? 'pass' : 'FAIL');
+
+/**
+ * The request target's verdict: a ratio at or above 0.6 against a reference that passed the ladder's top step is
+ * only an upper bound (the reference's limit lies higher), not a pass; below 0.6 it fails either way.
+ */
+export const requestVerdict = (ratio: number, referenceAtLadderTop: boolean) =>
+  ratio < 0.6 ? passFail(false) : referenceAtLadderTop ? 'upper bound only: not a pass' : passFail(true);
 /** CPU of server, PostgreSQL and generator during a step, % of the machine. */
 const busy = (s: MixStep) =>
   ((s.cpu.server + s.cpu.postgres + s.cpu.generator) * s.achieved) / (availableParallelism() * 1e4);
@@ -625,7 +632,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
     '',
     '| measure | manager | reference | ratio | target | verdict |',
     '|---|---|---|---|---|---|',
-    `| sustained req/s at p99 < 100 ms | ${d.oursSustained.toFixed(0)} | ${d.bareSustained.toFixed(0)}${bareRuns}${bareTop ? ' (ladder top: passed every step)' : ''} | ${d.reqRatio.toFixed(3)} | ≥ 0.6 | ${passFail(d.reqRatio >= 0.6)} |`,
+    `| sustained req/s at p99 < 100 ms | ${d.oursSustained.toFixed(0)} | ${d.bareSustained.toFixed(0)}${bareRuns}${bareTop ? ' (ladder top: passed every step)' : ''} | ${d.reqRatio.toFixed(3)} | ≥ 0.6 | ${requestVerdict(d.reqRatio, bareTop)} |`,
     `| result rows/s (${INGEST_ROWS} rows, ${INGEST_BATCH}/upload, ${INGEST_WORKERS} uploaders) vs COPY of the same rows${d.rowRounds ? `, median of ${d.rowRounds.length} alternated rounds` : ''} | ${d.ingest.rowsPerSecond.toFixed(0)} | ${d.copy.rowsPerSecond.toFixed(0)} | ${d.rowsRatio.toFixed(3)} | ≥ 0.4 | ${passFail(d.rowsRatio >= 0.4)} |`,
     '',
     ...(d.rowRounds
