@@ -5,14 +5,7 @@ import { HIST_BUCKETS } from '../../domain/result-headline.js';
 import type { RolledUp, RollupCounters } from '../../domain/rollups.js';
 import type { Scope } from '../../domain/principal.js';
 import { type Db, PREPARED } from '../database.js';
-import {
-  binaryArray,
-  FIELD_BYTES,
-  RECORD_ARRAY_HEADER,
-  RECORD_BOUND,
-  RecordArrayWriter,
-  textFieldBound,
-} from '../pg-binary.js';
+import { binaryArray, RecordArrayWriter } from '../pg-binary.js';
 import { inScope } from './scope.js';
 
 export interface ResultRowIn {
@@ -92,31 +85,15 @@ const RETURNED = 'id, device_id, ou_id, kind, target, started_at, ok, error_code
 /** What latest-per-series takes of a stored row. */
 const LATEST = 'device_id, kind, target, ou_id, id, started_at, ok, error_code, latency_ms, jitter_ms, loss_pct';
 
+/** A guess at a `result_in` record's bytes: its fixed fields and the type and length words take about 200, a probe's metrics a few hundred more. */
+const RESULT_IN_BYTES = 512;
+
 /**
  * The batch as one binary array of `result_in` (migration 0015), in its fields' order: the row and whether it
  * is its series' newest in the batch (`newest[i]` 1), which result_latest takes.
  */
-/** A batch row's bytes in `resultInArray` but its text fields: the record's own, and its fixed-size fields. */
-const ROW_FIXED_BYTES =
-  RECORD_BOUND +
-  FIELD_BYTES.uuid +
-  2 * FIELD_BYTES.int8 +
-  FIELD_BYTES.timestamptz +
-  4 * FIELD_BYTES.float8 +
-  2 * FIELD_BYTES.bool;
-
 function resultInArray(oid: number, rows: readonly IngestRow[], newest: Uint8Array): Buffer {
-  let bound = RECORD_ARRAY_HEADER;
-  for (const r of rows) {
-    bound +=
-      ROW_FIXED_BYTES +
-      textFieldBound(r.kind) +
-      textFieldBound(r.target) +
-      textFieldBound(r.error_code) +
-      textFieldBound(r.error_message) +
-      textFieldBound(r.metrics);
-  }
-  const w = new RecordArrayWriter(oid, rows.length, bound);
+  const w = new RecordArrayWriter(oid, rows.length, RESULT_IN_BYTES);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as IngestRow;
     w.record(15);
