@@ -436,7 +436,13 @@ export function copyRate(
 export type RowRound = Pick<B1Data, 'ingest' | 'copy' | 'rowsRatio'> & { round: number };
 
 export interface B1Data {
+  /** the manager's ladder (its first, in runs with `oursAgain`) */
   ours: MixStep[];
+  /**
+   * the manager's second ladder, after its row rounds (runs from 2026-12-07 09:40 on); the faster of the two
+   * counts, as the reference's faster ladder does
+   */
+  oursAgain?: MixStep[];
   /** the bare server's ladder after the manager's (its CPU per kind is measured then too) */
   bare: MixStep[];
   /** the same ladder before the manager's (runs from 2026-12-06 on); the faster of the two is the reference */
@@ -444,6 +450,8 @@ export interface B1Data {
   oursSustained: number;
   bareSustained: number;
   reqRatio: number;
+  /** the ratio with the manager's first ladder alone, as runs before `oursAgain` measured it */
+  reqRatioFirst?: number;
   ingest: {
     rows: number;
     ms: number;
@@ -476,7 +484,10 @@ export async function runB1(): Promise<B1Data> {
   const db = await createBenchDb();
   try {
     // why: these shared cores slow down and speed up over a run; the reference runs before and after the
-    // manager and the faster run counts, so a slow spell late in the run cannot flatter the manager
+    // manager and the faster run counts, so a slow spell late in the run cannot flatter the manager. The
+    // manager's ladder runs twice too (after the mix's costs, and again after the row rounds) and its faster
+    // run counts, so a slow spell during the manager's one ladder cannot flatter the reference (until
+    // 2026-12-07 it ran once against the reference's best of two)
     const bareLadder = async (devices: BenchDevice[]) => {
       const bareServer = await startBareServerChild(workers);
       try {
@@ -487,6 +498,7 @@ export async function runB1(): Promise<B1Data> {
     };
     const manager = await startManagerChild(db.url, { ROOKERY_WORKERS: String(workers) });
     let ours: MixStep[];
+    let oursAgain: MixStep[];
     let fleet: Awaited<ReturnType<typeof makeFleet>>;
     let costs: UploadCost[];
     let managerCosts: RequestCost[];
@@ -528,6 +540,7 @@ export async function runB1(): Promise<B1Data> {
         });
       }
       costs = await uploadCosts(manager.url, fleet.devices);
+      oursAgain = await ladder(manager.url, fleet.devices, manager.pid);
     } finally {
       await manager.stop();
     }
@@ -541,17 +554,19 @@ export async function runB1(): Promise<B1Data> {
     } finally {
       await bareServer.stop();
     }
-    const oursSustained = sustainedRate(ours);
+    const oursSustained = Math.max(sustainedRate(ours), sustainedRate(oursAgain));
     const bareSustained = Math.max(sustainedRate(bareBefore), sustainedRate(bare));
     // the round with the median ratio (an odd number of rounds)
     const mid = [...rowRounds].sort((a, b) => a.rowsRatio - b.rowsRatio)[(rowRounds.length - 1) / 2] as RowRound;
     return {
       ours,
+      oursAgain,
       bare,
       bareBefore,
       oursSustained,
       bareSustained,
       reqRatio: oursSustained / bareSustained,
+      reqRatioFirst: sustainedRate(ours) / bareSustained,
       ingest: mid.ingest,
       copy: mid.copy,
       rowsRatio: mid.rowsRatio,
@@ -595,7 +610,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
     `${STEP_MS / 1000} s per step, latency from the scheduled send time; node:http keep-alive client in the bench`,
     'process. Reference: a bare node:http server (separate process) that parses the same JSON bodies and',
     "answers 200, same offered loads, its ladder run before the manager's and again after the rest; the faster",
-    `of the two is the reference. A step passes with p99 < 100 ms and ≤ 1 % errors; a failing step runs again (≤ ${ATTEMPTS}`,
+    `of the two is the reference${d.oursAgain ? ". The manager's ladder runs twice as well (after the mix's costs per kind, and again after the row rounds), and its faster run counts" : ''}. A step passes with p99 < 100 ms and ≤ 1 % errors; a failing step runs again (≤ ${ATTEMPTS}`,
     `attempts, each shown) and the ladder stops at a step that failed every attempt; then, ${REFINE} times, the rate`,
     'halfway between the highest passing and the lowest failing rate runs the same way (runs from 2026-12-06 on).',
     '',
@@ -609,7 +624,8 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
   ];
   for (const [name, steps] of [
     ...(d.bareBefore ? ([['bare node:http, before', d.bareBefore]] as const) : []),
-    ['manager', d.ours],
+    [d.oursAgain ? 'manager, first' : 'manager', d.ours],
+    ...(d.oursAgain ? ([['manager, second', d.oursAgain]] as const) : []),
     [d.bareBefore ? 'bare node:http, after' : 'bare node:http', d.bare],
   ] as const) {
     for (const s of steps) {
@@ -628,13 +644,22 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
   const bareRuns = d.bareBefore
     ? ` (before ${sustainedRate(d.bareBefore).toFixed(0)}, after ${sustainedRate(d.bare).toFixed(0)})`
     : '';
+  const ourRuns = d.oursAgain
+    ? ` (first ${sustainedRate(d.ours).toFixed(0)}, second ${sustainedRate(d.oursAgain).toFixed(0)})`
+    : '';
   lines.push(
     '',
     '| measure | manager | reference | ratio | target | verdict |',
     '|---|---|---|---|---|---|',
-    `| sustained req/s at p99 < 100 ms | ${d.oursSustained.toFixed(0)} | ${d.bareSustained.toFixed(0)}${bareRuns}${bareTop ? ' (ladder top: passed every step)' : ''} | ${d.reqRatio.toFixed(3)} | ≥ 0.6 | ${requestVerdict(d.reqRatio, bareTop)} |`,
+    `| sustained req/s at p99 < 100 ms | ${d.oursSustained.toFixed(0)}${ourRuns} | ${d.bareSustained.toFixed(0)}${bareRuns}${bareTop ? ' (ladder top: passed every step)' : ''} | ${d.reqRatio.toFixed(3)} | ≥ 0.6 | ${requestVerdict(d.reqRatio, bareTop)} |`,
     `| result rows/s (${INGEST_ROWS} rows, ${INGEST_BATCH}/upload, ${INGEST_WORKERS} uploaders) vs COPY of the same rows${d.rowRounds ? `, median of ${d.rowRounds.length} alternated rounds` : ''} | ${d.ingest.rowsPerSecond.toFixed(0)} | ${d.copy.rowsPerSecond.toFixed(0)} | ${d.rowsRatio.toFixed(3)} | ≥ 0.4 | ${passFail(d.rowsRatio >= 0.4)} |`,
     '',
+    ...(d.oursAgain && d.reqRatioFirst !== undefined
+      ? [
+          `With the manager's first ladder alone, as runs before 2026-12-07 09:40 counted it: ${sustainedRate(d.ours).toFixed(0)} against ${d.bareSustained.toFixed(0)} = ${d.reqRatioFirst.toFixed(3)}.`,
+          '',
+        ]
+      : []),
     ...(d.rowRounds
       ? [
           `Row ingest and COPY, alternated (each round: the uploads, then waiting until the rollups have every row, then COPY${d.rowWarmupRows ? `; first an unmeasured round of each with ${d.rowWarmupRows} rows` : ''}):`,
