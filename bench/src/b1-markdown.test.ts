@@ -40,4 +40,13 @@ describe('B1 section', () => {
     expect(md).toContain(`With the manager's first ladder alone`);
     expect(md).toContain("The manager's ladder runs twice as well");
   });
+
+  it('with one manager ladder (runs before 2026-12-07 09:40): as those runs printed it', () => {
+    const { oursAgain: _again, reqRatioFirst: _first, ...one } = stored;
+    const md = b1Markdown({ ...one, oursSustained: sustainedRate(stored.ours) }, stored.command, stored.machine);
+    expect(md).toContain('| manager |');
+    expect(md).not.toContain('manager, first');
+    expect(md).not.toContain('first ladder alone');
+    expect(md).toContain(`| sustained req/s at p99 < 100 ms | ${sustainedRate(stored.ours).toFixed(0)} |`);
+  });
 });
