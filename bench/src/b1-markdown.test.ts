@@ -29,7 +29,6 @@ describe('B1 section', () => {
       ...stored,
       oursAgain: again,
       oursSustained: Math.max(first, sustainedRate(again)),
-      reqRatioFirst: first / stored.bareSustained,
     };
     const md = b1Markdown(d, stored.command, stored.machine);
     expect(md).toContain('| manager, first |');
@@ -42,7 +41,7 @@ describe('B1 section', () => {
   });
 
   it('with one manager ladder (runs before 2026-12-07 09:40): as those runs printed it', () => {
-    const { oursAgain: _again, reqRatioFirst: _first, ...one } = stored;
+    const { oursAgain: _again, ...one } = stored;
     const md = b1Markdown({ ...one, oursSustained: sustainedRate(stored.ours) }, stored.command, stored.machine);
     expect(md).toContain('| manager |');
     expect(md).not.toContain('manager, first');
