@@ -1,6 +1,8 @@
 // Tests: the one error shape for failures that are not the request's fault.
+import { Readable } from 'node:stream';
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { toErrorResponse } from './errors.js';
+import { errorHandler, toErrorResponse } from './errors.js';
 
 const withCode = (message: string, code?: string) => Object.assign(new Error(message), code ? { code } : {});
 
@@ -36,5 +38,32 @@ describe('toErrorResponse', () => {
     const internal = toErrorResponse(withCode('column "x" does not exist', '42703'));
     expect([internal.status, internal.body.error]).toEqual([500, 'internal_error']);
     expect(toErrorResponse(new TypeError('x is undefined')).status).toBe(500);
+  });
+});
+
+describe('errorHandler', () => {
+  it('answers a streamed body that failed before its first byte as plain JSON, without the headers of that body', async () => {
+    const app = Fastify({ logger: false });
+    app.setErrorHandler(errorHandler);
+    app.get('/export', (_req, reply) =>
+      reply
+        .header('content-encoding', 'gzip')
+        .header('content-disposition', 'attachment; filename="x.ndjson"')
+        .type('application/x-ndjson')
+        .send(
+          new Readable({
+            read() {
+              this.destroy(new Error('the first page failed'));
+            },
+          }),
+        ),
+    );
+    const res = await app.inject({ method: 'GET', url: '/export' });
+    await app.close();
+    expect(res.statusCode).toBe(500);
+    expect(res.headers['content-encoding']).toBeUndefined();
+    expect(res.headers['content-disposition']).toBeUndefined();
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.json()).toMatchObject({ error: 'internal_error', details: { request_id: expect.any(String) } });
   });
 });

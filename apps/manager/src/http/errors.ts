@@ -23,6 +23,8 @@ const LOST_CONNECTION = [
   'Client has encountered a connection error and is not queryable',
   'Client was closed and is not queryable',
 ];
+/** headers that describe a body (an export's) rather than the error, always JSON, that may go out in its place */
+const STREAM_BODY_HEADERS = ['content-type', 'content-encoding', 'content-disposition'];
 const UNREACHABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
 
 /**
@@ -140,6 +142,12 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   const r = toErrorResponse(err);
   if (r.status >= 500) req.log.error({ err }, 'request failed');
   else req.log.info({ code: r.body.error, status: r.status }, 'request rejected');
+  // a streamed body that failed before its first byte: Fastify set its headers on the response already, and the
+  // error that goes out instead is plain JSON, not the compressed attachment they announce
+  for (const name of STREAM_BODY_HEADERS) {
+    reply.removeHeader(name);
+    if (!reply.raw.headersSent) reply.raw.removeHeader(name);
+  }
   void reply
     .code(r.status)
     .headers(r.headers)

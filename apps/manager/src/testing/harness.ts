@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LightMyRequestResponse } from 'fastify';
 import inject from 'light-my-request';
+import pino from 'pino';
 import type { App } from '../http/app.js';
 import type { Deps } from '../http/deps.js';
 import { buildServer } from '../http/server.js';
@@ -36,6 +37,8 @@ export interface Harness {
   /** logs in and returns the access token; throws when login fails */
   login(username: string, password: string, extra?: Record<string, string>): Promise<string>;
   adminToken(): Promise<string>;
+  /** the manager's last 20 error-level log lines (pino JSON): why a request answered 5xx */
+  loggedErrors(): string[];
   /** creates a user through the API as admin and returns its id */
   createUser(username: string, role: string, ouId: number | null, password?: string): Promise<number>;
   createOu(name: string, parentId?: number | null): Promise<number>;
@@ -56,7 +59,19 @@ export async function createHarness(auth: Partial<AuthSettings> = {}, services: 
     { fleetSummaryMaxAgeMs: 0, ...services },
   );
   await deps.users.bootstrapAdmin(ADMIN.username, ADMIN.password);
-  const app = await buildServer(deps);
+  // the manager's errors, kept for a test to show when it meets a 5xx; ROOKERY_TEST_LOG=<pino level> also writes the
+  // log to stderr
+  const level = process.env.ROOKERY_TEST_LOG;
+  const errors: string[] = [];
+  const sink = {
+    write(line: string) {
+      if (level) process.stderr.write(line);
+      if ((JSON.parse(line) as { level: number }).level < 50) return;
+      errors.push(line.trimEnd());
+      if (errors.length > 20) errors.shift();
+    },
+  };
+  const app = await buildServer(deps, { logger: pino({ level: level ?? 'error' }, sink) });
   const handler = app.server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
   let adminToken: string | undefined;
 
@@ -87,6 +102,7 @@ export async function createHarness(auth: Partial<AuthSettings> = {}, services: 
       if (r.status !== 200) throw new Error(`login ${username} failed: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.access_token as string;
     },
+    loggedErrors: () => [...errors],
     async adminToken() {
       adminToken ??= await h.login(ADMIN.username, ADMIN.password);
       return adminToken;
