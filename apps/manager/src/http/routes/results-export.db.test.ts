@@ -342,10 +342,13 @@ describe('an export that does not finish', () => {
       try {
         a.res.resume();
         // bounded, so that the table is put back however this goes
+        let timer: NodeJS.Timeout | undefined;
         const complete = await Promise.race([
           a.ended,
-          new Promise((_, reject) => setTimeout(() => reject(new Error('the response did not close in 10 s')), 10_000)),
-        ]);
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('the response did not close in 10 s')), 10_000);
+          }),
+        ]).finally(() => clearTimeout(timer));
         expect(complete).toBe(false);
         expect(a.bytes()).toBeLessThan(ROWS * 1000);
       } finally {
