@@ -61,17 +61,17 @@ export async function createHarness(auth: Partial<AuthSettings> = {}, services: 
   await deps.users.bootstrapAdmin(ADMIN.username, ADMIN.password);
   // the manager's errors, kept for a test to show when it meets a 5xx; ROOKERY_TEST_LOG=<pino level> also writes the
   // log to stderr
-  const level = process.env.ROOKERY_TEST_LOG;
+  const level = process.env.ROOKERY_TEST_LOG as pino.Level | undefined;
   const errors: string[] = [];
-  const sink = {
+  const kept = {
     write(line: string) {
-      if (level) process.stderr.write(line);
-      if ((JSON.parse(line) as { level: number }).level < 50) return;
       errors.push(line.trimEnd());
       if (errors.length > 20) errors.shift();
     },
   };
-  const app = await buildServer(deps, { logger: pino({ level: level ?? 'error' }, sink) });
+  const streams: pino.StreamEntry[] = [{ level: 'error', stream: kept }];
+  if (level) streams.push({ level, stream: process.stderr });
+  const app = await buildServer(deps, { logger: pino({ level: level ?? 'error' }, pino.multistream(streams)) });
   const handler = app.server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
   let adminToken: string | undefined;
 
