@@ -46,6 +46,42 @@ describe('PREPARED statements', () => {
   });
 });
 
+describe('statement values', () => {
+  it('are let go once the statement finished, after being sent intact, whether it succeeded or failed', async () => {
+    const h = openDatabase(t.url, 1);
+    const client = await h.pool.connect();
+    try {
+      const bytes = Buffer.alloc(90_000, 7);
+      const values: unknown[] = [bytes, 'x'];
+      const r = await client.query<{ n: number; s: number }>(
+        'SELECT length($1::bytea) AS n, get_byte($1::bytea, 89999) AS s, $2::text AS t',
+        values,
+      );
+      expect(r.rows[0]).toEqual({ n: 90_000, s: 7, t: 'x' });
+      expect(values).toEqual([null, null]);
+
+      const failing: unknown[] = [bytes, 'not a number'];
+      await expect(client.query(`${PREPARED}SELECT $1::bytea, $2::int`, failing)).rejects.toMatchObject({
+        code: '22P02',
+      });
+      expect(failing).toEqual([null, null]);
+
+      // the connection goes on; with a callback pg returns nothing and the values stay the caller's
+      const kept: unknown[] = [3];
+      const n = await new Promise<number>((resolve, reject) =>
+        client.query('SELECT $1::int + 1 AS n', kept, (err: Error | undefined, res: { rows: { n: number }[] }) =>
+          err ? reject(err) : resolve((res.rows[0] as { n: number }).n),
+        ),
+      );
+      expect(n).toBe(4);
+      expect(kept).toEqual([3]);
+    } finally {
+      client.release();
+      await h.close();
+    }
+  });
+});
+
 describe('a connection the server ends', () => {
   it('between two statements of a transaction: the transaction fails, the process lives on, the pool recovers', async () => {
     const h = openDatabase(t.url, 2);

@@ -42,7 +42,17 @@ class PreparingClient extends pg.Client {
     const [text, values] = args;
     const marked = typeof text === 'string' && text.startsWith(PREPARED);
     const call = marked ? [{ name: statementName(text), text, values }] : args;
-    return (super.query as unknown as (...a: unknown[]) => never)(...call);
+    const pending = (super.query as unknown as (...a: unknown[]) => unknown)(...call);
+    if (Array.isArray(values) && values.length > 0 && pending instanceof Promise) {
+      // why: pg's query object keeps the values array after the statement was sent, and here those objects
+      // outlive minor GCs: the ingest's binary array parameters (about 100 KB a batch) were freed only by a
+      // full GC. Their backing stores piled up to V8's external-memory limit (64 MB), which started a full GC
+      // about every half second in B1's mix (ADR 13). Dropping the values once the statement finished lets
+      // minor GCs free them. Callers pass arrays they do not reuse (Kysely passes a copy for each call).
+      const release = () => values.fill(null);
+      pending.then(release, release);
+    }
+    return pending as never;
   }
 }
 
