@@ -53,7 +53,7 @@ describe('statement values', () => {
     try {
       const bytes = Buffer.alloc(90_000, 7);
       const values: unknown[] = [bytes, 'x'];
-      const r = await client.query<{ n: number; s: number }>(
+      const r = await client.query<{ n: number; s: number; t: string }>(
         'SELECT length($1::bytea) AS n, get_byte($1::bytea, 89999) AS s, $2::text AS t',
         values,
       );
