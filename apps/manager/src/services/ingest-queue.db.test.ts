@@ -184,11 +184,21 @@ describe('IngestQueue', () => {
 
     it('on a busy replica a batch that is not full goes after lingerMs', async () => {
       const q = new IngestQueue(h.tdb.db, undefined, { writers: 2, batchRows: 1000, lingerMs: 30 });
+      const waits: number[] = [];
+      const writes: number[] = [];
+      q.timings = { waited: (s) => waits.push(s), wrote: (s) => writes.push(s) };
       const d = devices[0] as DeviceRow;
       await q.submit(d, upload(d, 1));
       const out = await Promise.all([q.submit(d, upload(d, 2)), q.submit(d, upload(d, 2)), q.submit(d, upload(d, 2))]);
       expect(out.map((o) => o.fresh.length)).toEqual([2, 2, 2]);
       expect(q.transactions).toBe(2);
+      // one wait and one duration per transaction: the first went at once, the second waited out the window
+      // (a timer may fire up to a millisecond early)
+      expect(waits).toHaveLength(2);
+      expect(waits[0]).toBeLessThan(0.025);
+      expect(waits[1]).toBeGreaterThanOrEqual(0.028);
+      expect(writes).toHaveLength(2);
+      for (const w of writes) expect(w).toBeGreaterThan(0);
     });
   });
 });

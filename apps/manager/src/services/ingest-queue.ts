@@ -41,6 +41,14 @@ export const DEFAULT_INGEST_QUEUE: IngestQueueOptions = {
   enoughRows: 2000,
 };
 
+/** Durations the queue reports once per transaction (the manager's Prometheus histograms, `/metrics`). */
+export interface IngestTimings {
+  /** how long the oldest upload of a transaction waited in the queue before the transaction began, seconds */
+  waited(seconds: number): void;
+  /** how long the transaction took until its uploads could be answered, seconds (a retry of it included) */
+  wrote(seconds: number): void;
+}
+
 /** What one upload stored: its new rows (duplicates of earlier uploads left out) and the alert changes they caused. */
 export interface Stored {
   fresh: ResultRowIn[];
@@ -77,6 +85,8 @@ export class IngestQueue {
   private solo = false;
   /** the OID of `result_in` in this database (`resultInType`) */
   private resultIn: Promise<number> | undefined;
+  /** where each transaction's wait and duration go, when someone watches */
+  timings: IngestTimings | undefined;
 
   /** results at which a waiting batch goes at once (`enoughRows`, never above `batchRows`) */
   private readonly enough: number;
@@ -149,7 +159,8 @@ export class IngestQueue {
       this.queuedRows -= n;
       this.writing++;
       this.transactionCount++;
-      void this.write(batch);
+      this.timings?.waited((now - (batch[0] as Item).at) / 1000);
+      void this.write(batch, now);
     }
   }
 
@@ -157,7 +168,7 @@ export class IngestQueue {
    * Stores the batch, then frees its writer and answers its uploads, in that order: an upload a client sends
    * on its answer finds no transaction being written. Never rejects.
    */
-  private async write(batch: Item[]): Promise<void> {
+  private async write(batch: Item[], began: number): Promise<void> {
     let answer: () => void;
     try {
       const out = await this.storeOnce(batch);
@@ -173,6 +184,7 @@ export class IngestQueue {
     }
     this.writing--;
     this.lastEnd = performance.now();
+    this.timings?.wrote((this.lastEnd - began) / 1000);
     answer();
     this.pump();
   }

@@ -24,7 +24,7 @@ import { headline, histPercentile } from '../domain/result-headline.js';
 import { addToRollup, emptyRollup, mergeRollup } from '../domain/rollups.js';
 import type { AlertEvent, AlertService } from './alerts.js';
 import type { ServiceContext } from './context.js';
-import { DEFAULT_INGEST_QUEUE, IngestQueue, type IngestQueueOptions } from './ingest-queue.js';
+import { DEFAULT_INGEST_QUEUE, IngestQueue, type IngestQueueOptions, type IngestTimings } from './ingest-queue.js';
 
 export const RESULT_KINDS = ['http', 'tcp', 'udp', 'dns', 'icmp', 'traceroute'] as const;
 
@@ -233,6 +233,11 @@ export class ResultService {
   /** Of those, transactions that were one statement (every result quiet for the alerts). */
   get singleStatements(): number {
     return this.queue.singleStatements;
+  }
+
+  /** Where the ingest queue reports each transaction's wait and duration (`/metrics`). */
+  set ingestTimings(t: IngestTimings | undefined) {
+    this.queue.timings = t;
   }
 
   /**

@@ -181,6 +181,12 @@ describe('metrics', () => {
     const single = Number(/rookery_ingest_single_statement_total (\d+)/.exec(text)?.[1]);
     expect(single).toBeGreaterThan(0);
     expect(single).toBeLessThan(xacts);
+    // each transaction's oldest upload's wait and the transaction's duration, one observation each
+    const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    for (const name of ['rookery_ingest_wait_seconds', 'rookery_ingest_transaction_seconds'])
+      expect(sample(`${name}_count`)).toBe(xacts);
+    expect(sample('rookery_ingest_wait_seconds_sum')).toBeGreaterThanOrEqual(0);
+    expect(sample('rookery_ingest_transaction_seconds_sum')).toBeGreaterThan(0);
     // a counter never goes back: a second scrape reads at least as much
     const again = String((await h.req('GET', '/metrics')).body);
     expect(Number(/rookery_ingest_transactions_total (\d+)/.exec(again)?.[1])).toBeGreaterThanOrEqual(xacts);

@@ -2,7 +2,7 @@
 // `--workers N` any worker answers for all: per-process series are summed across the workers (prom-client's
 // cluster aggregation), and the gauges read from the database are taken once (`aggregator: 'first'`).
 import { sql } from 'kysely';
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { AppError } from '../../domain/errors.js';
 import { clusterMetrics, inWorker } from '../../cluster.js';
 import type { Deps } from '../deps.js';
@@ -124,6 +124,21 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
     'Transactions this replica ran to store uploads (group commit: several uploads share one)',
     () => d.results.transactions,
   );
+  // per transaction, not per upload: tens to hundreds a second on a busy replica
+  const ingestBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  const waited = new Histogram({
+    name: 'rookery_ingest_wait_seconds',
+    help: "How long each ingest transaction's oldest upload waited for it (the group commit's window, busy writers)",
+    buckets: ingestBuckets,
+    registers: [registry],
+  });
+  const wrote = new Histogram({
+    name: 'rookery_ingest_transaction_seconds',
+    help: 'How long each ingest transaction took until its uploads were answered (its WAL flush included)',
+    buckets: ingestBuckets,
+    registers: [registry],
+  });
+  d.results.ingestTimings = { waited: (s) => waited.observe(s), wrote: (s) => wrote.observe(s) };
   totalOf(
     'rookery_ingest_single_statement_total',
     'Of those transactions, the ones that were a single statement: every result of the batch left its alert machines quiet (ADR 11)',
