@@ -134,6 +134,44 @@ export const onlyKind = (kind: Kind, devices: BenchDevice[]) => (i: number) =>
 export interface MixStep extends StepResult {
   attempt: number;
   cpu: Omit<RequestCost, 'kind'>;
+  /**
+   * The manager's ingest transactions during the step (its `rookery_ingest_transaction_seconds`, runs from
+   * 2026-12-07 19:30 on; none for the bare server): how many, how many took over 100 ms, and the smallest of the
+   * histogram's bounds that held them all, seconds (null: over its largest, or none ended).
+   */
+  ingest?: IngestStep;
+}
+
+export interface IngestStep {
+  transactions: number;
+  over100ms: number;
+  slowestWithin: number | null;
+}
+
+const TRANSACTION_SECONDS = 'rookery_ingest_transaction_seconds';
+
+/** The manager's ingest transaction histogram now: its finite buckets' counts by bound (`le`), and the count. */
+async function transactionHistogram(base: string): Promise<{ buckets: Map<number, number>; count: number }> {
+  const samples = await scrapeMetrics(base);
+  const buckets = new Map<number, number>();
+  for (const x of samples)
+    if (x.name === `${TRANSACTION_SECONDS}_bucket` && x.labels.le !== '+Inf') buckets.set(Number(x.labels.le), x.value);
+  return { buckets, count: sampleValue(samples, `${TRANSACTION_SECONDS}_count`) ?? Number.NaN };
+}
+
+/** What ended between two readings of the histogram. */
+export function ingestStep(
+  a: Awaited<ReturnType<typeof transactionHistogram>>,
+  b: Awaited<ReturnType<typeof transactionHistogram>>,
+): IngestStep {
+  const n = b.count - a.count;
+  const within = (le: number) => (b.buckets.get(le) ?? Number.NaN) - (a.buckets.get(le) ?? Number.NaN);
+  const bounds = [...b.buckets.keys()].sort((x, y) => x - y);
+  return {
+    transactions: n,
+    over100ms: n - within(0.1),
+    slowestWithin: n > 0 ? (bounds.find((le) => within(le) === n) ?? null) : null,
+  };
 }
 
 /** CPU ms so far of the server, of every postgres process and of this process. */
@@ -153,7 +191,13 @@ export function cpuPer(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow
   };
 }
 
-async function ladder(base: string, devices: BenchDevice[], serverPid: number): Promise<MixStep[]> {
+async function ladder(
+  base: string,
+  devices: BenchDevice[],
+  serverPid: number,
+  /** the manager: read its ingest transactions around each step (outside the CPU readings) */
+  manager = false,
+): Promise<MixStep[]> {
   const agent = keepAliveAgent();
   const make = mix(devices);
   await openLoopStep(base, agent, 100, 3000, make); // warm-up: JIT, pools, caches
@@ -161,9 +205,11 @@ async function ladder(base: string, devices: BenchDevice[], serverPid: number): 
     RATES,
     ATTEMPTS,
     async (rate) => {
+      const h0 = manager ? await transactionHistogram(base) : undefined;
       const c0 = cpuNow(serverPid);
       const s = await openLoopStep(base, agent, rate, STEP_MS, make);
-      return { ...s, cpu: cpuPer(c0, cpuNow(serverPid), s.ok) };
+      const cpu = cpuPer(c0, cpuNow(serverPid), s.ok);
+      return h0 ? { ...s, cpu, ingest: ingestStep(h0, await transactionHistogram(base)) } : { ...s, cpu };
     },
     { refine: REFINE, grain: 100 },
   );
@@ -506,7 +552,7 @@ export async function runB1(): Promise<B1Data> {
     try {
       fleet = await makeFleet(manager.url, db.pool, { name: 'b1', viaHttp: 100, viaSql: 100 });
       bareBefore = await bareLadder(fleet.devices);
-      ours = await ladder(manager.url, fleet.devices, manager.pid);
+      ours = await ladder(manager.url, fleet.devices, manager.pid, true);
       managerCosts = await requestCosts(manager.url, fleet.devices, manager.pid, () => rollupsCaughtUp(db.pool, 1));
       // why: in two of the three runs of 2026-12-07 the first round of 500-result uploads ran at 0.6–0.7× the
       // later rounds' rate with 1.5–2.0× their manager CPU per row (the mix's uploads hold 10 results: JIT and
@@ -538,7 +584,7 @@ export async function runB1(): Promise<B1Data> {
         });
       }
       costs = await uploadCosts(manager.url, fleet.devices);
-      oursAgain = await ladder(manager.url, fleet.devices, manager.pid);
+      oursAgain = await ladder(manager.url, fleet.devices, manager.pid, true);
     } finally {
       await manager.stop();
     }
@@ -594,8 +640,13 @@ const f1 = (n: number) => n.toFixed(1);
 const byKind = (s: MixStep) =>
   KINDS.map((k) => (s.p99ByKind?.[k] === undefined ? '–' : f1(s.p99ByKind[k]))).join(' / ');
 
+/** A step's ingest transactions as "all, over 100 ms, slowest ≤ bound" (+Inf: over the largest); "–" for the bare server and older runs. */
+const ingestCell = (i: IngestStep | undefined) =>
+  i ? `${i.transactions}, ${i.over100ms}, ${i.slowestWithin ?? (i.transactions ? '+Inf' : '–')}` : '–';
+
 /** The B1 section; `machine` as `machineLine()` printed it (re-rendering a stored run passes its own). */
 export function b1Markdown(d: B1Data, command: string, machine = machineLine()): string {
+  const withIngest = [...d.ours, ...(d.oursAgain ?? [])].some((s) => s.ingest);
   const lines = [
     '## B1 — ingest + heartbeat + config mix (open loop)',
     '',
@@ -615,9 +666,16 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
     `during the step; "busy" = their sum × achieved req/s as % of the machine's ${availableParallelism()} cores.`,
     'The p99 of each kind of request is kept from 2026-12-06 on: an upload is answered after its transaction',
     "commits, and on a busy manager it first waits up to the group commit's collection window (ADR 6).",
+    ...(withIngest
+      ? [
+          '"Ingest transactions": the manager\'s that ended during the step, how many took over 100 ms, and the',
+          "bound of its `rookery_ingest_transaction_seconds` histogram that held the slowest (a stall in PostgreSQL's",
+          'WAL flush shows here, ADR 13; runs from 2026-12-07 19:30 on).',
+        ]
+      : []),
     '',
-    '| server | offered req/s | sent | ok | errors (status: count) | achieved req/s | p50 ms | p99 ms | max ms | p99 ms upload / heartbeat / config | server µs | PostgreSQL µs | generator µs | busy % | step |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    `| server | offered req/s | sent | ok | errors (status: count) | achieved req/s | p50 ms | p99 ms | max ms | p99 ms upload / heartbeat / config | server µs | PostgreSQL µs | generator µs | busy % |${withIngest ? ' ingest transactions: all, > 100 ms, slowest ≤ s |' : ''} step |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${withIngest ? '---|' : ''}---|`,
   ];
   for (const [name, steps] of [
     ...(d.bareBefore ? ([['bare node:http, before', d.bareBefore]] as const) : []),
@@ -631,7 +689,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ');
       lines.push(
-        `| ${name} | ${s.offered} | ${s.sent} | ${s.ok} | ${s.errors}${errs ? ` (${errs})` : ''} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${ms(s.latency.max)} | ${byKind(s)} | ${s.cpu.server.toFixed(0)} | ${s.cpu.postgres.toFixed(0)} | ${s.cpu.generator.toFixed(0)} | ${busy(s).toFixed(0)} | ${stepCell(s)} |`,
+        `| ${name} | ${s.offered} | ${s.sent} | ${s.ok} | ${s.errors}${errs ? ` (${errs})` : ''} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${ms(s.latency.max)} | ${byKind(s)} | ${s.cpu.server.toFixed(0)} | ${s.cpu.postgres.toFixed(0)} | ${s.cpu.generator.toFixed(0)} | ${busy(s).toFixed(0)} |${withIngest ? ` ${ingestCell(s.ingest)} |` : ''} ${stepCell(s)} |`,
       );
     }
   }

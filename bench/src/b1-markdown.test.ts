@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type B1Data, b1Markdown } from './b1-ingest-mix.js';
+import { type B1Data, b1Markdown, ingestStep } from './b1-ingest-mix.js';
 import { sustainedRate } from './lib/open-loop.js';
 
 // the stored run of bench/RESULTS.md: its B1 section is what b1Markdown printed for it (but the command line's
@@ -47,5 +47,48 @@ describe('B1 section', () => {
     expect(md).not.toContain('manager, first');
     expect(md).not.toContain('first ladder alone');
     expect(md).toContain(`| sustained req/s at p99 < 100 ms | ${sustainedRate(stored.ours).toFixed(0)} |`);
+  });
+
+  it("with the manager's ingest transactions per step: a column for them, '–' for the bare server", () => {
+    const ours = stored.ours.map((s, i) => ({
+      ...s,
+      ingest: { transactions: 100 + i, over100ms: i % 3, slowestWithin: i % 3 ? 0.25 : 0.05 },
+    }));
+    const md = b1Markdown({ ...stored, ours }, stored.command, stored.machine);
+    expect(md).toContain('ingest transactions: all, > 100 ms, slowest ≤ s |');
+    expect(md).toMatch(/\| manager(, first)? \|[^\n]* \| 101, 1, 0\.25 \| /);
+    expect(md).toMatch(/\| bare node:http[^\n]* \| – \| (pass|FAIL)/);
+  });
+});
+
+describe('ingestStep', () => {
+  const histogram = (counts: [number, number][], count: number) => ({ buckets: new Map(counts), count });
+  it('counts what ended between two readings and the bound that held the slowest', () => {
+    const a = histogram(
+      [
+        [0.01, 5],
+        [0.1, 8],
+        [0.25, 9],
+      ],
+      9,
+    );
+    const b = histogram(
+      [
+        [0.01, 50],
+        [0.1, 60],
+        [0.25, 62],
+      ],
+      62,
+    );
+    expect(ingestStep(a, b)).toEqual({ transactions: 53, over100ms: 1, slowestWithin: 0.25 });
+  });
+  it('gives no bound when the slowest lay past the largest, or nothing ended', () => {
+    const a = histogram([[0.1, 1]], 1);
+    expect(ingestStep(a, histogram([[0.1, 3]], 5))).toEqual({
+      transactions: 4,
+      over100ms: 2,
+      slowestWithin: null,
+    });
+    expect(ingestStep(a, a)).toEqual({ transactions: 0, over100ms: 0, slowestWithin: null });
   });
 });
