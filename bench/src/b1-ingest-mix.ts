@@ -136,7 +136,7 @@ export interface MixStep extends StepResult {
   cpu: Omit<RequestCost, 'kind'>;
   /**
    * The manager's ingest transactions during the step (its `rookery_ingest_transaction_seconds`, runs from
-   * 2026-12-07 19:30 on; none for the bare server): how many, how many took over 100 ms, and the smallest of the
+   * 2026-12-07 19:13 on; none for the bare server): how many, how many took over 100 ms, and the smallest of the
    * histogram's bounds that held them all, seconds (null: over its largest, or none ended).
    */
   ingest?: IngestStep;
@@ -670,7 +670,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
       ? [
           '"Ingest transactions": the manager\'s that ended during the step, how many took over 100 ms, and the',
           "bound of its `rookery_ingest_transaction_seconds` histogram that held the slowest (a stall in PostgreSQL's",
-          'WAL flush shows here, ADR 13; runs from 2026-12-07 19:30 on).',
+          'WAL flush shows here, ADR 13; runs from 2026-12-07 19:13 on).',
         ]
       : []),
     '',
