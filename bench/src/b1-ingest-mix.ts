@@ -21,7 +21,7 @@ import {
   sustainedRate,
 } from './lib/open-loop.js';
 import { parsePromText, type Sample, sampleValue } from './lib/prom-text.js';
-import { machineLine, publish } from './lib/results.js';
+import { machineLine, progress, publish } from './lib/results.js';
 import { median, ms, summarize } from './lib/stats.js';
 
 // finer steps where either server tops out, so neither sustained rate is rounded down far (a bare server
@@ -191,7 +191,14 @@ export function cpuPer(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow
   };
 }
 
+/** A ladder step as one progress line: `name` the ladder's server and run, as the table names them. */
+export const stepLine = (name: string, s: MixStep) =>
+  `${name}, ${s.offered} req/s${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}: achieved ${s.achieved.toFixed(0)}, ` +
+  `p99 ${f1(s.latency.p99)} ms (upload / heartbeat / config ${byKind(s)}), busy ${busy(s).toFixed(0)} %` +
+  `${s.ingest ? `, ingest transactions ${ingestCell(s.ingest)}` : ''}, ${stepPasses(s) ? 'pass' : 'FAIL'}`;
+
 async function ladder(
+  name: string,
   base: string,
   devices: BenchDevice[],
   serverPid: number,
@@ -204,16 +211,19 @@ async function ladder(
   const steps = await runLadder(
     RATES,
     ATTEMPTS,
-    async (rate) => {
+    async (rate, attempt) => {
       const h0 = manager ? await transactionHistogram(base) : undefined;
       const c0 = cpuNow(serverPid);
       const s = await openLoopStep(base, agent, rate, STEP_MS, make);
       const cpu = cpuPer(c0, cpuNow(serverPid), s.ok);
-      return h0 ? { ...s, cpu, ingest: ingestStep(h0, await transactionHistogram(base)) } : { ...s, cpu };
+      const step = h0 ? { ...s, cpu, ingest: ingestStep(h0, await transactionHistogram(base)) } : { ...s, cpu };
+      progress('b1', stepLine(name, { ...step, attempt }));
+      return step;
     },
     { refine: REFINE, grain: 100 },
   );
   agent.destroy();
+  progress('b1', `${name}: sustained ${sustainedRate(steps).toFixed(0)} req/s`);
   return steps;
 }
 
@@ -535,7 +545,7 @@ export async function runB1(): Promise<B1Data> {
     const bareLadder = async (devices: BenchDevice[]) => {
       const bareServer = await startBareServerChild(workers);
       try {
-        return await ladder(bareServer.url, devices, bareServer.pid);
+        return await ladder('bare node:http, before', bareServer.url, devices, bareServer.pid);
       } finally {
         await bareServer.stop();
       }
@@ -551,9 +561,12 @@ export async function runB1(): Promise<B1Data> {
     let warmupRows = 0;
     try {
       fleet = await makeFleet(manager.url, db.pool, { name: 'b1', viaHttp: 100, viaSql: 100 });
+      progress('b1', `fleet of ${fleet.devices.length} devices ready; ladders of ${STEP_MS / 1000}-s steps`);
       bareBefore = await bareLadder(fleet.devices);
-      ours = await ladder(manager.url, fleet.devices, manager.pid, true);
+      ours = await ladder('manager, first', manager.url, fleet.devices, manager.pid, true);
+      progress('b1', `CPU per request of each kind at ${COST_RATE} req/s (manager)`);
       managerCosts = await requestCosts(manager.url, fleet.devices, manager.pid, () => rollupsCaughtUp(db.pool, 1));
+      progress('b1', `row ingest against COPY: ${ROW_ROUNDS} rounds of ${INGEST_ROWS} rows after a warm-up`);
       // why: in two of the three runs of 2026-12-07 the first round of 500-result uploads ran at 0.6–0.7× the
       // later rounds' rate with 1.5–2.0× their manager CPU per row (the mix's uploads hold 10 results: JIT and
       // heap warm-up of the large-batch path); so one unmeasured round of each side first, as the ladder has
@@ -582,18 +595,28 @@ export async function runB1(): Promise<B1Data> {
           copy: { ...copy, rowsPerSecond: copyRps },
           rowsRatio: ingestRps / copyRps,
         });
+        progress(
+          'b1',
+          `row round ${round}/${ROW_ROUNDS}: ingest ${ingestRps.toFixed(0)} rows/s, COPY ${copyRps.toFixed(0)} rows/s, ` +
+            `ratio ${(ingestRps / copyRps).toFixed(3)}`,
+        );
       }
+      progress('b1', 'closed-loop uploads of 1, 10 and 100 results');
       costs = await uploadCosts(manager.url, fleet.devices);
-      oursAgain = await ladder(manager.url, fleet.devices, manager.pid, true);
+      oursAgain = await ladder('manager, second', manager.url, fleet.devices, manager.pid, true);
     } finally {
       await manager.stop();
     }
+    progress(
+      'b1',
+      `collection window ${WINDOWS.join(' / ')} ms at ${WINDOW_RATES.join(' and ')} req/s, ${WINDOW_ROUNDS} rounds`,
+    );
     const windows = await windowComparison(db.url, fleet.devices);
     const bareServer = await startBareServerChild(workers);
     let bare: MixStep[];
     let bareCosts: RequestCost[];
     try {
-      bare = await ladder(bareServer.url, fleet.devices, bareServer.pid);
+      bare = await ladder('bare node:http, after', bareServer.url, fleet.devices, bareServer.pid);
       bareCosts = await requestCosts(bareServer.url, fleet.devices, bareServer.pid);
     } finally {
       await bareServer.stop();
@@ -862,6 +885,11 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
 /** `./rookery bench b1` */
 export async function b1(command: string): Promise<void> {
   const d = await runB1();
+  progress(
+    'b1',
+    `requests ${d.reqRatio.toFixed(3)}× (${d.oursSustained.toFixed(0)} against ${d.bareSustained.toFixed(0)} req/s), ` +
+      `rows ${d.rowsRatio.toFixed(3)}× COPY`,
+  );
   const md = b1Markdown(d, command);
   process.stdout.write(`${md}\n`);
   await publish('B1', md, { command, machine: machineLine(), ...d });

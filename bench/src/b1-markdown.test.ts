@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type B1Data, b1Markdown, ingestStep } from './b1-ingest-mix.js';
+import { type B1Data, b1Markdown, ingestStep, stepLine } from './b1-ingest-mix.js';
 import { sustainedRate } from './lib/open-loop.js';
 
 // the stored run of bench/RESULTS.md: its B1 section is what b1Markdown printed for it (but the command line's
@@ -90,5 +90,28 @@ describe('ingestStep', () => {
       slowestWithin: null,
     });
     expect(ingestStep(a, a)).toEqual({ transactions: 0, over100ms: 0, slowestWithin: null });
+  });
+});
+
+describe('stepLine (progress on stderr)', () => {
+  // a step as the bare server's ladder has it: no ingest transactions
+  const { ingest: _ingest, ...step } = stored.ours[0] as B1Data['ours'][number];
+  it('says the ladder, rate, attempt, rate achieved, p99 by kind and the verdict the table gives', () => {
+    const again = { ...step, attempt: 2, latency: { ...step.latency, p99: 150 } };
+    const line = stepLine('manager, first', again);
+    expect(line).toMatch(
+      new RegExp(`^manager, first, ${step.offered} req/s \\(attempt 2\\): achieved \\d+, p99 150\\.0 ms`),
+    );
+    expect(line).toContain('(upload / heartbeat / config ');
+    expect(line).toMatch(/, busy \d+ %, FAIL$/);
+  });
+  it("names no attempt on a step's first run, and the manager's ingest transactions when read", () => {
+    const first = { ...step, attempt: 1, latency: { ...step.latency, p99: 12 } };
+    expect(stepLine('bare node:http, before', first)).not.toContain('attempt');
+    const line = stepLine('manager, second', {
+      ...first,
+      ingest: { transactions: 40, over100ms: 1, slowestWithin: 0.25 },
+    });
+    expect(line).toMatch(/, ingest transactions 40, 1, 0\.25, (pass|FAIL)$/);
   });
 });

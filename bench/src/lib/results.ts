@@ -23,6 +23,14 @@ export function machineLine(): string {
   return `${new Date().toISOString()} · Node ${process.version} · ${cpus().length} × ${cpu}`;
 }
 
+/**
+ * A progress line on stderr, stamped with the time of day (UTC, as PostgreSQL's log): a run of many minutes
+ * says where it is, and its steps can be laid beside the database server's log (the results go to stdout).
+ */
+export function progress(bench: string, line: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${bench}: ${line}\n`);
+}
+
 /** Writes the section into RESULTS.md and `results/NAME.json`. */
 export async function publish(name: string, markdown: string, data: unknown): Promise<void> {
   let doc =
