@@ -47,6 +47,12 @@ describe('config', () => {
     }
   });
 
+  it('reads PGOPTIONS for the sessions, none when unset or empty', () => {
+    expect(base({ PGOPTIONS: '-c backend_flush_after=256kB' }).pgOptions).toBe('-c backend_flush_after=256kB');
+    expect(base({}).pgOptions).toBeUndefined();
+    expect(base({ PGOPTIONS: '' }).pgOptions).toBeUndefined();
+  });
+
   it('needs SECRET_KEY with a PostgreSQL server, not with the embedded engine', () => {
     expect(() => assertSafeSecrets(base({ DATABASE_URL: 'postgres://x/y' }))).toThrow(/SECRET_KEY is required/);
     expect(() => assertSafeSecrets(base({}))).not.toThrow();

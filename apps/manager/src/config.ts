@@ -36,6 +36,11 @@ export interface ManagerConfig {
    * replica, as on separate hosts (cluster.ts). @default 1
    */
   workers: number;
+  /**
+   * PGOPTIONS: PostgreSQL settings for each of the manager's sessions, as libpq takes them
+   * (`-c name=value …`); the session's time zone stays UTC.
+   */
+  pgOptions: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +114,7 @@ export function loadConfig(flags: CliFlags, env: NodeJS.ProcessEnv): ManagerConf
       .filter(Boolean),
     ingestLingerMs: lingerMs(env.ROOKERY_INGEST_LINGER_MS),
     workers: parseWorkers(flags.workers ?? env.ROOKERY_WORKERS),
+    pgOptions: env.PGOPTIONS || undefined,
   };
 }
 

@@ -78,7 +78,8 @@ const program = new Command('rookery manager')
     '\nEnvironment: DATABASE_URL, SECRET_KEY (required with --database-url), ADMIN_USERNAME and ADMIN_PASSWORD\n' +
       '(create the first global admin when no user exists), LOG_LEVEL, ROOKERY_OUTBOUND_ALLOW (webhook hosts allowed\n' +
       'despite the loopback/link-local guard), ROOKERY_INGEST_LINGER_MS (busy replica: ms an upload waits to share a\n' +
-      'transaction, default 20, 0 = off), ROOKERY_WORKERS.',
+      'transaction, default 20, 0 = off), ROOKERY_WORKERS, PGOPTIONS (PostgreSQL settings for every session,\n' +
+      '"-c name=value …"; the time zone stays UTC).',
   )
   .action(async (flags) => {
     let config: ManagerConfig | undefined;

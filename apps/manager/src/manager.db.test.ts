@@ -30,17 +30,25 @@ const config = (): ManagerConfig => ({
   outboundAllow: [],
   ingestLingerMs: 5,
   workers: 1,
+  pgOptions: undefined,
 });
 
 describe('concurrent start', () => {
-  it('runs each migration once and bootstraps one admin', async () => {
-    const [a, b] = await Promise.all([startManager(config()), startManager(config())]);
+  it("runs each migration once and bootstraps one admin; PGOPTIONS set the replica's sessions", async () => {
+    const [a, b] = await Promise.all([
+      startManager(config()),
+      startManager({ ...config(), pgOptions: '-c application_name=rk-replica-b' }),
+    ]);
     try {
       const c = new pg.Client({ connectionString: dbUrl });
       await c.connect();
       const mig = await c.query('SELECT id FROM schema_migrations ORDER BY id');
       const users = await c.query('SELECT username FROM users');
+      const named = await c.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rk-replica-b'`,
+      );
       await c.end();
+      expect(named.rows[0].n).toBeGreaterThan(0);
       expect(mig.rows.map((r) => r.id)).toEqual((await loadMigrations()).map((m) => m.id));
       expect(users.rows).toEqual([{ username: 'admin' }]);
       for (const m of [a, b]) {

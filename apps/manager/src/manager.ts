@@ -54,7 +54,7 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
     );
     url = embedded.url;
   }
-  const handle = openDatabase(url);
+  const handle = openDatabase(url, undefined, config.pgOptions);
   let notifier: Notifier | undefined;
   let presence: LivePresence | undefined;
   try {

@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../testing/test-db.js';
-import { openDatabase, PREPARED } from './database.js';
+import { openDatabase, PREPARED, sessionOptions } from './database.js';
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -43,6 +43,23 @@ describe('PREPARED statements', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('session settings', () => {
+  it("take the operator's PGOPTIONS, but the time zone stays UTC", async () => {
+    const h = openDatabase(t.url, 1, ' -c work_mem=5MB -c TimeZone=Europe/Berlin ');
+    try {
+      const r = await sql<{ w: string; z: string }>`SELECT current_setting('work_mem') AS w,
+        current_setting('TimeZone') AS z`.execute(h.db);
+      expect(r.rows[0]).toEqual({ w: '5MB', z: 'UTC' });
+    } finally {
+      await h.close();
+    }
+  });
+  it('are UTC alone without PGOPTIONS', () => {
+    expect(sessionOptions()).toBe('-c TimeZone=UTC');
+    expect(sessionOptions('  ')).toBe('-c TimeZone=UTC');
   });
 });
 

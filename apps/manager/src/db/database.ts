@@ -62,9 +62,17 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-/** Opens a pool of at most `max` connections (default 20). Never connects eagerly. */
-export function openDatabase(url: string, max = 20): DatabaseHandle {
-  // UTC sessions: date_trunc() buckets must not depend on the server's time zone
+/**
+ * Each session's settings: the operator's (`PGOPTIONS`, as libpq takes them: `-c name=value …`), then UTC,
+ * which they cannot change: date_trunc() buckets must not depend on a time zone.
+ */
+export const sessionOptions = (pgOptions = '') => `${pgOptions.trim()} -c TimeZone=UTC`.trimStart();
+
+/**
+ * Opens a pool of at most `max` connections (default 20), its sessions set by `sessionOptions(pgOptions)`.
+ * Never connects eagerly.
+ */
+export function openDatabase(url: string, max = 20, pgOptions?: string): DatabaseHandle {
   // a request that cannot get a connection within 5 s fails fast (mapped to 429 + Retry-After)
   const pool = new pg.Pool({
     connectionString: url,
@@ -72,7 +80,7 @@ export function openDatabase(url: string, max = 20): DatabaseHandle {
     Client: PreparingClient,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
-    options: '-c TimeZone=UTC',
+    options: sessionOptions(pgOptions),
   });
   // an idle client losing its server must not crash the process; the next query reconnects
   pool.on('error', () => {});
