@@ -1,5 +1,6 @@
 // B1: result ingest + heartbeat + config mix with per-device credentials under open-loop load, beside a bare
 // node:http JSON server at the same offered loads, and PostgreSQL COPY of the same result rows, in one run.
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import { newResultId } from '../../apps/agent/src/tasks/result-id.js';
@@ -205,6 +206,13 @@ async function ladder(
   /** the manager: read its ingest transactions around each step (outside the CPU readings) */
   manager = false,
 ): Promise<MixStep[]> {
+  // why: the page cache is the machine's. The rows written before a ladder (the row rounds' uploads and their
+  // COPY reference: 10⁶ rows) sat dirty until the kernel wrote them back, about 30 s after, in bursts of
+  // 120–190 MB in a second, which stalled the WAL flush every upload's answer waits for (2026-12-07). So each
+  // ladder starts with them written; its own writes are written back during its steps, as they would be
+  const synced = performance.now();
+  execFileSync('sync');
+  progress('b1', `${name}: dirty pages written back (${((performance.now() - synced) / 1000).toFixed(1)} s)`);
   const agent = keepAliveAgent();
   const make = mix(devices);
   await openLoopStep(base, agent, 100, 3000, make); // warm-up: JIT, pools, caches
@@ -684,6 +692,8 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
     `of the two is the reference${d.oursAgain ? ". The manager's ladder runs twice as well (after the mix's costs per kind, and again after the row rounds), and its faster run counts" : ''}. A step passes with p99 < 100 ms and ≤ 1 % errors; a failing step runs again (≤ ${ATTEMPTS}`,
     `attempts, each shown) and the ladder stops at a step that failed every attempt; then, ${REFINE} times, the rate`,
     'halfway between the highest passing and the lowest failing rate runs the same way (runs from 2026-12-06 on).',
+    'Each ladder starts after a `sync` (runs from 2026-12-07 21:45 on): rows written before it, as the row rounds and',
+    'their COPY reference, are not written back by the kernel during its steps, where they stalled the WAL flush.',
     '',
     'CPU columns: µs per answered request of the server, of every postgres process and of this generator',
     `during the step; "busy" = their sum × achieved req/s as % of the machine's ${availableParallelism()} cores.`,

@@ -17,9 +17,10 @@ const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] 
                                   [--kind mix|upload|heartbeat|config|rows] [--node-args-a FLAGS] [--node-args-b FLAGS]
                                   [--env-a K=V,…] [--env-b K=V,…]
   REF_A, REF_B: git commits (REF_B default: the working tree). Each round starts A's manager, then B's,
-  each on its own fresh database and fleet of 200 devices, warms it up (2 s at 1000 req/s) and runs the
-  mix open loop at each rate; prints CPU µs per answered request of the manager, of every postgres
-  process and of this generator, per round and as medians. Each step's line also gives the p99 of each kind
+  each on its own fresh database and fleet of 200 devices (after a sync: the other side's dirty pages are
+  written back first), warms it up (2 s at 1000 req/s) and runs the mix open loop at each rate; prints CPU
+  µs per answered request of the manager, of every postgres process and of this generator, per round and as
+  medians. Each step's line also gives the p99 of each kind
   of request and the manager's event-loop delay during the step (p99 and max, from its /metrics).
   --kind rows: B1's row-ingest phase instead (100 000 results in uploads of 500, 8 in flight; no rates):
   rows/s and CPU µs per stored row.
@@ -137,6 +138,9 @@ export async function compare(args: string[]): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       for (const side of sides) {
         side.db ??= await createBenchDb();
+        // why: the page cache is the machine's. Without this the data pages one side dirtied are written back
+        // about 30 s later, in a burst, during the other side's steps, and stall its WAL flushes (2026-12-07)
+        execFileSync('sync');
         const m = await startManagerChild(side.db.url, side.env ?? {}, side.root, side.nodeArgs);
         const agent = keepAliveAgent();
         try {
