@@ -207,9 +207,9 @@ async function ladder(
   manager = false,
 ): Promise<MixStep[]> {
   // why: the page cache is the machine's. The rows written before a ladder (the row rounds' uploads and their
-  // COPY reference: 10⁶ rows) sat dirty until the kernel wrote them back, about 30 s after, in bursts of
-  // 120–190 MB in a second, which stalled the WAL flush every upload's answer waits for (2026-12-07). So each
-  // ladder starts with them written; its own writes are written back during its steps, as they would be
+  // COPY reference: 10⁶ rows) sat dirty until the kernel wrote them back in bursts of 120–230 MB within a
+  // second, one of them as the manager's second ladder began (2026-12-07 21:19). So each ladder starts with
+  // them written and pays for its own writes only, which are written back during its steps as they would be
   const synced = performance.now();
   execFileSync('sync');
   progress('b1', `${name}: dirty pages written back (${((performance.now() - synced) / 1000).toFixed(1)} s)`);
@@ -693,7 +693,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
     `attempts, each shown) and the ladder stops at a step that failed every attempt; then, ${REFINE} times, the rate`,
     'halfway between the highest passing and the lowest failing rate runs the same way (runs from 2026-12-06 on).',
     'Each ladder starts after a `sync` (runs from 2026-12-07 21:45 on): rows written before it, as the row rounds and',
-    'their COPY reference, are not written back by the kernel during its steps, where they stalled the WAL flush.',
+    'their COPY reference, are not written back by the kernel during its steps; each ladder pays for its own writes.',
     '',
     'CPU columns: µs per answered request of the server, of every postgres process and of this generator',
     `during the step; "busy" = their sum × achieved req/s as % of the machine's ${availableParallelism()} cores.`,

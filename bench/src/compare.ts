@@ -139,7 +139,7 @@ export async function compare(args: string[]): Promise<void> {
       for (const side of sides) {
         side.db ??= await createBenchDb();
         // why: the page cache is the machine's. Without this the data pages one side dirtied are written back
-        // about 30 s later, in a burst, during the other side's steps, and stall its WAL flushes (2026-12-07)
+        // in a burst during the other side's steps (2026-12-07), which would pay for them
         execFileSync('sync');
         const m = await startManagerChild(side.db.url, side.env ?? {}, side.root, side.nodeArgs);
         const agent = keepAliveAgent();
