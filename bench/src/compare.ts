@@ -20,8 +20,8 @@ const USAGE = `Usage: ./rookery bench compare REF_A [REF_B] [--rates 3000,5000] 
   each on its own fresh database and fleet of 200 devices (after a sync: the other side's dirty pages are
   written back first), warms it up (2 s at 1000 req/s) and runs the mix open loop at each rate; prints CPU
   µs per answered request of the manager, of every postgres process and of this generator, per round and as
-  medians. Each step's line also gives the p99 of each kind
-  of request and the manager's event-loop delay during the step (p99 and max, from its /metrics).
+  medians. Each step's line also gives the p99 of each kind of request and the manager's event-loop delay
+  during the step (p99 and max, from its /metrics).
   --kind rows: B1's row-ingest phase instead (100 000 results in uploads of 500, 8 in flight; no rates):
   rows/s and CPU µs per stored row.
   --node-args-a, --node-args-b: node flags for that side's manager (default BENCH_MANAGER_NODE_ARGS), e.g.

@@ -65,6 +65,16 @@ function databaseProblem(err: unknown, url: string | undefined): string | undefi
   return `cannot use ${where}: ${e.message ?? String(err)} (check DATABASE_URL / --database-url and that the server runs)`;
 }
 
+/**
+ * PostgreSQL refusing a setting of PGOPTIONS as a session starts (unknown, a bad value, not settable per session):
+ * one line naming it.
+ */
+function sessionOptionsProblem(err: unknown, pgOptions: string | undefined): string | undefined {
+  const e = err as { code?: string; message?: string };
+  const refused = ['42704', '22023', '42501', '55P02'].includes(e.code ?? '') && /parameter "/.test(e.message ?? '');
+  return pgOptions && refused ? `PostgreSQL refused a setting of PGOPTIONS ("${pgOptions}"): ${e.message}` : undefined;
+}
+
 const program = new Command('rookery manager')
   .description('Run the Rookery manager: REST API, agent gateway, background jobs, web console.')
   .option('--listen <host:port>', 'address to listen on (env ROOKERY_LISTEN)', undefined)
@@ -101,7 +111,9 @@ const program = new Command('rookery manager')
       const msg =
         err instanceof ConfigError || ['DataDirLockedError', 'EmbeddedSetupError'].includes((err as Error).name)
           ? (err as Error).message
-          : (databaseProblem(err, config?.databaseUrl) ?? String((err as Error).stack ?? err));
+          : (sessionOptionsProblem(err, config?.pgOptions) ??
+            databaseProblem(err, config?.databaseUrl) ??
+            String((err as Error).stack ?? err));
       say(msg);
       process.exit(2);
     }
