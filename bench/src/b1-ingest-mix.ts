@@ -1,12 +1,12 @@
 // B1: result ingest + heartbeat + config mix with per-device credentials under open-loop load, beside a bare
 // node:http JSON server at the same offered loads, and PostgreSQL COPY of the same result rows, in one run.
-import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import { newResultId } from '../../apps/agent/src/tasks/result-id.js';
 import { ROLLUP_GRACE_MS, ROLLUP_SLICE_MS } from '../../apps/manager/src/jobs/rollup-fold.js';
 import { DEFAULT_INGEST_QUEUE } from '../../apps/manager/src/services/ingest-queue.js';
 import { createBenchDb, startBareServerChild, startManagerChild } from './lib/bench-db.js';
+import { writeBackDirtyPages } from './lib/exec.js';
 import { copyReference, copyText } from './lib/copy-ref.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { commandCpu, nodeTreeCpu, processCpu } from './lib/proc-cpu.js';
@@ -196,7 +196,7 @@ export function cpuPer(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow
 export const stepLine = (name: string, s: MixStep) =>
   `${name}, ${s.offered} req/s${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}: achieved ${s.achieved.toFixed(0)}, ` +
   `p99 ${f1(s.latency.p99)} ms (upload / heartbeat / config ${byKind(s)}), busy ${busy(s).toFixed(0)} %` +
-  `${s.ingest ? `, ingest transactions ${ingestCell(s.ingest)}` : ''}, ${stepPasses(s) ? 'pass' : 'FAIL'}`;
+  `${s.ingest ? `, ingest transactions ${ingestCell(s.ingest)}` : ''}, ${passFail(stepPasses(s))}`;
 
 async function ladder(
   name: string,
@@ -206,13 +206,8 @@ async function ladder(
   /** the manager: read its ingest transactions around each step (outside the CPU readings) */
   manager = false,
 ): Promise<MixStep[]> {
-  // why: the page cache is the machine's. The rows written before a ladder (the row rounds' uploads and their
-  // COPY reference: 10⁶ rows) sat dirty until the kernel wrote them back in bursts of 120–230 MB within a
-  // second, one of them as the manager's second ladder began (2026-12-07 21:19). So each ladder starts with
-  // them written and pays for its own writes only, which are written back during its steps as they would be
-  const synced = performance.now();
-  execFileSync('sync');
-  progress('b1', `${name}: dirty pages written back (${((performance.now() - synced) / 1000).toFixed(1)} s)`);
+  // the rows written before the ladder (the row rounds' uploads and their COPY reference: 10⁶ rows)
+  progress('b1', `${name}: dirty pages written back (${writeBackDirtyPages().toFixed(1)} s)`);
   const agent = keepAliveAgent();
   const make = mix(devices);
   await openLoopStep(base, agent, 100, 3000, make); // warm-up: JIT, pools, caches

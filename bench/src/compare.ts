@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuNow, cpuPer, ingestRate, mix, onlyKind, scrapeMetrics } from './b1-ingest-mix.js';
 import { type BenchDb, createBenchDb, ROOT, startManagerChild } from './lib/bench-db.js';
+import { writeBackDirtyPages } from './lib/exec.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
 import { keepAliveAgent, openLoopStep } from './lib/open-loop.js';
 import { sampleValue } from './lib/prom-text.js';
@@ -138,9 +139,7 @@ export async function compare(args: string[]): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       for (const side of sides) {
         side.db ??= await createBenchDb();
-        // why: the page cache is the machine's. Without this the data pages one side dirtied are written back
-        // in a burst during the other side's steps (2026-12-07), which would pay for them
-        execFileSync('sync');
+        writeBackDirtyPages(); // the other side's writes are not this side's to pay for
         const m = await startManagerChild(side.db.url, side.env ?? {}, side.root, side.nodeArgs);
         const agent = keepAliveAgent();
         try {

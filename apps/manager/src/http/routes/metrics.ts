@@ -125,19 +125,21 @@ export function metricsRoutes(app: App, d: Deps): HttpMetrics {
     () => d.results.transactions,
   );
   // per transaction, not per upload: tens to hundreds a second on a busy replica
-  const ingestBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-  const waited = new Histogram({
-    name: 'rookery_ingest_wait_seconds',
-    help: "How long each ingest transaction's oldest upload waited for it (the group commit's window, busy writers)",
-    buckets: ingestBuckets,
-    registers: [registry],
-  });
-  const wrote = new Histogram({
-    name: 'rookery_ingest_transaction_seconds',
-    help: 'How long each ingest transaction took until its uploads were answered (its WAL flush included)',
-    buckets: ingestBuckets,
-    registers: [registry],
-  });
+  const ingestSeconds = (name: string, help: string) =>
+    new Histogram({
+      name,
+      help,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+  const waited = ingestSeconds(
+    'rookery_ingest_wait_seconds',
+    "How long each ingest transaction's oldest upload waited for it (the group commit's window, busy writers)",
+  );
+  const wrote = ingestSeconds(
+    'rookery_ingest_transaction_seconds',
+    'How long each ingest transaction took until its uploads were answered (its WAL flush included)',
+  );
   d.results.ingestTimings = { waited: (s) => waited.observe(s), wrote: (s) => wrote.observe(s) };
   totalOf(
     'rookery_ingest_single_statement_total',
