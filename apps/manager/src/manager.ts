@@ -1,7 +1,7 @@
 // Composition root: database (embedded or server), migrations, services, HTTP, jobs, shutdown.
 import pino from 'pino';
 import { assertSafeSecrets, type ManagerConfig, resolveSecretKey } from './config.js';
-import { openDatabase } from './db/database.js';
+import { autovacuumProblem, openDatabase } from './db/database.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { pruneExpiredTokens } from './db/queries/tokens.js';
@@ -60,6 +60,8 @@ export async function startManager(config: ManagerConfig, o: StartOptions = {}):
   try {
     const applied = await migrate(handle.pool);
     if (applied.length) log.info({ applied }, 'migrations applied');
+    const vacuum = await autovacuumProblem(handle.pool);
+    if (vacuum) log.warn(vacuum);
     const secretKey = await resolveSecretKey(config);
     const ctx = { db: handle.db, secretKey, auth: { ...DEFAULT_AUTH_SETTINGS, ...o.auth } };
     notifier = new Notifier(url, handle.pool, (err) => log.warn({ err }, 'LISTEN connection lost; reconnecting'));

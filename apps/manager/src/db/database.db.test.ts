@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../testing/test-db.js';
-import { openDatabase, PREPARED, sessionOptions } from './database.js';
+import { autovacuumProblem, openDatabase, PREPARED, sessionOptions } from './database.js';
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -60,6 +60,25 @@ describe('session settings', () => {
   it('are UTC alone without PGOPTIONS', () => {
     expect(sessionOptions()).toBe('-c TimeZone=UTC');
     expect(sessionOptions('  ')).toBe('-c TimeZone=UTC');
+  });
+});
+
+describe('autovacuum', () => {
+  it("is reported off as the server has it, and track_counts when the sessions' PGOPTIONS turn it off", async () => {
+    const plain = openDatabase(t.url, 1);
+    const uncounted = openDatabase(t.url, 1, '-c track_counts=off');
+    try {
+      const r = await plain.pool.query<{ on: boolean }>("SELECT current_setting('autovacuum') = 'on' AS on");
+      const serverOn = r.rows[0]?.on;
+      // the server's setting is the machine's: each branch runs where the server has it so
+      if (serverOn) expect(await autovacuumProblem(plain.pool)).toBeUndefined();
+      else expect(await autovacuumProblem(plain.pool)).toMatch(/^PostgreSQL's autovacuum is off: nothing vacuums /);
+      expect(await autovacuumProblem(uncounted.pool)).toMatch(
+        serverOn ? /^PostgreSQL's track_counts is off: / : /^PostgreSQL's autovacuum and track_counts are off: /,
+      );
+    } finally {
+      await Promise.all([plain.close(), uncounted.close()]);
+    }
   });
 });
 

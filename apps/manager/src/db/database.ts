@@ -93,3 +93,24 @@ export function openDatabase(url: string, max = 20, pgOptions?: string): Databas
     },
   };
 }
+
+/**
+ * What goes wrong without the server's autovacuum, or undefined when it runs. Retention deletes expired rollup
+ * rows and the fold deletes the late results it queued (`rollup_pending`): only VACUUM makes their room usable
+ * again, so without it those tables grow for ever, and the planner's statistics (ANALYZE) go stale. It needs
+ * `track_counts` too. Both are the server's settings (on by default, and in the embedded engine).
+ */
+export async function autovacuumProblem(pool: pg.Pool): Promise<string | undefined> {
+  const r = await pool.query<{ autovacuum: string; track_counts: string }>(
+    "SELECT current_setting('autovacuum') AS autovacuum, current_setting('track_counts') AS track_counts",
+  );
+  const s = r.rows[0];
+  const off = [s?.autovacuum === 'on' ? '' : 'autovacuum', s?.track_counts === 'on' ? '' : 'track_counts'].filter(
+    Boolean,
+  );
+  if (!off.length) return undefined;
+  return (
+    `PostgreSQL's ${off.join(' and ')} ${off.length > 1 ? 'are' : 'is'} off: nothing vacuums the rollup and queue ` +
+    'tables, which then grow for ever; turn it on, or run VACUUM (ANALYZE) on this database daily (operator guide)'
+  );
+}
