@@ -9,7 +9,7 @@ import { createBenchDb, startBareServerChild, startManagerChild } from './lib/be
 import { writeBackDirtyPages } from './lib/exec.js';
 import { copyReference, copyText } from './lib/copy-ref.js';
 import { type BenchDevice, makeFleet } from './lib/fleet.js';
-import { commandCpu, nodeTreeCpu, processCpu } from './lib/proc-cpu.js';
+import { commandCpu, machineCpu, machineShare, nodeTreeCpu, processCpu } from './lib/proc-cpu.js';
 import {
   keepAliveAgent,
   type LoadRequest,
@@ -141,6 +141,11 @@ export interface MixStep extends StepResult {
    * histogram's bounds that held them all, seconds (null: over its largest, or none ended).
    */
   ingest?: IngestStep;
+  /**
+   * The whole machine during the step, % of all its cores' time (/proc/stat; runs from 2026-12-08 on): busy (every
+   * process and the kernel, so anything besides the three shows as busy above theirs) and stolen by the hypervisor.
+   */
+  machine?: { busy: number; steal: number };
 }
 
 export interface IngestStep {
@@ -196,6 +201,7 @@ export function cpuPer(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow
 export const stepLine = (name: string, s: MixStep) =>
   `${name}, ${s.offered} req/s${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}: achieved ${s.achieved.toFixed(0)}, ` +
   `p99 ${f1(s.latency.p99)} ms (upload / heartbeat / config ${byKind(s)}), busy ${busy(s).toFixed(0)} %` +
+  `${s.machine ? ` (machine ${machineCell(s)} %)` : ''}` +
   `${s.ingest ? `, ingest transactions ${ingestCell(s.ingest)}` : ''}, ${passFail(stepPasses(s))}`;
 
 async function ladder(
@@ -217,9 +223,16 @@ async function ladder(
     async (rate, attempt) => {
       const h0 = manager ? await transactionHistogram(base) : undefined;
       const c0 = cpuNow(serverPid);
+      const m0 = machineCpu();
       const s = await openLoopStep(base, agent, rate, STEP_MS, make);
+      const machine = machineShare(m0, machineCpu());
       const cpu = cpuPer(c0, cpuNow(serverPid), s.ok);
-      const step = h0 ? { ...s, cpu, ingest: ingestStep(h0, await transactionHistogram(base)) } : { ...s, cpu };
+      const step = {
+        ...s,
+        cpu,
+        machine,
+        ...(h0 ? { ingest: ingestStep(h0, await transactionHistogram(base)) } : {}),
+      };
       progress('b1', stepLine(name, { ...step, attempt }));
       return step;
     },
@@ -666,6 +679,9 @@ const f1 = (n: number) => n.toFixed(1);
 const byKind = (s: MixStep) =>
   KINDS.map((k) => (s.p99ByKind?.[k] === undefined ? '–' : f1(s.p99ByKind[k]))).join(' / ');
 
+/** The whole machine during a step, "busy / steal" in % ("–" in runs before 2026-12-08, which did not read it). */
+const machineCell = (s: MixStep) => (s.machine ? `${s.machine.busy.toFixed(0)} / ${s.machine.steal.toFixed(0)}` : '–');
+
 /** A step's ingest transactions as "all, over 100 ms, slowest ≤ bound" (+Inf: over the largest); "–" for the bare server and older runs. */
 const ingestCell = (i: IngestStep | undefined) =>
   i ? `${i.transactions}, ${i.over100ms}, ${i.slowestWithin ?? (i.transactions ? '+Inf' : '–')}` : '–';
@@ -673,6 +689,7 @@ const ingestCell = (i: IngestStep | undefined) =>
 /** The B1 section; `machine` as `machineLine()` printed it (re-rendering a stored run passes its own). */
 export function b1Markdown(d: B1Data, command: string, machine = machineLine()): string {
   const withIngest = [...d.ours, ...(d.oursAgain ?? [])].some((s) => s.ingest);
+  const withMachine = [...d.ours, ...d.bare].some((s) => s.machine);
   const lines = [
     '## B1 — ingest + heartbeat + config mix (open loop)',
     '',
@@ -701,9 +718,16 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
           'WAL flush shows here, ADR 13; runs from 2026-12-07 19:13 on).',
         ]
       : []),
+    ...(withMachine
+      ? [
+          '"Machine busy / steal": the whole machine during the step from /proc/stat, % of all its cores\' time: busy',
+          '(every process and the kernel: above "busy", something besides the three ran) and stolen by the hypervisor',
+          '(runs from 2026-12-08 on).',
+        ]
+      : []),
     '',
-    `| server | offered req/s | sent | ok | errors (status: count) | achieved req/s | p50 ms | p99 ms | max ms | p99 ms upload / heartbeat / config | server µs | PostgreSQL µs | generator µs | busy % |${withIngest ? ' ingest transactions: all, > 100 ms, slowest ≤ s |' : ''} step |`,
-    `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${withIngest ? '---|' : ''}---|`,
+    `| server | offered req/s | sent | ok | errors (status: count) | achieved req/s | p50 ms | p99 ms | max ms | p99 ms upload / heartbeat / config | server µs | PostgreSQL µs | generator µs | busy % |${withMachine ? ' machine busy / steal % |' : ''}${withIngest ? ' ingest transactions: all, > 100 ms, slowest ≤ s |' : ''} step |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${withMachine ? '---|' : ''}${withIngest ? '---|' : ''}---|`,
   ];
   for (const [name, steps] of [
     ...(d.bareBefore ? ([['bare node:http, before', d.bareBefore]] as const) : []),
@@ -717,7 +741,7 @@ export function b1Markdown(d: B1Data, command: string, machine = machineLine()):
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ');
       lines.push(
-        `| ${name} | ${s.offered} | ${s.sent} | ${s.ok} | ${s.errors}${errs ? ` (${errs})` : ''} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${ms(s.latency.max)} | ${byKind(s)} | ${s.cpu.server.toFixed(0)} | ${s.cpu.postgres.toFixed(0)} | ${s.cpu.generator.toFixed(0)} | ${busy(s).toFixed(0)} |${withIngest ? ` ${ingestCell(s.ingest)} |` : ''} ${stepCell(s)} |`,
+        `| ${name} | ${s.offered} | ${s.sent} | ${s.ok} | ${s.errors}${errs ? ` (${errs})` : ''} | ${s.achieved.toFixed(0)} | ${ms(s.latency.p50)} | ${ms(s.latency.p99)} | ${ms(s.latency.max)} | ${byKind(s)} | ${s.cpu.server.toFixed(0)} | ${s.cpu.postgres.toFixed(0)} | ${s.cpu.generator.toFixed(0)} | ${busy(s).toFixed(0)} |${withMachine ? ` ${machineCell(s)} |` : ''}${withIngest ? ` ${ingestCell(s.ingest)} |` : ''} ${stepCell(s)} |`,
       );
     }
   }

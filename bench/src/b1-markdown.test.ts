@@ -114,4 +114,10 @@ describe('stepLine (progress on stderr)', () => {
     });
     expect(line).toMatch(/, ingest transactions 40, 1, 0\.25, (pass|FAIL)$/);
   });
+  it('gives the whole machine beside the three processes when it was read', () => {
+    const { machine: _machine, ...unread } = { ...step, attempt: 1 };
+    expect(stepLine('manager, first', unread)).not.toContain('machine');
+    const line = stepLine('manager, first', { ...unread, machine: { busy: 97.6, steal: 12.2 } });
+    expect(line).toMatch(/, busy \d+ % \(machine 98 \/ 12 %\), (pass|FAIL)$/);
+  });
 });

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
-import { commandCpu, nodeTreeCpu, processCpu } from './proc-cpu.js';
+import { commandCpu, machineCpu, machineShare, nodeTreeCpu, parseCpuLine, processCpu } from './proc-cpu.js';
 
 it('keeps counting a child of the same name after it exits and is reaped', async () => {
   // perl names itself (prctl) and forks a child of that name, which burns a few hundred ms of CPU and exits;
@@ -60,4 +60,24 @@ it('counts the node children of a process (manager workers) with it, not other c
     perl.stdin.end();
     perl.kill();
   }
+});
+
+it("reads the machine's busy, steal and total time from /proc/stat's cpu line", () => {
+  const text = 'cpu  169340 7 25439 242840 2053 11 5157 2488 0 0\ncpu0 84670 3 12719 121420 1026 5 2578 1244 0 0\n';
+  expect(parseCpuLine(text)).toEqual({
+    busyMs: (169340 + 7 + 25439 + 11 + 5157) * 10,
+    stealMs: 24880,
+    totalMs: (169340 + 7 + 25439 + 242840 + 2053 + 11 + 5157 + 2488) * 10,
+  });
+  expect(() => parseCpuLine('cpu0 1 2 3 4 5 6 7 8\n')).toThrow(/not \/proc\/stat's cpu line/);
+  const a = { busyMs: 1000, stealMs: 0, totalMs: 10_000 };
+  expect(machineShare(a, { busyMs: 2500, stealMs: 200, totalMs: 12_000 })).toEqual({ busy: 75, steal: 10 });
+  // this machine's own: the busy share of a reading against one before it lies within 0–100 %
+  const before = machineCpu();
+  let x = 0;
+  for (let i = 0; i < 2e7; i++) x += i;
+  const s = machineShare(before, machineCpu());
+  expect(x).toBeGreaterThan(0);
+  expect(s.busy).toBeGreaterThan(0);
+  expect(s.busy + s.steal).toBeLessThanOrEqual(100);
 });

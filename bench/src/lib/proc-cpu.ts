@@ -71,3 +71,32 @@ export function nodeTreeCpu(pid: number): number {
   for (const [p, info] of table) if (p === pid || (info.comm === 'node' && inTree(p))) ms += info.ownMs;
   return ms;
 }
+
+/** The machine's CPU time so far, ms summed over its cores, from /proc/stat's `cpu` line. */
+export interface MachineCpu {
+  /** user, nice, system, irq and softirq: every process and the kernel (guest time is inside user) */
+  busyMs: number;
+  /** time the hypervisor ran something else while this machine had work */
+  stealMs: number;
+  /** all of it, idle and iowait included */
+  totalMs: number;
+}
+
+/** Parses /proc/stat's first line: `cpu  user nice system idle iowait irq softirq steal guest guest_nice`. */
+export function parseCpuLine(text: string): MachineCpu {
+  const line = text.split('\n', 1)[0] ?? '';
+  const [label, ...fields] = line.trim().split(/\s+/);
+  if (label !== 'cpu' || fields.length < 8) throw new Error(`not /proc/stat's cpu line: ${line}`);
+  // ticks of field i: 0 user, 1 nice, 2 system, 3 idle, 4 iowait, 5 irq, 6 softirq, 7 steal
+  const ms = (...i: number[]) => (i.reduce((sum, k) => sum + Number(fields[k]), 0) * 1000) / CLOCK_TICKS;
+  return { busyMs: ms(0, 1, 2, 5, 6), stealMs: ms(7), totalMs: ms(0, 1, 2, 3, 4, 5, 6, 7) };
+}
+
+/** The machine's CPU time so far (`parseCpuLine` of /proc/stat). */
+export const machineCpu = (): MachineCpu => parseCpuLine(readFileSync('/proc/stat', 'utf8'));
+
+/** Between two readings: how busy the whole machine was and how much was stolen from it, % of all its cores' time. */
+export function machineShare(a: MachineCpu, b: MachineCpu): { busy: number; steal: number } {
+  const total = Math.max(1, b.totalMs - a.totalMs);
+  return { busy: ((b.busyMs - a.busyMs) * 100) / total, steal: ((b.stealMs - a.stealMs) * 100) / total };
+}
