@@ -104,10 +104,7 @@ export async function autovacuumProblem(pool: pg.Pool): Promise<string | undefin
   const r = await pool.query<{ autovacuum: string; track_counts: string }>(
     "SELECT current_setting('autovacuum') AS autovacuum, current_setting('track_counts') AS track_counts",
   );
-  const s = r.rows[0];
-  const off = [s?.autovacuum === 'on' ? '' : 'autovacuum', s?.track_counts === 'on' ? '' : 'track_counts'].filter(
-    Boolean,
-  );
+  const off = (['autovacuum', 'track_counts'] as const).filter((k) => r.rows[0]?.[k] !== 'on');
   if (!off.length) return undefined;
   return (
     `PostgreSQL's ${off.join(' and ')} ${off.length > 1 ? 'are' : 'is'} off: nothing vacuums the rollup and queue ` +
