@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { BenchDevice } from './lib/fleet.js';
 import type { StepResult } from './lib/open-loop.js';
 import { stepPasses } from './lib/open-loop.js';
-import { nodeTreeCpu, processCpu } from './lib/proc-cpu.js';
+import { machineCpu, machineShare, nodeTreeCpu, processCpu } from './lib/proc-cpu.js';
 import { StalenessProbe, xacts } from './lib/staleness.js';
 import { summarize, type Summary } from './lib/stats.js';
 import { WsFleet } from './lib/ws-open-loop.js';
@@ -44,13 +44,6 @@ export interface WsStep extends StepResult {
 /** CPU on the machine that is neither the manager nor the generator (PostgreSQL, kernel, other tenants), % of one core. */
 export const restPercent = (s: WsStep) =>
   Math.max(0, s.machineBusyPercent - s.managerCpuPercent - s.generatorCpuPercent);
-
-/** Busy and total jiffies of all CPUs so far (/proc/stat). */
-function machineJiffies(): { busy: number; total: number } {
-  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
-}
 
 /** Input-queue drops (/proc/net/softnet_stat, all CPUs) and TCP retransmitted segments (/proc/net/snmp) so far. */
 export function netLoss(): { drops: number; retransmits: number } {
@@ -94,7 +87,7 @@ export async function wsHeartbeatLadder(
       const m0 = nodeTreeCpu(managerPid);
       const g0 = process.cpuUsage();
       const c0 = processCpu(fleet.pid).ownMs;
-      const j0 = machineJiffies();
+      const mc0 = machineCpu();
       const n0 = netLoss();
       const w0 = performance.now();
       const s = await fleet.step(rate, WS_STEP_MS, every, (_i, device, ok, sent, at) => {
@@ -103,7 +96,7 @@ export async function wsHeartbeatLadder(
       const wall = performance.now() - w0;
       const g = process.cpuUsage(g0);
       const c = processCpu(fleet.pid).ownMs - c0;
-      const j1 = machineJiffies();
+      const machine = machineShare(mc0, machineCpu());
       const n1 = netLoss();
       const managerCpuPercent = ((nodeTreeCpu(managerPid) - m0) / wall) * 100;
       const stale = (await Promise.all(probes)).filter((v): v is number => v !== undefined);
@@ -115,7 +108,8 @@ export async function wsHeartbeatLadder(
         dbXactPerHeartbeat: managerXacts / Math.max(1, s.ok),
         managerCpuPercent,
         generatorCpuPercent: (((g.user + g.system) / 1000 + c) / wall) * 100,
-        machineBusyPercent: ((j1.busy - j0.busy) / Math.max(1, j1.total - j0.total)) * cpus().length * 100,
+        // everything but idle and iowait, as B3 has always counted it: steal too
+        machineBusyPercent: (machine.busy + machine.steal) * cpus().length,
         attempt,
         netDrops: n1.drops - n0.drops,
         tcpRetransmits: n1.retransmits - n0.retransmits,
